@@ -1,0 +1,55 @@
+# Everyday commands. `make demo` and `make test` each set up everything they need first.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+OUT     ?= out
+EXTRAS  ?= dev,viz,examples,docs
+
+.PHONY: help setup dot demo test lint format typecheck pytest bench docs docs-figures clean
+
+help:
+	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
+	@echo "make test   - set up, then lint, type-check, run the test suite and build the docs (strict)"
+	@echo "make bench  - side-by-side benchmarks (writes docs/performance.md)"
+	@echo "make docs   - build the documentation site into site/"
+
+# One stamp per install, so a second `make test` costs nothing.
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: $(BIN)/.installed dot
+
+dot:
+	@bash scripts/ensure-dot.sh
+
+demo: setup
+	$(BIN)/python examples/train_moons.py --out $(OUT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check src tests examples benchmarks scripts
+	$(BIN)/ruff format --check src tests examples benchmarks scripts
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix src tests examples benchmarks scripts
+	$(BIN)/ruff format src tests examples benchmarks scripts
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+pytest: setup
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+
+test: setup lint typecheck pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/run.py
+
+docs: setup
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

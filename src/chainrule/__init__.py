@@ -1,0 +1,62 @@
+"""chainrule: scalar reverse-mode automatic differentiation, to learn and show backpropagation.
+
+>>> from chainrule import Value
+>>> x = Value(2.0)
+>>> y = x * x + 3 * x
+>>> y.backward()
+>>> x.grad
+7.0
+"""
+
+from chainrule.anomaly import AnomalyError, detect_anomaly
+from chainrule.engine import HookHandle, Value, topological_order
+from chainrule.functional import (
+    abs,
+    cos,
+    erf,
+    exp,
+    gelu,
+    leaky_relu,
+    log,
+    relu,
+    sigmoid,
+    silu,
+    sin,
+    softplus,
+    sqrt,
+    tanh,
+)
+from chainrule.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError",
+    "GradcheckError",
+    "HookHandle",
+    "Value",
+    "__version__",
+    "abs",
+    "cos",
+    "detect_anomaly",
+    "enable_grad",
+    "erf",
+    "exp",
+    "gelu",
+    "gradcheck",
+    "is_grad_enabled",
+    "leaky_relu",
+    "log",
+    "no_grad",
+    "numerical_gradient",
+    "relu",
+    "set_grad_enabled",
+    "sigmoid",
+    "silu",
+    "sin",
+    "softplus",
+    "sqrt",
+    "tanh",
+    "topological_order",
+]

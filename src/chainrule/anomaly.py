@@ -1,0 +1,86 @@
+"""Anomaly detection: find the operation that first produced NaN or inf.
+
+Inside ``with detect_anomaly():`` every new node remembers the source line that created
+it, and ``backward()`` checks each value and each adjoint it computes. The first
+non-finite number raises :class:`AnomalyError` naming the operation and that line.
+Recording a stack per node is slow: use it to debug, not to train.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chainrule.engine import Value
+
+__all__ = ["AnomalyError", "detect_anomaly"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class AnomalyError(ArithmeticError):
+    """A NaN or inf appeared in the forward values or in the backward adjoints."""
+
+
+class _AnomalyState:
+    __slots__ = ("active", "sites")
+
+    def __init__(self) -> None:
+        self.active = False
+        self.sites: dict[int, tuple[Value, str]] = {}
+
+    def record(self, node: Value) -> None:
+        """Remember where ``node`` was created: the first frame outside chainrule."""
+        site = "<unknown>"
+        for frame in reversed(traceback.extract_stack()):
+            if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
+                site = f"{frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
+                break
+        # keeping the node alive keeps its id() unique while the record exists
+        self.sites[id(node)] = (node, site)
+
+    def site(self, node: Value) -> str:
+        entry = self.sites.get(id(node))
+        return entry[1] if entry is not None else "<created outside detect_anomaly>"
+
+
+STATE = _AnomalyState()
+
+
+class detect_anomaly:
+    """Context manager: record creation sites and check backward for NaN/inf."""
+
+    def __enter__(self) -> detect_anomaly:
+        self._previous = STATE.active
+        STATE.active = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        STATE.active = self._previous
+        if not STATE.active:
+            STATE.sites.clear()
+
+
+def _describe(node: Value) -> str:
+    return f"op {node._op or 'leaf'!r} (data={node.data!r}) created at {STATE.site(node)}"
+
+
+def check_forward(order: list[Value]) -> None:
+    """Raise at the first node whose value is non-finite while its parents' are finite."""
+    for node in order:
+        if not math.isfinite(node.data) and all(math.isfinite(p.data) for p in node._prev):
+            raise AnomalyError(f"forward produced {node.data!r} in {_describe(node)}")
+
+
+def check_shares(node: Value, shares: tuple[Any, ...]) -> None:
+    """Raise if the backward closure of ``node`` returned a non-finite share."""
+    for parent, share in zip(node._prev, shares):
+        value = float(getattr(share, "data", share))
+        if not math.isfinite(value):
+            raise AnomalyError(
+                f"backward produced {value!r} for the input {parent.label or parent._op or 'leaf'}"
+                f" of {_describe(node)}"
+            )
