@@ -1,0 +1,246 @@
+"""Neuron, Layer, MLP and Module: shapes, parameters, state, seeds and one step of learning."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+
+from chainrule import Value, gradcheck
+from chainrule.losses import hinge, mse
+from chainrule.nn import ACTIVATIONS, MLP, Layer, Module, Neuron
+from chainrule.optim import SGD
+
+
+def test_parameter_counts():
+    assert len(Neuron(3).parameters()) == 4
+    assert len(Layer(3, 4).parameters()) == 16
+    model = MLP(2, [16, 16, 1])
+    assert model.num_parameters() == len(model.parameters()) == (2 + 1) * 16 + 17 * 16 + 17
+    assert all(isinstance(p, Value) and p.requires_grad for p in model.parameters())
+
+
+def test_output_shapes_follow_micrograd():
+    x = [0.5, -1.0, 2.0]
+    assert isinstance(Neuron(3)(x), Value)
+    assert isinstance(Layer(3, 1)(x), Value)  # a single Value when nout == 1
+    out = Layer(3, 4)(x)
+    assert isinstance(out, list) and len(out) == 4
+    assert isinstance(MLP(3, [4, 1])(x), Value)
+    assert len(MLP(3, [4, 2])(x)) == 2
+    assert isinstance(MLP(1, [3, 1])(0.5), Value)  # one input may be given bare
+
+
+def test_neuron_computes_act_of_b_plus_w_dot_x():
+    n = Neuron(2)
+    n.w[0].data, n.w[1].data, n.b.data = 2.0, -3.0, 0.5
+    assert n([1.0, 1.0]).data == 0.0  # relu(-0.5)
+    assert n([2.0, 1.0]).data == pytest.approx(1.5)
+    assert Neuron(2, nonlin=False, seed=0).nonlin is False
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_activation(name):
+    n = Neuron(1, activation=name)
+    n.w[0].data, n.b.data = 1.0, 0.0
+    expected = {
+        "relu": lambda x: max(x, 0.0),
+        "tanh": math.tanh,
+        "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
+        "leaky_relu": lambda x: x if x > 0 else 0.01 * x,
+        "gelu": lambda x: 0.5 * x * (1 + math.erf(x / math.sqrt(2))),
+        "silu": lambda x: x / (1 + math.exp(-x)),
+        "linear": lambda x: x,
+    }[name]
+    for x in (-1.3, 0.7):
+        assert n([x]).data == pytest.approx(expected(x), abs=1e-12)
+    assert repr(n) == f"Neuron(1, activation={name!r})"
+
+
+def test_mlp_uses_relu_hidden_and_linear_last_by_default():
+    model = MLP(2, [3, 3, 1], seed=0)
+    assert [layer.activation for layer in model.layers] == ["relu", "relu", "linear"]
+    tanh_model = MLP(2, [3, 1], activation="tanh", final_activation="sigmoid", seed=0)
+    assert [layer.activation for layer in tanh_model.layers] == ["tanh", "sigmoid"]
+    assert 0.0 < tanh_model([1.0, 2.0]).data < 1.0
+
+
+def test_readable_repr():
+    text = repr(MLP(2, [16, 16, 1]))
+    assert text.startswith("MLP(2 -> 16 -> 16 -> 1, 337 parameters)")
+    assert "(0): Layer(2, 16, activation='relu')" in text
+    assert "(2): Layer(16, 1, activation='linear')" in text
+    assert repr(Layer(3, 2, activation="tanh")) == "Layer(3, 2, activation='tanh')"
+
+
+@pytest.mark.parametrize("model", [Neuron(2), Layer(2, 3), MLP(2, [3, 1])])
+@pytest.mark.parametrize("x", [[1.0], [1.0, 2.0, 3.0], []])
+def test_wrong_number_of_inputs_says_expected_and_got(model, x):
+    with pytest.raises(ValueError, match=f"expected 2 inputs, got {len(x)}"):
+        model(x)
+
+
+def test_float_and_value_inputs_agree_and_values_get_gradients():
+    model = MLP(2, [4, 1], seed=3)
+    xs = [Value(0.3), Value(-0.8)]
+    out = model(xs)
+    assert out.data == model([0.3, -0.8]).data
+    out.backward()
+    f = lambda a, b: model([a, b])
+    gradcheck(f, [0.3, -0.8], atol=1e-6, rtol=1e-5)
+    assert any(x.grad != 0.0 for x in xs)
+
+
+def test_gradients_with_respect_to_weights_match_central_differences():
+    n = Neuron(3, activation="tanh", seed=1)
+
+    def f(*w):
+        n.w = list(w[:3])
+        n.b = w[3]
+        return n([0.5, -1.5, 2.0])
+
+    start = [p.data for p in n.parameters()]
+    assert gradcheck(f, start, atol=1e-6, rtol=1e-5)
+
+
+def test_zero_grad_resets_every_parameter():
+    model = MLP(2, [3, 1], seed=0)
+    model([1.0, -1.0]).backward()
+    assert any(p.grad != 0.0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 and type(p.grad) is float for p in model.parameters())
+
+
+def test_named_parameters_are_paths():
+    model = MLP(2, [3, 1], seed=0)
+    names = [name for name, _ in model.named_parameters()]
+    assert names[:4] == [
+        "layers.0.neurons.0.w.0",
+        "layers.0.neurons.0.w.1",
+        "layers.0.neurons.0.b",
+        "layers.0.neurons.1.w.0",
+    ]
+    assert names[-1] == "layers.1.neurons.0.b"
+    assert len(set(names)) == len(names) == model.num_parameters()
+
+
+def test_a_custom_module_finds_its_parameters_and_shares_count_once():
+    class Tied(Module):
+        def __init__(self):
+            self.scale = Value(2.0)
+            self.body = MLP(1, [2, 1], seed=0)
+            self.again = [self.scale]  # a shared parameter
+
+        def forward(self, x):
+            return self.scale * self.body(x)
+
+    m = Tied()
+    assert m.named_parameters()[0][0] == "scale"
+    assert m.num_parameters() == 1 + 7
+    assert isinstance(m(0.5), Value)
+    with pytest.raises(NotImplementedError, match="must define forward"):
+        Module()(1.0)
+
+
+def test_state_dict_round_trips_through_json():
+    model = MLP(2, [4, 4, 1], seed=1)
+    state = json.loads(json.dumps(model.state_dict()))
+    assert all(type(v) is float for v in state.values())
+    clone = MLP(2, [4, 4, 1], seed=2)
+    x = [0.7, -0.2]
+    assert clone(x).data != model(x).data
+    clone.load_state_dict(state)
+    assert clone(x).data == model(x).data
+    assert clone.state_dict() == model.state_dict()
+
+
+def test_load_state_dict_mismatch_is_a_clear_error_and_changes_nothing():
+    model = MLP(2, [4, 1], seed=1)
+    before = model.state_dict()
+    bigger = MLP(2, [5, 1], seed=1).state_dict()
+    with pytest.raises(
+        ValueError, match=r"does not fit MLP \(17 parameters, got 21 entries\)"
+    ) as e:
+        model.load_state_dict(bigger)
+    assert "unexpected 4 key(s): 'layers.0.neurons.4.w.0'" in str(e.value)
+    assert "(1 more)" in str(e.value)  # the fifth input weight of layer 1
+    with pytest.raises(ValueError, match=r"missing 4 key\(s\): 'layers.0.neurons.4.w.0'"):
+        MLP(2, [5, 1]).load_state_dict(before)
+    assert model.state_dict() == before
+    broken = dict(before, **{"layers.0.neurons.0.b": "zero"})
+    with pytest.raises(TypeError, match=r"state_dict\['layers.0.neurons.0.b'\] must be a number"):
+        model.load_state_dict(broken)
+    assert model.state_dict() == before
+
+
+def test_same_seed_same_model():
+    assert MLP(2, [3, 1], seed=7).state_dict() == MLP(2, [3, 1], seed=7).state_dict()
+    assert MLP(2, [3, 1], seed=7).state_dict() != MLP(2, [3, 1], seed=8).state_dict()
+    rng_a, rng_b = random.Random(5), random.Random(5)
+    assert Neuron(3, seed=rng_a).state_dict() == Neuron(3, seed=rng_b).state_dict()
+    random.seed(42)
+    first = MLP(2, [3, 1]).state_dict()
+    random.seed(42)
+    assert MLP(2, [3, 1]).state_dict() == first
+    with pytest.raises(TypeError, match="seed must be"):
+        MLP(2, [1], seed="a")  # type: ignore[arg-type]
+
+
+def test_init_schemes_have_their_scales():
+    uniform = [p.data for p in Layer(50, 40, seed=0).parameters()]
+    assert all(-1.0 <= w <= 1.0 for w in uniform) and max(uniform) > 0.9
+    bound = math.sqrt(6 / (50 + 40))
+    xavier = [n.w for n in Layer(50, 40, init="xavier", seed=0).neurons]
+    weights = [w.data for ws in xavier for w in ws]
+    assert all(abs(w) <= bound for w in weights) and max(weights) > 0.9 * bound
+    he = [w.data for n in Layer(50, 40, init="he", seed=0).neurons for w in n.w]
+    std = math.sqrt(sum(w * w for w in he) / len(he))
+    assert std == pytest.approx(math.sqrt(2 / 50), rel=0.1)
+    assert all(n.b.data == 0.0 for n in Layer(3, 2, init="he", seed=0).neurons)
+    with pytest.raises(ValueError, match="init must be"):
+        Neuron(2, init="lecun")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Neuron(0), "nin must be a positive integer, got 0"),
+        (lambda: Layer(2, 0), "nout must be a positive integer, got 0"),
+        (lambda: MLP(2, []), "at least one layer"),
+        (lambda: Neuron(2, activation="swish"), "activation must be one of"),
+    ],
+)
+def test_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_one_training_step_lowers_the_loss():
+    model = MLP(2, [8, 1], seed=0)
+    X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [-1.0, -0.5]]
+    y = [1, -1, 1, -1]
+    opt = SGD(model.parameters(), lr=0.05)
+
+    def loss():
+        return hinge([model(x) for x in X], y)
+
+    before = loss()
+    opt.zero_grad()
+    before.backward()
+    opt.step()
+    assert loss().data < before.data
+
+
+def test_a_small_regression_fits():
+    model = MLP(1, [8, 1], activation="tanh", seed=0)
+    xs = [i / 5 - 1 for i in range(11)]
+    ys = [x * x for x in xs]
+    opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for _ in range(150):
+        loss = mse([model(x) for x in xs], ys)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.data < 0.01

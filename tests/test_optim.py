@@ -1,0 +1,174 @@
+"""Optimizers against updates computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chainrule import Value
+from chainrule.optim import SGD, Adam
+
+
+def _with_grad(data: float, grad: float) -> Value:
+    p = Value(data)
+    p.grad = grad
+    return p
+
+
+def test_sgd_plain_step_is_p_minus_lr_grad():
+    p, q = _with_grad(1.0, 0.5), _with_grad(-2.0, -3.0)
+    SGD([p, q], lr=0.1).step()
+    assert p.data == pytest.approx(0.95, abs=1e-15)
+    assert q.data == pytest.approx(-1.7, abs=1e-15)
+
+
+def test_sgd_momentum_by_hand():
+    # constant gradient 1, momentum 0.9, lr 0.1: v = 1, 1.9, 2.71 -> p = -0.1, -0.29, -0.561
+    p = Value(0.0)
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    for expected in (-0.1, -0.29, -0.561):
+        p.grad = 1.0
+        opt.step()
+        assert p.data == pytest.approx(expected, abs=1e-12)
+
+
+def test_sgd_nesterov_by_hand():
+    # step 1: v = g = 1, update g + mu v = 1.9; step 2: v = 0.9 + 1 = 1.9, update 1 + 1.71
+    p = Value(0.0)
+    opt = SGD([p], lr=0.1, momentum=0.9, nesterov=True)
+    p.grad = 1.0
+    opt.step()
+    assert p.data == pytest.approx(-0.19, abs=1e-12)
+    opt.step()
+    assert p.data == pytest.approx(-0.19 - 0.271, abs=1e-12)
+
+
+def test_sgd_weight_decay_adds_wd_times_p_to_the_gradient():
+    p = _with_grad(2.0, 0.0)
+    SGD([p], lr=0.5, weight_decay=0.1).step()
+    assert p.data == pytest.approx(2.0 - 0.5 * 0.1 * 2.0, abs=1e-15)
+
+
+def test_sgd_on_a_quadratic_follows_the_closed_form():
+    # f(p) = p**2, grad 2p: p_k = (1 - 2 lr)**k p_0
+    p = Value(3.0)
+    opt = SGD([p], lr=0.1)
+    for _ in range(10):
+        opt.zero_grad()
+        (p * p).backward()
+        opt.step()
+    assert p.data == pytest.approx(3.0 * 0.8**10, rel=1e-12)
+
+
+def test_lr_can_change_between_steps():
+    p = Value(0.0)
+    opt = SGD([p], lr=1.0)
+    for lr in (1.0, 0.5, 0.25):
+        opt.lr = lr
+        p.grad = 1.0
+        opt.step()
+    assert p.data == pytest.approx(-1.75, abs=1e-15)
+
+
+def _adam_reference(grads, lr, b1, b2, eps, p0=0.0):
+    """The update rule of Kingma & Ba, step by step, for a single parameter."""
+    p, m, v, trajectory = p0, 0.0, 0.0, []
+    for t, g in enumerate(grads, start=1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        p -= lr * (m / (1 - b1**t)) / (math.sqrt(v / (1 - b2**t)) + eps)
+        trajectory.append(p)
+    return trajectory
+
+
+def test_adam_first_step_moves_by_lr_times_sign():
+    # after bias correction m_hat = g and v_hat = g**2, so the step is lr * g / (|g| + eps)
+    p, q = _with_grad(1.0, 4.0), _with_grad(1.0, -0.001)
+    Adam([p, q], lr=0.01).step()
+    assert p.data == pytest.approx(1.0 - 0.01 * 4.0 / (4.0 + 1e-8), abs=1e-15)
+    assert q.data == pytest.approx(1.0 + 0.01 * 0.001 / (0.001 + 1e-8), abs=1e-15)
+
+
+def test_adam_two_steps_by_hand():
+    # g = 1 then g = 3 with lr = 0.1, betas (0.5, 0.75), eps = 0:
+    # t=2: m = 0.5*0.5 + 0.5*3 = 1.75, m_hat = 1.75/0.75; v = 0.75*0.25 + 0.25*9 = 2.4375,
+    # v_hat = 2.4375/0.4375; p = -0.1 - 0.1 * m_hat / sqrt(v_hat)
+    p = Value(0.0)
+    opt = Adam([p], lr=0.1, betas=(0.5, 0.75), eps=1e-300)
+    p.grad = 1.0
+    opt.step()
+    assert p.data == pytest.approx(-0.1, abs=1e-15)
+    p.grad = 3.0
+    opt.step()
+    expected = -0.1 - 0.1 * (1.75 / 0.75) / math.sqrt(2.4375 / 0.4375)
+    assert p.data == pytest.approx(expected, abs=1e-15)
+
+
+def test_adam_matches_the_reference_over_many_steps():
+    grads = [math.sin(1.7 * k) * (k + 1) for k in range(25)]
+    p = Value(0.5)
+    opt = Adam([p], lr=0.05, betas=(0.8, 0.95), eps=1e-6)
+    got = []
+    for g in grads:
+        p.grad = g
+        opt.step()
+        got.append(p.data)
+    assert got == pytest.approx(_adam_reference(grads, 0.05, 0.8, 0.95, 1e-6, p0=0.5), abs=1e-12)
+
+
+def test_adam_weight_decay_and_convergence_on_a_bowl():
+    # minimise (x - 3)**2 + (y + 1)**2
+    x, y = Value(0.0), Value(0.0)
+    opt = Adam([x, y], lr=0.1)
+    for _ in range(300):
+        opt.zero_grad()
+        ((x - 3.0) ** 2 + (y + 1.0) ** 2).backward()
+        opt.step()
+    assert x.data == pytest.approx(3.0, abs=1e-2)
+    assert y.data == pytest.approx(-1.0, abs=1e-2)
+    p = _with_grad(2.0, 0.0)
+    Adam([p], lr=0.1, weight_decay=0.5).step()  # g = 0.5 * 2 = 1 > 0: one step of -lr
+    assert p.data == pytest.approx(1.9, abs=1e-7)
+
+
+def test_zero_grad_and_duplicates():
+    p = _with_grad(1.0, 2.0)
+    opt = SGD([p, p], lr=0.1)
+    assert len(opt.params) == 1
+    opt.step()  # updated once, not twice
+    assert p.data == pytest.approx(0.8, abs=1e-15)
+    opt.zero_grad()
+    assert p.grad == 0.0 and type(p.grad) is float
+    assert repr(opt) == "SGD(1 parameters, lr=0.1)"
+
+
+def test_a_gradient_left_as_a_value_by_create_graph_is_used_as_its_number():
+    x = Value(2.0)
+    (x * x * x).backward(create_graph=True)  # grad = 3 x**2 = 12, a Value
+    assert isinstance(x.grad, Value)
+    SGD([x], lr=0.01).step()
+    assert x.data == pytest.approx(2.0 - 0.12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: SGD(p, lr=-1.0), "lr must be >= 0"),
+        (lambda p: SGD(p, lr=float("nan")), "lr must be >= 0"),
+        (lambda p: SGD(p, lr=0.1, momentum=1.0), "momentum must be in"),
+        (lambda p: SGD(p, lr=0.1, nesterov=True), "nesterov"),
+        (lambda p: SGD(p, lr=0.1, weight_decay=-1.0), "weight_decay"),
+        (lambda p: Adam(p, betas=(0.9, 1.0)), "betas"),
+        (lambda p: Adam(p, eps=0.0), "eps"),
+        (lambda p: SGD([], lr=0.1), "empty"),
+    ],
+)
+def test_bad_hyperparameters_say_what_was_wrong(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([Value(1.0)])
+
+
+def test_non_values_are_rejected():
+    with pytest.raises(TypeError, match="needs Values to optimise, got float"):
+        SGD([1.0], lr=0.1)  # type: ignore[list-item]
