@@ -1,0 +1,313 @@
+"""The node and the walk: semantics, deep graphs, memory, bad input, modes, hooks, anomaly."""
+
+from __future__ import annotations
+
+import gc
+import math
+import tracemalloc
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule import Value
+from chainrule.engine import _node, topological_order
+from tests.oracle import assert_close, central_difference, reals, reverse_mode
+
+# --- micrograd compatibility ---
+
+
+def test_micrograd_attributes_and_repr() -> None:
+    a, b = Value(2.0, label="a"), Value(-3.0)
+    c = a * b
+    assert c._prev == (a, b) and isinstance(c._prev, tuple)
+    assert c._op == "*" and c.label == "" and a.label == "a"
+    assert a.grad == 0.0 and isinstance(a.grad, float)
+    assert repr(c) == "Value(data=-6.0, grad=0.0)"
+    assert (a + 1)._prev[1].requires_grad is False  # the constant 1
+    assert Value(3)._prev == () and Value(3).data == 3.0
+
+
+def test_reflected_operators() -> None:
+    x = Value(2.0)
+    for expr, value, grad in [
+        (lambda: 3 + x, 5.0, 1.0),
+        (lambda: 3 - x, 1.0, -1.0),
+        (lambda: 3 * x, 6.0, 3.0),
+        (lambda: 1 / x, 0.5, -0.25),
+        (lambda: 2**x, 4.0, 4.0 * math.log(2)),
+        (lambda: -x, -2.0, -1.0),
+        (lambda: +x, 2.0, 1.0),
+    ]:
+        x.zero_grad()
+        y = expr()
+        y.backward()
+        assert (y.data, x.grad) == pytest.approx((value, grad))
+
+
+# --- the += rule and backward twice ---
+
+
+def test_fan_out_accumulates() -> None:
+    x = Value(3.0)
+    (x * x).backward()
+    assert x.grad == 6.0
+    y = Value(3.0)
+    a = y * 2
+    b = y + 1
+    (a * b).backward()  # d/dy (2y (y + 1)) = 4y + 2
+    assert y.grad == 14.0
+
+
+def test_backward_twice_adds_the_same_to_leaves_and_never_double_counts_interior() -> None:
+    x = Value(2.0)
+    h = x * x  # interior, used twice
+    y = h * h + h
+    y.backward()
+    first = x.grad  # d/dx (x^4 + x^2) = 4x^3 + 2x = 36
+    interior = h.grad  # 2h + 1 = 9
+    y.backward()
+    assert first == 36.0 and interior == 9.0
+    assert x.grad == 72.0  # leaves accumulate exactly once more
+    assert h.grad == 9.0  # interior shows the latest call, not 18
+
+
+def test_backward_with_gradient_seed() -> None:
+    x = Value(2.0)
+    (x * 3).backward(gradient=0.5)
+    assert x.grad == 1.5
+
+
+def test_topological_order_is_deterministic_and_parents_first() -> None:
+    x, y = Value(1.0), Value(2.0)
+    z = (x * y + x) * (y + 3)
+    order = topological_order(z)
+    position = {id(n): i for i, n in enumerate(order)}
+    for node in order:
+        for parent in node._prev:
+            if parent.requires_grad:
+                assert position[id(parent)] < position[id(node)]
+    assert [n.data for n in order] == [n.data for n in topological_order(z)]
+    assert order[-1] is z and len(order) == len({id(n) for n in order})
+
+
+# --- random expression trees with shared subexpressions ---
+
+BINOPS = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
+          lambda a, b: a * 0.5 + b.tanh()]  # fmt: skip
+UNOPS = [lambda a: a.tanh(), lambda a: a.sigmoid(), lambda a: a.sin(), lambda a: a * a,
+         lambda a: (a * 0.3).exp(), lambda a: a.softplus()]  # fmt: skip
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> list[tuple[int, int, int, int]]:
+    """A random straight-line program over 3 inputs; each step may reuse any earlier node."""
+    steps = []
+    for k in range(draw(st.integers(1, 12))):
+        node = st.integers(0, 3 + k - 1)  # any input or earlier step
+        steps.append((draw(st.integers(0, 1)), draw(st.integers(0, 5)), draw(node), draw(node)))
+    return steps
+
+
+def run_program(steps: list[tuple[int, int, int, int]], *inputs: Value) -> Value:
+    nodes = list(inputs)
+    for kind, op, i, j in steps:
+        if kind == 0:
+            nodes.append(BINOPS[op % len(BINOPS)](nodes[i], nodes[j]))
+        else:
+            nodes.append(UNOPS[op](nodes[i]))
+    return nodes[-1] + 0.0 * nodes[0] + 0.0 * nodes[1] + 0.0 * nodes[2]
+
+
+@given(programs(), reals(-1.5, 1.5), reals(-1.5, 1.5), reals(-1.5, 1.5))
+def test_random_expression_dags_match_central_differences(
+    steps: list[tuple[int, int, int, int]], a: float, b: float, c: float
+) -> None:
+    f = lambda *xs: run_program(steps, *xs)
+    grads = reverse_mode(f, [a, b, c])
+    for i, g in enumerate(grads):
+        assert_close(g, central_difference(f, [a, b, c], i), atol=1e-4, rtol=1e-4)
+
+
+# --- deep graphs and memory ---
+
+
+def test_million_node_chain_has_no_recursion_limit() -> None:
+    x = Value(1.0)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad == 1.0
+
+
+def test_graph_is_freed_by_reference_counting_alone() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        tracemalloc.start()
+        baseline, _ = tracemalloc.get_traced_memory()
+        x = Value(0.5)
+        y = x
+        for _ in range(100_000):
+            y = (y * 0.999 + 0.001).tanh()
+        y.backward()
+        built, _ = tracemalloc.get_traced_memory()
+        del y
+        freed, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        gc.enable()
+    assert built - baseline > 10_000_000
+    # back to baseline without gc.collect(): no cycles (a few 100 kB of interpreter caches
+    # and allocator bookkeeping may remain, against ~100 MB for the graph)
+    assert freed - baseline < 0.01 * (built - baseline)
+
+
+# --- bad input ---
+
+
+@pytest.mark.parametrize("bad", ["abc", None, [1], {1: 2}, 1 + 2j, True, object()])
+def test_value_rejects_non_real_input(bad: object) -> None:
+    with pytest.raises(
+        TypeError, match=f"Value\\(\\) needs a real number, got {type(bad).__name__}"
+    ):
+        Value(bad)  # type: ignore[arg-type]
+
+
+def test_value_accepts_ints_fractions_and_numpy_like_reals() -> None:
+    assert Value(3).data == 3.0 and isinstance(Value(3).data, float)
+    assert Value(Fraction(1, 4)).data == 0.25
+
+
+def test_operations_with_non_numbers_raise_type_error() -> None:
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="str"):
+        x + "a"  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        "a" * x  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        x + True  # type: ignore[operator]
+    with pytest.raises(TypeError):
+        x.leaky_relu("0.1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("expr", "error", "message"),
+    [
+        (lambda: Value(1.0) / 0, ZeroDivisionError, "division by zero: 1.0 / 0.0"),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, r"0.0 \*\* -1.0 is undefined"),
+        (lambda: Value(0.0).log(), ValueError, "log is undefined at x=0.0"),
+        (lambda: Value(-1.0).log(), ValueError, r"log is undefined at x=-1.0 \(needs x > 0\)"),
+        (lambda: Value(-1.0).sqrt(), ValueError, "sqrt is undefined at x=-1.0"),
+        (lambda: Value(1000.0).exp(), OverflowError, r"exp\(1000.0\) overflows"),
+        (lambda: Value(-8.0) ** 0.5, ValueError, "negative base needs an integer exponent"),
+        (lambda: Value(10.0) ** 400, OverflowError, "overflows"),
+        (lambda: Value(-2.0) ** Value(2.0), ValueError, "d/db of a\\*\\*b needs a > 0"),
+    ],
+)
+def test_domain_errors_are_clear(expr, error, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(error, match=message):
+        expr()
+
+
+def test_documented_ieee_cases() -> None:
+    x = Value(0.0)
+    x.sqrt().backward()
+    assert x.grad == math.inf  # the slope of sqrt at 0 is infinite
+    y = Value(-2.0)
+    (y ** Value(2.0, requires_grad=False)).backward()
+    assert y.grad == -4.0  # a constant exponent needs no log of the base
+    z = Value(float("nan"))
+    assert math.isnan((z * 2).data)  # NaN input propagates (IEEE); detect_anomaly finds it
+
+
+# --- modes, leaves, hooks ---
+
+
+def test_no_grad_builds_no_graph() -> None:
+    x = Value(2.0)
+    with cr.no_grad():
+        y = x * 3 + 1
+        with cr.enable_grad():
+            z = x * 3
+    assert y._prev == () and y._backward is None and not y.requires_grad
+    assert z._prev != ()
+    with pytest.raises(RuntimeError, match="requires grad"):
+        y.backward()
+    assert cr.is_grad_enabled()
+
+    @cr.no_grad()
+    def f(v: Value) -> Value:
+        return v * v
+
+    assert f(x)._prev == ()
+
+
+def test_set_grad_enabled() -> None:
+    with cr.set_grad_enabled(False):
+        assert not cr.is_grad_enabled()
+    assert cr.is_grad_enabled()
+
+
+def test_leaves_detach_item() -> None:
+    x = Value(2.0)
+    y = x * 3
+    assert x.is_leaf and not y.is_leaf
+    d = y.detach()
+    assert d.is_leaf and not d.requires_grad and d.data == 6.0
+    assert y.item() == 6.0
+    c = Value(5.0, requires_grad=False)
+    out = x * c
+    out.backward()
+    assert c.grad == 0.0 and x.grad == 5.0
+
+
+def test_hooks_see_and_replace_adjoints() -> None:
+    x = Value(2.0)
+    h = x * 3
+    seen = []
+    h.register_hook(lambda g: seen.append(g))
+    handle = h.register_hook(lambda g: g * 10)
+    (h * 2).backward()
+    assert seen == [2.0] and x.grad == 60.0
+    handle.remove()
+    x.zero_grad()
+    (h * 2).backward()
+    assert x.grad == 6.0
+    leaf_seen = []
+    x.register_hook(lambda g: leaf_seen.append(g))
+    (x * x).backward()
+    assert leaf_seen == [4.0]
+    with pytest.raises(TypeError):
+        x.register_hook(3)  # type: ignore[arg-type]
+
+
+def test_detect_anomaly_names_the_op_and_line() -> None:
+    with cr.detect_anomaly():
+        x = Value(0.0)
+        y = x.sqrt() * 2  # the slope of sqrt at 0 is inf
+        with pytest.raises(cr.AnomalyError, match=r"op 'sqrt'.*test_engine.py:\d+"):
+            y.backward()
+        nan = Value(float("nan"))
+        z = (nan * 2).tanh()
+        with pytest.raises(cr.AnomalyError, match="forward produced nan"):
+            z.backward()
+
+
+# --- gradcheck ---
+
+
+def test_gradcheck_passes_and_catches_a_wrong_derivative() -> None:
+    assert cr.gradcheck(lambda a, b: (a * b).tanh() + a.exp() / b, [0.3, 1.2])
+
+    def wrong_square(x: Value) -> Value:
+        out = x * x
+        return _node(out.data, (x,), "wrong", lambda g: (g * x.data,))  # should be 2x
+
+    with pytest.raises(cr.GradcheckError) as info:
+        cr.gradcheck(wrong_square, [1.5])
+    text = str(info.value)
+    assert "MISMATCH" in text and "analytic" in text and "1.5" in text and "3" in text

@@ -1,0 +1,211 @@
+"""Every differentiable operation: central differences, closed forms, second derivatives."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule import Value
+from chainrule.ops import OPS
+from tests.oracle import (
+    assert_close,
+    assert_matches_central_difference,
+    away_from,
+    central_difference,
+    positive,
+    reals,
+)
+
+# name -> (function of Values, strategy for each input, closed-form derivative of x)
+UNARY = {
+    "neg": (lambda x: -x, reals(), lambda x: -1.0),
+    "relu": (lambda x: x.relu(), away_from([0.0]), lambda x: 1.0 if x > 0 else 0.0),
+    "tanh": (lambda x: x.tanh(), reals(), lambda x: 1 - math.tanh(x) ** 2),
+    "exp": (lambda x: x.exp(), reals(), math.exp),
+    "log": (lambda x: x.log(), positive, lambda x: 1 / x),
+    "sigmoid": (lambda x: x.sigmoid(), reals(), lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2),
+    "softplus": (lambda x: x.softplus(), reals(), lambda x: 1 / (1 + math.exp(-x))),
+    "gelu": (
+        lambda x: x.gelu(),
+        reals(),
+        lambda x: (
+            0.5 * (1 + math.erf(x / math.sqrt(2)))
+            + x * math.exp(-x * x / 2) / math.sqrt(2 * math.pi)
+        ),
+    ),
+    "silu": (
+        lambda x: x.silu(),
+        reals(),
+        lambda x: 1 / (1 + math.exp(-x)) + x * math.exp(-x) / (1 + math.exp(-x)) ** 2,
+    ),
+    "sqrt": (lambda x: x.sqrt(), positive, lambda x: 0.5 / math.sqrt(x)),
+    "abs": (lambda x: abs(x), away_from([0.0]), lambda x: math.copysign(1.0, x)),
+    "sin": (lambda x: x.sin(), reals(), math.cos),
+    "cos": (lambda x: x.cos(), reals(), lambda x: -math.sin(x)),
+    "erf": (lambda x: x.erf(), reals(), lambda x: 2 / math.sqrt(math.pi) * math.exp(-x * x)),
+    "leaky_relu": (
+        lambda x: x.leaky_relu(0.1),
+        away_from([0.0]),
+        lambda x: 1.0 if x > 0 else 0.1,
+    ),
+    "square": (lambda x: x**2, reals(), lambda x: 2 * x),
+    "cube": (lambda x: x**3, reals(), lambda x: 3 * x * x),
+    "reciprocal": (lambda x: 1 / x, away_from([0.0], gap=0.1), lambda x: -1 / x**2),
+    "rpow": (lambda x: 2**x, reals(), lambda x: 2**x * math.log(2)),
+}
+
+BINARY = {
+    "add": (lambda a, b: a + b, (reals(), reals())),
+    "sub": (lambda a, b: a - b, (reals(), reals())),
+    "mul": (lambda a, b: a * b, (reals(), reals())),
+    "div": (lambda a, b: a / b, (reals(), away_from([0.0], gap=0.1))),
+    "pow": (lambda a, b: a**b, (positive, reals(-3, 3))),
+    "leaky_relu(alpha)": (lambda a, b: a.leaky_relu(b), (away_from([0.0]), reals(0, 1))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
+def test_unary_matches_central_differences(name: str, data: st.DataObject) -> None:
+    f, strategy, _ = UNARY[name]
+    assert_matches_central_difference(f, [data.draw(strategy)])
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
+def test_unary_matches_closed_form(name: str, data: st.DataObject) -> None:
+    f, strategy, derivative = UNARY[name]
+    x = data.draw(strategy)
+    leaf = Value(x)
+    f(leaf).backward()
+    assert_close(leaf.grad, derivative(x), atol=1e-12, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(data=st.data())
+def test_binary_matches_central_differences(name: str, data: st.DataObject) -> None:
+    f, strategies = BINARY[name]
+    assert_matches_central_difference(f, [data.draw(s) for s in strategies])
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
+def test_second_derivative_matches_differences_of_the_first(name: str, data: st.DataObject) -> None:
+    f, strategy, _ = UNARY[name]
+    x = data.draw(strategy)
+
+    def first_derivative(v: Value) -> Value:
+        with cr.enable_grad():  # central_difference evaluates under no_grad
+            leaf = Value(v.data)
+            f(leaf).backward()
+        return Value(leaf.grad)
+
+    leaf = Value(x)
+    f(leaf).backward(create_graph=True)
+    g = leaf.grad
+    if not isinstance(g, Value) or not g.requires_grad:
+        second = 0.0  # the first derivative is constant (neg, relu, abs, leaky_relu)
+    else:
+        leaf.zero_grad()
+        g.backward()
+        second = leaf.grad
+    assert_close(second, central_difference(first_derivative, [x], 0), atol=1e-4, rtol=1e-4)
+
+
+def test_every_registered_op_is_covered() -> None:
+    covered = set(
+        [
+            "+",
+            "-",
+            "*",
+            "/",
+            "**",
+            "pow",
+            "neg",
+            "ReLU",
+            "leaky_relu",
+            "tanh",
+            "exp",
+            "log",
+            "sigmoid",
+            "softplus",
+        ]
+    )
+    covered |= set(["gelu", "silu", "sqrt", "abs", "sin", "cos", "erf"])
+    assert covered <= set(OPS)
+
+
+# --- closed forms at known points ---
+
+
+def test_readme_example() -> None:
+    x, w, b = Value(2.0, label="x"), Value(3.0, label="w"), Value(1.0, label="b")
+    y = (x * w + b) ** 2
+    y.backward()
+    assert (y.data, y.grad) == (49.0, 1.0)
+    assert (x.grad, w.grad, b.grad) == (42.0, 28.0, 14.0)
+
+
+def test_known_values() -> None:
+    x = Value(0.0)
+    for f, expected in [
+        (lambda v: v.tanh(), 1.0),
+        (lambda v: v.sigmoid(), 0.25),
+        (lambda v: v.exp(), 1.0),
+        (lambda v: v.softplus(), 0.5),
+        (lambda v: v.gelu(), 0.5),
+        (lambda v: v.silu(), 0.5),
+        (lambda v: v.sin(), 1.0),
+        (lambda v: v.relu(), 0.0),
+        (lambda v: abs(v), 0.0),
+    ]:
+        x.zero_grad()
+        f(x).backward()
+        assert x.grad == pytest.approx(expected, abs=1e-15)
+
+
+def test_x_cubed_second_derivative_is_12_at_2() -> None:
+    x = Value(2.0)
+    (x**3).backward(create_graph=True)
+    g = x.grad
+    assert isinstance(g, Value) and g.data == 12.0
+    x.zero_grad()
+    g.backward()
+    assert x.grad == 12.0
+
+
+def test_mixed_partial() -> None:
+    x, y = Value(1.5), Value(-0.5)
+    (x * x * y).backward(create_graph=True)
+    dx = x.grad  # 2xy
+    x.zero_grad()
+    y.zero_grad()
+    dx.backward()
+    assert (x.grad, y.grad) == pytest.approx((2 * -0.5, 2 * 1.5))
+
+
+@pytest.mark.parametrize("x", [-800.0, -50.0, 50.0, 800.0, 1e6, -1e6])
+def test_saturating_functions_stay_finite(x: float) -> None:
+    for name in ("tanh", "sigmoid", "softplus", "gelu", "silu"):
+        leaf = Value(x)
+        out = getattr(leaf, name)()
+        out.backward()
+        assert math.isfinite(out.data) and math.isfinite(leaf.grad), name
+    assert Value(-800.0).sigmoid().data == 0.0
+    assert Value(800.0).softplus().data == 800.0
+
+
+def test_plain_functions_accept_values_and_numbers() -> None:
+    assert cr.tanh(0.5) == math.tanh(0.5)
+    assert cr.sigmoid(-1000) == 0.0
+    v = cr.tanh(Value(0.5))
+    assert isinstance(v, Value) and v._op == "tanh"
+    assert cr.leaky_relu(-2.0, 0.5) == -1.0
+    with pytest.raises(ValueError, match=r"log is undefined at x=-1\.0"):
+        cr.log(-1.0)
+    with pytest.raises(TypeError, match="got str"):
+        cr.exp("1")
