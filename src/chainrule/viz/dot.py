@@ -1,0 +1,329 @@
+"""DOT source for a computation graph, with no dependency at all.
+
+Each value is a record ``label | data | grad``; the operation that produced it is a small
+circle between its inputs and it, as in micrograd's ``draw_dot``. The fill colour says what
+kind of node it is:
+
+======================  =========================================================
+output                  the value you call ``backward()`` on (orange, bold border)
+intermediate            computed by an operation (white)
+parameter               a leaf that requires grad: what training updates (blue)
+input                   a leaf that requires grad but is not in ``params`` (green)
+constant                ``requires_grad=False``: a wrapped number or data (grey, dashed)
+======================  =========================================================
+
+With ``direction="backward"`` the arrows point from the output towards the leaves and each
+edge into a parent carries that parent's share of the adjoint,
+``share_i = node._backward(adjoint)[i] = adjoint * d node / d parent_i``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from chainrule.viz.trace import (
+    DEFAULT_MAX_NODES,
+    KINDS,
+    Kind,
+    Trace,
+    adjoints,
+    as_float,
+    format_number,
+    labels_of,
+    trace,
+)
+
+if TYPE_CHECKING:
+    from chainrule.engine import Value
+
+__all__ = ["STYLE", "dot_lines", "to_dot"]
+
+Direction = Literal["forward", "backward"]
+
+STYLE: dict[str, dict[str, str]] = {
+    "output": {"fillcolor": "#fde2b3", "color": "#d97706", "penwidth": "2"},
+    "intermediate": {"fillcolor": "#ffffff", "color": "#4b5563"},
+    "parameter": {"fillcolor": "#d6e6fa", "color": "#2563eb"},
+    "input": {"fillcolor": "#d9f2df", "color": "#15803d"},
+    "constant": {"fillcolor": "#eeeeee", "color": "#9ca3af", "style": "filled,dashed"},
+    "op": {"fillcolor": "#f5f3ff", "color": "#6b7280"},
+    "current": {"fillcolor": "#fff36b", "color": "#b91c1c", "penwidth": "3"},
+}
+"""Node colours per kind (also ``op`` circles and the walkthrough's ``current`` node)."""
+
+BACKWARD_COLOR = "#b91c1c"
+"""Colour of edges that carry adjoints."""
+
+_LEGEND_TEXT: dict[str, str] = {
+    "output": "output",
+    "intermediate": "intermediate",
+    "parameter": "parameter (leaf, requires grad)",
+    "input": "input (leaf, requires grad)",
+    "constant": "constant (requires_grad=False)",
+}
+
+
+def _quote(text: str) -> str:
+    """A DOT double-quoted string; backslashes are kept as escapes for graphviz."""
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def _plain(text: str) -> str:
+    """Text shown verbatim in an ordinary label (no graphviz escapes such as ``\\n``)."""
+    return text.replace("\\", "\\\\").replace("\n", " ")
+
+
+def _field(text: str) -> str:
+    """Text shown verbatim in one field of a record label."""
+    out = _plain(text)
+    for ch in "{}|<>":
+        out = out.replace(ch, "\\" + ch)
+    return out.strip() or "\\ "
+
+
+def _attrs(attrs: Mapping[str, str]) -> str:
+    return " ".join(f"{key}={_quote(value)}" for key, value in attrs.items())
+
+
+@dataclass
+class Overlay:
+    """What a walkthrough frame changes on top of the plain drawing (all keyed by number)."""
+
+    grads: dict[int, str] = field(default_factory=dict)
+    """grad text per node; a node missing here shows ``?``."""
+    current: int | None = None
+    edge_labels: dict[tuple[int, int], str] = field(default_factory=dict)
+    """text on the edge into argument ``pos`` of node ``child``: key ``(child, pos)``."""
+    hot: set[tuple[int, int]] = field(default_factory=set)
+    """edges ``(child, pos)`` drawn in the adjoint colour, pointing back to the parent."""
+    width: dict[int, int] = field(default_factory=dict)
+    """grad text padded to this many characters, so every frame has the same layout."""
+    edge_width: dict[tuple[int, int], int] = field(default_factory=dict)
+    """edge labels padded likewise (an edge label takes room in the layout)."""
+
+
+def dot_lines(
+    tr: Trace,
+    *,
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    direction: Direction = "forward",
+    legend: bool = False,
+    precision: int = 4,
+    labels: Mapping[Value, str] | None = None,
+    title: str | None = None,
+    overlay: Overlay | None = None,
+    fontname: str = "Helvetica",
+) -> list[str]:
+    """The body of the DOT graph as lines (``graphviz.Digraph(body=...)`` takes them as is)."""
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    names = labels_of(labels)
+    graph = {
+        "rankdir": rankdir,
+        "bgcolor": "white",
+        "fontname": fontname,
+        "fontsize": "12",
+        "nodesep": "0.25",
+        "ranksep": "0.4",
+    }
+    if title:
+        # one left-justified line per line of the title
+        text = "".join(_plain(line) + "\\l" for line in title.split("\n"))
+        graph.update(label=text, labelloc="t", labeljust="l")
+    lines = [
+        f"\tgraph [{_attrs(graph)}]\n",
+        f"\tnode [{_attrs({'fontname': fontname, 'fontsize': '11'})}]\n",
+        f"\tedge [{_attrs({'fontname': fontname, 'fontsize': '10', 'arrowsize': '0.7'})}]\n",
+    ]
+    grads, shares = _adjoint_texts(tr, direction, precision, overlay)
+    backward = direction == "backward"
+    for i, node in enumerate(tr.nodes):
+        kind = tr.kinds[i]
+        style = dict(STYLE[kind])
+        style.setdefault("style", "filled")
+        if overlay is not None and overlay.current == i:
+            style.update(STYLE["current"])
+            if kind == "constant":
+                style["style"] = "filled"
+        record = _record(
+            node,
+            names.get(id(node), node.label),
+            kind,
+            rankdir,
+            grads.get(i) if show_grad else None,
+            precision,
+            0 if overlay is None else overlay.width.get(i, 0),
+        )
+        lines.append(f"\tv{i} [{_attrs({'label': record, 'shape': 'record', **style})}]\n")
+        if not node._prev:
+            continue
+        op_style = {
+            "label": _plain(node._op or "?"),
+            "shape": "circle",
+            "width": "0.3",
+            "margin": "0.02",
+            "fontsize": "10",
+            "style": "filled",
+            **STYLE["op"],
+        }
+        lines.append(f"\top{i} [{_attrs(op_style)}]\n")
+        lines.append(f"\top{i} -> v{i}{_edge_style(backward, None)}\n")
+        for pos, parent in enumerate(node._prev):
+            p = tr.number.get(id(parent))
+            if p is None:
+                continue
+            key = (i, pos)
+            label = shares.get(key)
+            hot = overlay is not None and key in overlay.hot
+            if overlay is not None and key in overlay.edge_width:
+                label = (label or "").ljust(overlay.edge_width[key])
+            lines.append(f"\tv{p} -> op{i}{_edge_style(backward, label, hot, parent)}\n")
+        if i in tr.cut:
+            hidden = sum(id(p) not in tr.number for p in node._prev)
+            more = {"label": f"{hidden} more", "shape": "plaintext", "fontcolor": "#6b7280"}
+            lines.append(f"\tmore{i} [{_attrs(more)}]\n")
+            lines.append(
+                f"\tmore{i} -> op{i} [{_attrs({'style': 'dashed', 'color': '#9ca3af'})}]\n"
+            )
+    if legend:
+        lines.extend(_legend(tr, backward))
+    return lines
+
+
+def _adjoint_texts(
+    tr: Trace, direction: Direction, precision: int, overlay: Overlay | None
+) -> tuple[dict[int, str], dict[tuple[int, int], str]]:
+    """grad text per node and share text per edge ``(child, pos)``."""
+    if overlay is not None:
+        shown = {i: overlay.grads.get(i, "?") for i in range(len(tr))}
+        return shown, dict(overlay.edge_labels)
+    if direction == "forward":
+        return {i: format_number(n.grad, precision) for i, n in enumerate(tr.nodes)}, {}
+    if len(tr.roots) != 1:
+        raise ValueError(
+            f"direction='backward' needs one output, got {len(tr.roots)}; draw each output "
+            "on its own (the adjoints of different outputs are different numbers)"
+        )
+    root = tr.roots[0]
+    adj = adjoints(root, nodes=None if tr.cut else tr.nodes)
+    grads: dict[int, str] = {}
+    shares: dict[tuple[int, int], str] = {}
+    for i, node in enumerate(tr.nodes):
+        g = adj.get(id(node), 0.0)
+        grads[i] = format_number(g, precision)
+        if node._backward is None or not node._prev:
+            continue
+        for pos, share in enumerate(node._backward(g)):
+            if node._prev[pos].requires_grad:
+                shares[(i, pos)] = format_number(as_float(share), precision)
+    return grads, shares
+
+
+def _record(
+    node: Value, label: str, kind: Kind, rankdir: str, grad: str | None, precision: int, width: int
+) -> str:
+    data = format_number(node.data, precision)
+    if kind == "constant" and not label:
+        fields = [data]  # a wrapped number: the number says it all
+    else:
+        fields = [_field(label)] if label else []
+        fields.append(f"data {data}")
+        if grad is not None and node.requires_grad:
+            # no-break spaces pad it (a record trims plain blanks) to the same width in every frame
+            fields.append(f"grad {_field(grad)}" + "\u00a0" * (width - len(grad)))
+    body = " | ".join(fields)
+    # In a left-to-right layout a record's fields stack vertically unless braced.
+    return f"{{ {body} }}" if rankdir in ("LR", "RL") else body
+
+
+def _edge_style(
+    backward: bool, label: str | None, hot: bool = False, parent: Value | None = None
+) -> str:
+    attrs: dict[str, str] = {}
+    no_grad = parent is not None and not parent.requires_grad
+    if backward:
+        # Keep the forward layout (output on the right) but point the arrows back.
+        attrs["dir"] = "back"
+        attrs["color"] = "#9ca3af" if no_grad else BACKWARD_COLOR
+    if no_grad:
+        attrs["style"] = "dashed"
+        attrs.setdefault("color", "#9ca3af")
+    if label is not None:
+        attrs["label"] = _plain(label)
+        attrs["fontcolor"] = BACKWARD_COLOR
+    if hot:
+        attrs.update(color=BACKWARD_COLOR, penwidth="2.5", dir="back")
+    return f" [{_attrs(attrs)}]" if attrs else ""
+
+
+def _legend(tr: Trace, backward: bool) -> list[str]:
+    """One node holding a small table: a swatch per kind present, the op circle, the arrows."""
+    rows = ['<tr><td colspan="2" align="left"><b>legend</b></td></tr>']
+    for kind in [k for k in KINDS if k in tr.kinds]:
+        st = STYLE[kind]
+        rows.append(
+            f'<tr><td bgcolor="{st["fillcolor"]}" color="{st["color"]}" border="1"'
+            f' width="24"> </td><td align="left">{html.escape(_LEGEND_TEXT[kind])}</td></tr>'
+        )
+    op = STYLE["op"]
+    rows.append(
+        f'<tr><td bgcolor="{op["fillcolor"]}" color="{op["color"]}" border="1"'
+        ' style="rounded">op</td><td align="left">operation that made the value</td></tr>'
+    )
+    if backward:
+        rows.append(
+            f'<tr><td><font color="{BACKWARD_COLOR}">&#8592; 0.5</font></td>'
+            '<td align="left">share of the adjoint sent to a parent</td></tr>'
+        )
+    table = '<table border="0" cellborder="0" cellspacing="3">' + "".join(rows) + "</table>"
+    return [f'\tlegend [shape="plaintext" label=<{table}>]\n']
+
+
+def to_dot(
+    root: Value | Sequence[Value],
+    rankdir: str = "LR",
+    show_grad: bool = True,
+    *,
+    direction: Direction = "forward",
+    legend: bool = False,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+    depth: int | None = None,
+    params: Iterable[Value] | None = None,
+    labels: Mapping[Value, str] | None = None,
+    precision: int = 4,
+    title: str | None = None,
+) -> str:
+    """DOT source of the graph that computed ``root`` (works without graphviz installed).
+
+    Deterministic: nodes are named ``v0, v1, ...`` by topological position (op circles
+    ``op<i>``), so the same graph gives the same text on every run and machine.
+
+    - ``show_grad``: show each node's ``grad`` (after ``backward()``).
+    - ``direction="backward"``: arrows from the output to the leaves, labelled with each
+      parent's share of the adjoint; the adjoints are recomputed on a private copy seeded with
+      1.0 (``.grad`` is neither read nor written), so no ``backward()`` call is needed.
+    - ``legend``: add a box explaining the colours.
+    - ``max_nodes``: refuse graphs with more value nodes (:class:`GraphTooLargeError`);
+      ``depth=k`` draws only the ``k`` levels nearest the output, with "n more" markers.
+    - ``params``: the trainable leaves (e.g. ``model.parameters()``); other leaves that
+      require grad are then drawn as inputs. ``labels``: names for nodes without changing them.
+    - ``precision``: significant digits of the numbers shown.
+    """
+    tr = trace(root, max_nodes=max_nodes, depth=depth, params=params)
+    lines = dot_lines(
+        tr,
+        rankdir=rankdir,
+        show_grad=show_grad,
+        direction=direction,
+        legend=legend,
+        precision=precision,
+        labels=labels,
+        title=title,
+    )
+    return "digraph chainrule {\n" + "".join(lines) + "}\n"

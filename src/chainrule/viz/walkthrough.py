@@ -1,0 +1,339 @@
+"""The backward pass, one node at a time: how a learner *sees* the chain rule.
+
+Reverse mode visits the nodes in reverse topological order. When it reaches a node, every
+path from the output to that node has already been accounted for, so the node's adjoint
+``a = d out / d node`` is final. The node then sends each parent ``p_i`` the share
+
+    share_i = a * d node / d p_i        (the chain rule)
+
+and the parent adds it to what it has: ``adjoint(p_i) += share_i`` (a parent used twice —
+fan-out — receives two shares, and their sum is its adjoint, by the multivariable chain
+rule). :func:`backward_steps` replays exactly that with each node's own ``_backward``
+closure, on a private copy of the adjoints; :func:`render_backward` draws one picture per
+step.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainrule.viz.dot import Overlay, dot_lines
+from chainrule.viz.render import pipe_source, require_dot, require_graphviz
+from chainrule.viz.trace import DEFAULT_MAX_NODES, Trace, as_float, format_number, trace
+
+if TYPE_CHECKING:
+    from chainrule.engine import Value
+
+__all__ = ["BackwardStep", "WalkthroughFiles", "backward_steps", "render_backward"]
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """What the backward pass does at one node.
+
+    ``contributions[i] = adjoint * local[i]`` is added to ``parents[i]``'s adjoint when
+    ``accumulates[i]`` (the parent requires grad; constants get nothing). ``adjoints``
+    holds every adjoint known after this step (partial sums for nodes not yet visited).
+    """
+
+    index: int
+    node: Value
+    adjoint: float
+    parents: tuple[Value, ...]
+    local: tuple[float, ...]
+    contributions: tuple[float, ...]
+    accumulates: tuple[bool, ...]
+    adjoints: Mapping[Value, float]
+
+
+def backward_steps(
+    root: Value, gradient: float = 1.0, *, max_nodes: int | None = DEFAULT_MAX_NODES
+) -> Iterator[BackwardStep]:
+    """Yield the steps of ``root.backward(gradient)``, output first, without touching ``.grad``.
+
+    Each step calls the node's ``_backward`` closure twice, with the adjoint (the shares)
+    and with 1.0 (the local derivatives). Adjoints live in a private dict, so ``.grad`` is
+    neither read nor written and the graph is unchanged; hooks are not run. After the last
+    step, ``step.adjoints[leaf]`` equals what ``backward()`` leaves in ``leaf.grad`` (when
+    the leaf's ``grad`` started at 0).
+    """
+    tr = trace(root, max_nodes=max_nodes)
+    yield from _steps(tr, root, gradient)
+
+
+def _steps(tr: Trace, root: Value, gradient: float) -> Iterator[BackwardStep]:
+    adj: dict[Value, float] = {root: float(gradient)}
+    index = 0
+    for node in reversed(tr.nodes):
+        backward = node._backward
+        if backward is None or node not in adj:
+            continue
+        a = adj[node]
+        shares = tuple(as_float(s) for s in backward(a))
+        local = tuple(as_float(d) for d in backward(1.0))
+        takes = tuple(bool(p.requires_grad) for p in node._prev)
+        for parent, share, take in zip(node._prev, shares, takes):
+            if take:
+                adj[parent] = adj.get(parent, 0.0) + share
+        yield BackwardStep(index, node, a, node._prev, local, shares, takes, dict(adj))
+        index += 1
+
+
+@dataclass(frozen=True)
+class WalkthroughFiles:
+    """The files :func:`render_backward` wrote."""
+
+    frames: list[Path]
+    captions: list[str]
+    html: Path
+    gif: Path | None
+
+
+def _name(node: Value, names: Mapping[int, str]) -> str:
+    return names.get(id(node)) or node.label or format_number(node.data)
+
+
+def _expr(node: Value, names: Mapping[int, str]) -> str:
+    args = [_name(p, names) for p in node._prev]
+    if len(args) == 2 and len(node._op) <= 2:
+        return f"{args[0]} {node._op} {args[1]}"
+    return f"{node._op}({', '.join(args)})"
+
+
+def _caption(step: BackwardStep, total: int, out: str, names: Mapping[int, str]) -> str:
+    name = _name(step.node, names)
+    a = format_number(step.adjoint)
+    lines = [f"Step {step.index + 1} of {total}: at {name} = {_expr(step.node, names)}"]
+    lines.append(f"  its adjoint is complete: ∂{out}/∂{name} = {a}")
+    for parent, d, share, take in zip(
+        step.parents, step.local, step.contributions, step.accumulates
+    ):
+        p = _name(parent, names)
+        if take:
+            lines.append(
+                f"  local ∂{name}/∂{p} = {format_number(d)}  ->  {p} receives "
+                f"{a} × {format_number(d)} = {format_number(share)}"
+            )
+        else:
+            lines.append(f"  {p} is a constant: it needs no gradient")
+    return "\n".join(lines)
+
+
+def _done(tr: Trace, final: Mapping[Value, float], out: str, names: Mapping[int, str]) -> str:
+    leaves = [n for n in tr.nodes if not n._prev and n.requires_grad and n in final]
+    shown = ", ".join(f"∂{out}/∂{_name(n, names)} = {format_number(final[n])}" for n in leaves[:6])
+    more = f" and {len(leaves) - 6} more" if len(leaves) > 6 else ""
+    return f"Done: {shown}{more}\n  the same numbers backward() adds into each leaf's .grad"
+
+
+def _pad(captions: list[str]) -> list[str]:
+    """Same number of lines, same line width: the caption box, and so the layout, never moves."""
+    split = [c.split("\n") for c in captions]
+    rows = max(len(lines) for lines in split)
+    width = max(len(line) for lines in split for line in lines)
+    return [
+        "\n".join(line.ljust(width) for line in [*lines, *[""] * (rows - len(lines))])
+        for lines in split
+    ]
+
+
+def _overlay(
+    tr: Trace,
+    children: Mapping[int, list[int]],
+    step: BackwardStep | None,
+    final: Mapping[Value, float],
+) -> Overlay:
+    """Adjoints known at this step; partial sums marked, the current node and its edges hot.
+
+    Nodes are numbered in topological order and visited from the highest number down, so
+    when the walk is at node ``c`` a node's adjoint is complete once all its children have
+    numbers ``>= c``: every path from the output to it has been accounted for.
+    """
+    known = final if step is None else step.adjoints
+    c = None if step is None else tr.index(step.node)
+    grads: dict[int, str] = {}
+    for i, node in enumerate(tr.nodes):
+        if node in known:
+            text = format_number(known[node])
+            complete = c is None or all(ch >= c for ch in children.get(i, ()))
+            grads[i] = text if complete else f"{text} so far"
+    if step is None or c is None:
+        return Overlay(grads=grads)
+    labels = {
+        (c, pos): format_number(share)
+        for pos, (share, take) in enumerate(zip(step.contributions, step.accumulates))
+        if take
+    }
+    return Overlay(grads=grads, current=c, edge_labels=labels, hot=set(labels))
+
+
+def render_backward(
+    root: Value,
+    folder: str | Path,
+    format: str = "svg",
+    *,
+    rankdir: str = "LR",
+    gradient: float = 1.0,
+    params: Iterable[Value] | None = None,
+    labels: Mapping[Value, str] | None = None,
+    legend: bool = False,
+    max_nodes: int | None = 60,
+    gif: bool = True,
+    duration_ms: int = 1500,
+) -> WalkthroughFiles:
+    """Draw the backward pass of ``root`` as one frame per step, plus a page to step through.
+
+    Writes ``frame_000.<format>`` ... (``svg`` or ``png``): each frame highlights the node
+    being processed, labels its outgoing edges with the shares it sends, and shows every
+    adjoint known so far (``so far`` marks a partial sum, ``?`` a node not reached yet); a
+    last frame shows the finished gradients. Also writes ``index.html`` with prev/next
+    buttons (and arrow keys; no external scripts) and, for ``png``, an animated
+    ``backward.gif`` (needs Pillow). ``max_nodes`` defaults low: a walkthrough is for
+    small graphs. ``.grad`` is not touched.
+    """
+    if format not in ("svg", "png"):
+        raise ValueError(f"format must be 'svg' or 'png', got {format!r}")
+    require_graphviz()
+    require_dot()
+    tr = trace(root, max_nodes=max_nodes, params=params)
+    children = _children(tr)
+    steps = list(_steps(tr, root, gradient))
+    final = steps[-1].adjoints if steps else {root: float(gradient)}
+    # unlabelled computed nodes are named by their number, so captions can point at them
+    shown = {n: f"#{i}" for i, n in enumerate(tr.nodes) if n._prev and not n.label}
+    shown.update(labels or {})
+    names = {id(k): v for k, v in shown.items()}
+    out = _name(root, names) if root.label or root in (labels or {}) else "out"
+    captions = [_caption(s, len(steps), out, names) for s in steps]
+    captions.append(_done(tr, final, out, names))
+    overlays = [_overlay(tr, children, s, final) for s in steps]
+    overlays.append(_overlay(tr, children, None, final))
+    width = {i: max(len(o.grads.get(i, "?")) for o in overlays) for i in range(len(tr))}
+    edge_width: dict[tuple[int, int], int] = {}
+    for o in overlays:
+        for key, text in o.edge_labels.items():
+            edge_width[key] = max(edge_width.get(key, 0), len(text))
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    frames: list[Path] = []
+    for k, (caption, overlay) in enumerate(zip(_pad(captions), overlays)):
+        overlay.width.update(width)
+        overlay.edge_width.update(edge_width)
+        lines = dot_lines(
+            tr,
+            rankdir=rankdir,
+            legend=legend,
+            labels=shown,
+            title=caption,
+            overlay=overlay,
+            fontname="monospace",
+        )
+        source = "digraph chainrule {\n" + "".join(lines) + "}\n"
+        path = folder / f"frame_{k:03d}.{format}"
+        path.write_bytes(pipe_source(source, format))
+        frames.append(path)
+    page = folder / "index.html"
+    page.write_text(_html(frames, captions), encoding="utf-8")
+    gif_path = None
+    if format == "png" and gif:
+        gif_path = _gif(frames, folder / "backward.gif", duration_ms)
+    return WalkthroughFiles(frames, captions, page, gif_path)
+
+
+def _children(tr: Trace) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for p, c, _ in tr.edges():
+        out.setdefault(p, []).append(c)
+    return out
+
+
+def _gif(frames: list[Path], path: Path, duration_ms: int) -> Path | None:
+    try:
+        from PIL import Image
+    except ImportError:
+        warnings.warn(
+            "the animated GIF needs Pillow (pip install pillow); wrote the frames and "
+            "index.html only",
+            stacklevel=3,
+        )
+        return None
+    images = [Image.open(f).convert("RGB") for f in frames]
+    # dot sizes each frame to fit; pad them all to one canvas so the animation does not jump
+    width = max(im.width for im in images)
+    height = max(im.height for im in images)
+    canvas: list[Any] = []
+    for im in images:
+        frame = Image.new("RGB", (width, height), "white")
+        frame.paste(im, (0, 0))
+        canvas.append(frame.quantize(colors=64))
+    canvas[0].save(path, save_all=True, append_images=canvas[1:], duration=duration_ms, loop=0)
+    return path
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Backward pass, step by step</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 1.5rem; color: #111827; }}
+nav {{ display: flex; gap: .75rem; align-items: center; margin-bottom: .75rem; }}
+button {{ font-size: 1rem; padding: .3rem .9rem; }}
+pre {{ background: #f3f4f6; padding: .6rem; white-space: pre-wrap; }}
+img {{ max-width: 100%; border: 1px solid #e5e7eb; }}
+</style>
+</head>
+<body>
+<h1>Backward pass, step by step</h1>
+<nav>
+<button id="prev" type="button">&#9664; prev</button>
+<span id="counter"></span>
+<button id="next" type="button">next &#9654;</button>
+<span>(or the arrow keys)</span>
+</nav>
+<pre id="caption"></pre>
+<img id="frame" src="{first}" alt="backward pass frame">
+<noscript><ol>{items}</ol></noscript>
+<script>
+const frames = {frames};
+const captions = {captions};
+let k = 0;
+function show(i) {{
+  k = Math.max(0, Math.min(frames.length - 1, i));
+  document.getElementById("frame").src = frames[k];
+  document.getElementById("caption").textContent = captions[k];
+  document.getElementById("counter").textContent = (k + 1) + " / " + frames.length;
+  document.getElementById("prev").disabled = k === 0;
+  document.getElementById("next").disabled = k === frames.length - 1;
+}}
+document.getElementById("prev").onclick = () => show(k - 1);
+document.getElementById("next").onclick = () => show(k + 1);
+document.addEventListener("keydown", (e) => {{
+  if (e.key === "ArrowLeft") show(k - 1);
+  if (e.key === "ArrowRight") show(k + 1);
+}});
+show(0);
+</script>
+</body>
+</html>
+"""
+
+
+def _html(frames: list[Path], captions: list[str]) -> str:
+    names = [f.name for f in frames]
+    items = "".join(
+        f'<li><img src="{html.escape(n)}" alt="frame {i}"></li>' for i, n in enumerate(names)
+    )
+    # json.dumps then escaping "</" keeps captions from closing the script element
+    return _PAGE.format(
+        first=html.escape(names[0]),
+        items=items,
+        frames=json.dumps(names).replace("</", "<\\/"),
+        captions=json.dumps(captions).replace("</", "<\\/"),
+    )
