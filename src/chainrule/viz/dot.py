@@ -186,7 +186,11 @@ def dot_lines(
             lines.append(f"\tv{p} -> op{i}{_edge_style(backward, label, hot, parent)}\n")
         if i in tr.cut:
             hidden = sum(id(p) not in tr.number for p in node._prev)
-            more = {"label": f"{hidden} more", "shape": "plaintext", "fontcolor": "#6b7280"}
+            more = {
+                "label": f"... {hidden} parent{'s' * (hidden > 1)} not drawn",
+                "shape": "plaintext",
+                "fontcolor": "#6b7280",
+            }
             lines.append(f"\tmore{i} [{_attrs(more)}]\n")
             lines.append(
                 f"\tmore{i} -> op{i} [{_attrs({'style': 'dashed', 'color': '#9ca3af'})}]\n"

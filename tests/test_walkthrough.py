@@ -1,0 +1,205 @@
+"""The backward walkthrough: every step agrees with backward(), and the frames show it."""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from oracle import assert_close, central_difference, reals
+
+from chainrule import Value
+from chainrule.viz import STYLE, backward_steps, render_backward
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def expression() -> tuple[Value, Value, Value, Value]:
+    """(x*w + b)**2 at x=2, w=-3, b=1: dy/dx = 30, dy/dw = -20, dy/db = -10."""
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(1.0, label="b")
+    y = (x * w + b) ** 2
+    y.label = "y"
+    return x, w, b, y
+
+
+def test_steps_of_a_small_expression_in_closed_form() -> None:
+    x, w, b, y = expression()
+    steps = list(backward_steps(y))
+    assert [s.node._op for s in steps] == ["**", "+", "*"]  # output first
+    square, plus, times = steps
+    assert square.adjoint == 1.0
+    assert square.local == (-10.0, 0.0)  # d(u**2)/du = 2u = -10; the exponent is a constant
+    assert square.accumulates == (True, False)
+    assert plus.adjoint == -10.0 and plus.local == (1.0, 1.0)
+    assert plus.contributions == (-10.0, -10.0)
+    assert times.local == (-3.0, 2.0)  # d(xw)/dx = w, d(xw)/dw = x
+    assert times.contributions == (30.0, -20.0)
+    assert times.adjoints[x] == 30.0 and times.adjoints[w] == -20.0 and times.adjoints[b] == -10.0
+    assert [s.index for s in steps] == [0, 1, 2]
+
+
+def test_steps_do_not_touch_grad() -> None:
+    x, w, b, y = expression()
+    list(backward_steps(y))
+    assert [v.grad for v in (x, w, b, y)] == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_fan_out_receives_one_share_per_use() -> None:
+    a = Value(3.0, label="a")
+    out = a * a + a  # d/da = 2a + 1 = 7
+    plus, times = backward_steps(out)
+    assert plus.adjoints[a] == 1.0  # partial: only the "+ a" path so far
+    assert times.contributions == (3.0, 3.0)  # one share per use of a in a * a
+    assert times.adjoints[a] == 7.0
+
+
+# Random expressions with fan-out: each op combines two earlier nodes (any of them, so a
+# node is often used several times). The functions keep values bounded and away from
+# kinks, so the central-difference oracle applies.
+OPS = [
+    lambda u, v: u * v,
+    lambda u, v: u + v,
+    lambda u, v: u - v,
+    lambda u, v: (u * 0.5).tanh() * v,
+    lambda u, v: u.sigmoid() + v * v,
+    lambda u, v: (u * u + 1.0).log() - v,
+]
+
+programs = st.lists(
+    st.tuples(st.integers(0, len(OPS) - 1), st.integers(0, 100), st.integers(0, 100)),
+    min_size=1,
+    max_size=8,
+)
+
+
+def build(program: list[tuple[int, int, int]], *leaves: Value) -> Value:
+    nodes = list(leaves)
+    for op, i, j in program:
+        nodes.append(OPS[op](nodes[i % len(nodes)], nodes[j % len(nodes)]))
+    return nodes[-1]
+
+
+@given(program=programs, xs=st.lists(reals(-2.0, 2.0), min_size=3, max_size=3))
+def test_every_step_matches_the_adjoints_of_backward(
+    program: list[tuple[int, int, int]], xs: list[float]
+) -> None:
+    leaves = [Value(x) for x in xs]
+    out = build(program, *leaves)
+    steps = list(backward_steps(out))
+    assert all(v.grad == 0.0 for v in leaves)
+    out.backward()
+    for step in steps:
+        # when the walk reaches a node its adjoint is final: it equals backward()'s
+        assert_close(step.adjoint, step.node.grad, atol=1e-12, rtol=1e-12)
+        for d, share in zip(step.local, step.contributions, strict=True):
+            assert_close(share, step.adjoint * d, atol=1e-12, rtol=1e-12)
+    final = steps[-1].adjoints if steps else {}
+    for i, leaf in enumerate(leaves):
+        walked = final.get(leaf, 0.0)
+        assert_close(walked, leaf.grad, atol=1e-12, rtol=1e-12)
+        assert_close(walked, central_difference(lambda *v: build(program, *v), xs, i))
+
+
+def test_gradient_seed_scales_every_adjoint() -> None:
+    x, w, b, y = expression()
+    last = list(backward_steps(y, gradient=2.0))[-1]
+    assert last.adjoints[x] == 60.0
+
+
+# --- frames ---
+
+
+def node_fills(svg_path: Path) -> dict[str, str]:
+    out = {}
+    for g in ET.parse(svg_path).getroot().iter(f"{SVG}g"):
+        if g.get("class") == "node":
+            title = g.find(f"{SVG}title")
+            shape = g.find(f"{SVG}polygon")
+            if shape is None:
+                shape = g.find(f"{SVG}ellipse")
+            assert title is not None and title.text and shape is not None
+            out[title.text] = shape.get("fill", "")
+    return out
+
+
+def grad_text(svg_path: Path, node: str) -> str:
+    for g in ET.parse(svg_path).getroot().iter(f"{SVG}g"):
+        title = g.find(f"{SVG}title")
+        if g.get("class") == "node" and title is not None and title.text == node:
+            return ["".join(t.itertext()) for t in g.iter(f"{SVG}text")][-1].replace("\xa0", " ")
+    raise KeyError(node)
+
+
+def test_render_backward_svg_frames_highlight_each_step(tmp_path: Path) -> None:
+    x, w, b, y = expression()
+    files = render_backward(y, tmp_path)
+    steps = list(backward_steps(y))
+    assert len(files.frames) == len(steps) + 1  # one per step, and the finished gradients
+    current = STYLE["current"]["fillcolor"]
+    for frame, step in zip(files.frames, steps):
+        fills = node_fills(frame)
+        highlighted = [name for name, f in fills.items() if f == current]
+        assert highlighted == [f"v{[6, 4, 2][step.index]}"]
+    # adjoints fill in as the walk proceeds: x is unknown until the last step
+    assert grad_text(files.frames[0], "v0").strip() == "grad ?"
+    assert grad_text(files.frames[2], "v0").strip() == "grad 30"
+    assert grad_text(files.frames[-1], "v3").strip() == "grad -10"
+    assert "Step 3 of 3: at #2 = x * w" in files.captions[2]
+    assert "x receives -10 × -3 = 30" in files.captions[2]
+    assert files.captions[-1].startswith("Done: ∂y/∂x = 30, ∂y/∂w = -20, ∂y/∂b = -10")
+    assert x.grad == 0.0  # nothing was written to .grad
+
+
+def test_frames_share_one_layout(tmp_path: Path) -> None:
+    a = Value(3.0, label="a")
+    files = render_backward((a * a + a).tanh(), tmp_path)
+    boxes = {ET.parse(f).getroot().get("viewBox") for f in files.frames}
+    assert len(boxes) == 1  # the picture does not jump from frame to frame
+
+
+def test_partial_sums_are_marked(tmp_path: Path) -> None:
+    a = Value(3.0, label="a")
+    files = render_backward(a * a + a, tmp_path)
+    assert grad_text(files.frames[0], "v0").strip() == "grad 1 so far"
+    assert grad_text(files.frames[1], "v0").strip() == "grad 7"
+
+
+def test_html_page_steps_through_the_frames_without_external_scripts(tmp_path: Path) -> None:
+    files = render_backward(expression()[3], tmp_path)
+    page = files.html.read_text()
+    assert 'id="prev"' in page and 'id="next"' in page
+    assert "<script src" not in page and "http" not in page
+    for frame in files.frames:
+        assert f'"{frame.name}"' in page
+
+
+def test_png_frames_make_an_animated_gif(tmp_path: Path) -> None:
+    from PIL import Image
+
+    files = render_backward(expression()[3], tmp_path, "png")
+    assert files.gif is not None
+    with Image.open(files.gif) as gif:
+        assert gif.n_frames == len(files.frames) == 4
+        assert gif.info["loop"] == 0
+
+
+def test_without_pillow_the_gif_is_skipped_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    with pytest.warns(UserWarning, match="pip install pillow"):
+        files = render_backward(expression()[3], tmp_path, "png")
+    assert files.gif is None and len(files.frames) == 4
+
+
+def test_walkthrough_refuses_large_graphs_and_bad_formats(tmp_path: Path) -> None:
+    v = Value(1.0)
+    for _ in range(40):
+        v = v * 1.01 + 0.1
+    with pytest.raises(ValueError, match="max_nodes=60"):
+        render_backward(v, tmp_path)
+    with pytest.raises(ValueError, match="format must be 'svg' or 'png'"):
+        render_backward(expression()[3], tmp_path, "pdf")
