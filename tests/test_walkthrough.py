@@ -104,7 +104,7 @@ def test_every_step_matches_the_adjoints_of_backward(
 
 
 def test_gradient_seed_scales_every_adjoint() -> None:
-    x, w, b, y = expression()
+    x, *_, y = expression()
     last = list(backward_steps(y, gradient=2.0))[-1]
     assert last.adjoints[x] == 60.0
 
@@ -134,7 +134,7 @@ def grad_text(svg_path: Path, node: str) -> str:
 
 
 def test_render_backward_svg_frames_highlight_each_step(tmp_path: Path) -> None:
-    x, w, b, y = expression()
+    x, *_, y = expression()
     files = render_backward(y, tmp_path)
     steps = list(backward_steps(y))
     assert len(files.frames) == len(steps) + 1  # one per step, and the finished gradients
