@@ -1,0 +1,619 @@
+"""Side-by-side benchmarks for issue 7: chainrule against micrograd, PyTorch and plain floats.
+
+One process, one run. Engines: micrograd 0.1.0 (garbage collector on, as users run it),
+micrograd with ``gc.disable()``, PyTorch CPU on 0-d float64 tensors (skipped with a line when
+not importable), chainrule's dynamic ``Value``, chainrule's compiled trace (MLP only) and the
+*floor*: the same computation hand-written on plain floats with a hand-derived backward pass.
+
+Workloads (every engine builds the same graph; constants are nodes in every engine):
+  mlp    MLP 2-16-16-1 training step: 100 points, hinge loss + L2, SGD update
+  chain  a chain of 1,000,000 nodes (alternating y*x and relu), build + backward
+  fanout one leaf fanned out into 100,000 terms x*c_i, summed pairwise, build + backward
+  dag    a random DAG of 100,000 nodes whose operands are drawn from all earlier nodes
+         (shared subexpressions), build + backward from the sum of its sinks
+
+Figures: time (min of repeats), ratios, tracemalloc peak and bytes per node, and whether the
+traced memory returns to its baseline on ``del`` with the garbage collector off.
+
+    python benchmarks/run.py            # full run, writes docs/performance.md and docs/img/
+    python benchmarks/run.py --quick    # sizes / 10, one repeat, prints only
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import random
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+# --- engines ---
+
+
+@dataclass
+class Engine:
+    """How one library makes leaves, reads adjoints and resets them."""
+
+    name: str
+    leaf: Callable[[float], Any]  # a differentiable input
+    const: Callable[[float], Any]  # an input that needs no gradient
+    grad: Callable[[Any], float]
+    zero: Callable[[Any], None]
+    gc_off: bool = False
+    traced_memory: bool = True  # False when the library allocates outside Python's allocator
+
+
+def _set_grad_zero(p: Any) -> None:
+    p.grad = 0.0
+
+
+def engines() -> tuple[list[Engine], list[str]]:
+    """Available engines, and a line for each one that is skipped."""
+    found, skipped = [], []
+    try:
+        import micrograd
+        from micrograd.engine import Value as MG
+
+        version = getattr(micrograd, "__version__", "0.1.0")
+        for gc_off in (False, True):
+            found.append(Engine(f"micrograd {version}" + (" gc off" if gc_off else ""), MG, MG,
+                                lambda p: float(p.grad), _set_grad_zero, gc_off))  # fmt: skip
+    except ImportError:
+        skipped.append("micrograd: not importable (pip install micrograd==0.1.0)")
+    try:
+        import torch
+
+        def tleaf(x: float) -> Any:
+            return torch.tensor(x, dtype=torch.float64, requires_grad=True)
+
+        def tconst(x: float) -> Any:
+            return torch.tensor(x, dtype=torch.float64)
+
+        def tzero(p: Any) -> None:
+            p.grad = None
+
+        found.append(Engine(f"torch {torch.__version__}", tleaf, tconst,
+                            lambda p: float(p.grad), tzero, traced_memory=False))  # fmt: skip
+    except ImportError:
+        skipped.append(
+            "torch: not importable; skipped (a separate venv: pip install torch==2.13.0)"
+        )
+    from chainrule import Value
+
+    found.append(Engine("chainrule", Value, lambda x: Value(x, requires_grad=False),
+                        lambda p: float(p.grad), _set_grad_zero))  # fmt: skip
+    return found, skipped
+
+
+# --- workloads on any engine: each returns (root, leaves); the caller runs backward ---
+
+
+def make_problem(seed: int = 0) -> tuple[list[list[float]], list[float]]:
+    rng = random.Random(seed)
+    xs = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(100)]
+    ys = [1.0 if x[0] * x[1] > 0 else -1.0 for x in xs]
+    return xs, ys
+
+
+SIZES = [2, 16, 16, 1]
+
+
+def mlp_init(seed: int = 1) -> list[float]:
+    """Flat parameters, neuron by neuron: weights then bias (uniform(-1, 1), bias 0)."""
+    rng = random.Random(seed)
+    flat: list[float] = []
+    for nin, nout in zip(SIZES[:-1], SIZES[1:]):
+        for _ in range(nout):
+            flat += [rng.uniform(-1, 1) for _ in range(nin)] + [0.0]
+    return flat
+
+
+def mlp_loss(params: list[Any], xs: list[list[Any]], ys: list[float]) -> Any:
+    """Hinge loss + 1e-4 L2 of an MLP whose flat parameters are ``params``."""
+    scores = []
+    for x in xs:
+        k, h = 0, x
+        for depth, (nin, nout) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+            outs = []
+            for _ in range(nout):
+                act = params[k + nin]
+                for i in range(nin):
+                    act = act + params[k + i] * h[i]
+                k += nin + 1
+                outs.append(act if depth == len(SIZES) - 2 else act.relu())
+            h = outs
+        scores.append(h[0])
+    total = 0.0
+    for y, s in zip(ys, scores):
+        total = total + (1.0 + (-y) * s).relu()
+    reg = 0.0
+    for p in params:
+        reg = reg + p * p
+    return total * (1.0 / len(ys)) + 1e-4 * reg
+
+
+def pairwise_sum(terms: list[Any]) -> Any:
+    """Sum as a balanced tree: depth log2(n), so recursive walks survive."""
+    while len(terms) > 1:
+        paired = [a + b for a, b in zip(terms[::2], terms[1::2])]
+        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
+    return terms[0]
+
+
+def chain(e: Engine, n: int) -> tuple[Any, list[Any]]:
+    x = e.leaf(0.9999999)
+    y = x
+    for _ in range(n // 2):
+        y = (y * x).relu()
+    return y, [x]
+
+
+def fanout(e: Engine, n: int) -> tuple[Any, list[Any]]:
+    x = e.leaf(0.5)
+    return pairwise_sum([x * float(i % 7 - 3) for i in range(n)]), [x]
+
+
+def dag_program(n: int, leaves: int = 100, seed: int = 2) -> list[tuple[int, int, int]]:
+    """(kind, i, j) per node: kind 0 is a*b, kind 1 is (a+b)*0.5 (three nodes with the constant)."""
+    rng = random.Random(seed)
+    prog, size = [], leaves  # size counts graph nodes; operands index the earlier results
+    while size < leaves + n:
+        kind = rng.randrange(2)
+        made = leaves + len(prog)
+        prog.append((kind, rng.randrange(made), rng.randrange(made)))
+        size += 1 if kind == 0 else 3
+    return prog
+
+
+def dag(e: Engine, prog: list[tuple[int, int, int]], leaves: int = 100) -> tuple[Any, list[Any]]:
+    rng = random.Random(3)
+    xs = [e.leaf(rng.uniform(-1, 1)) for _ in range(leaves)]
+    nodes, used = list(xs), [False] * (leaves + len(prog))
+    for kind, i, j in prog:
+        a, b = nodes[i], nodes[j]
+        used[i] = used[j] = True
+        nodes.append(a * b if kind == 0 else (a + b) * 0.5)
+    return pairwise_sum([v for v, u in zip(nodes, used) if not u]), xs
+
+
+# --- the floor: the same computations on plain floats, backward derived by hand ---
+
+
+def floor_chain(n: int) -> float:
+    x = 0.9999999
+    ys, y = [], x
+    for _ in range(n // 2):
+        ys.append(y)
+        y = y * x
+        y = y if y > 0.0 else 0.0
+    g, gx = 1.0, 0.0
+    for prev in reversed(ys):  # y_new = relu(prev * x)
+        if prev * x <= 0.0:
+            g = 0.0
+        gx += g * prev
+        g *= x
+    return gx + g
+
+
+def floor_fanout(n: int) -> float:
+    x = 0.5
+    total = sum(x * float(i % 7 - 3) for i in range(n))
+    del total
+    return sum(float(i % 7 - 3) for i in range(n))  # d total / dx
+
+
+def floor_dag(prog: list[tuple[int, int, int]], leaves: int = 100) -> list[float]:
+    rng = random.Random(3)
+    vals = [rng.uniform(-1, 1) for _ in range(leaves)]
+    used = [False] * (leaves + len(prog))
+    for kind, i, j in prog:
+        used[i] = used[j] = True
+        vals.append(vals[i] * vals[j] if kind == 0 else (vals[i] + vals[j]) * 0.5)
+    grads = [1.0 if not u else 0.0 for u in used[: len(vals)]]
+    for k in range(len(prog) - 1, -1, -1):
+        kind, i, j = prog[k]
+        g = grads[leaves + k]
+        if kind == 0:
+            grads[i] += g * vals[j]
+            grads[j] += g * vals[i]
+        else:
+            grads[i] += 0.5 * g
+            grads[j] += 0.5 * g
+    return grads[:leaves]
+
+
+def floor_mlp_grad(
+    flat: list[float], xs: list[list[float]], ys: list[float]
+) -> tuple[float, list[float]]:
+    """Loss and gradient of ``mlp_loss`` on floats, backpropagation written out by hand."""
+    grad = [0.0] * len(flat)
+    n = len(ys)
+    loss = 0.0
+    for x, y in zip(xs, ys):
+        # forward, remembering each layer's input and each neuron's pre-activation
+        inputs, pre, h, k = [], [], x, 0
+        for depth, (nin, nout) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+            inputs.append(h)
+            acts = []
+            for _ in range(nout):
+                act = flat[k + nin]
+                for i in range(nin):
+                    act += flat[k + i] * h[i]
+                acts.append(act)
+                k += nin + 1
+            pre.append(acts)
+            h = acts if depth == len(SIZES) - 2 else [a if a > 0.0 else 0.0 for a in acts]
+        margin = 1.0 - y * h[0]
+        if margin <= 0.0:
+            continue
+        loss += margin
+        upstream = [-y / n]  # d loss / d score
+        for depth in range(len(SIZES) - 2, -1, -1):
+            nin, nout = SIZES[depth], SIZES[depth + 1]
+            k = sum((a + 1) * b for a, b in zip(SIZES[:depth], SIZES[1 : depth + 1]))
+            h_in, acts = inputs[depth], pre[depth]
+            down = [0.0] * nin
+            for o in range(nout):
+                g = upstream[o]
+                if depth != len(SIZES) - 2 and acts[o] <= 0.0:
+                    g = 0.0
+                base = k + o * (nin + 1)
+                if g != 0.0:
+                    for i in range(nin):
+                        grad[base + i] += g * h_in[i]
+                        down[i] += g * flat[base + i]
+                    grad[base + nin] += g
+            upstream = down
+    reg = 0.0
+    for i, p in enumerate(flat):
+        reg += p * p
+        grad[i] += 2e-4 * p
+    return loss / n + 1e-4 * reg, grad
+
+
+# --- measurement ---
+
+
+def best_time(fn: Callable[[], object], repeats: int, gc_off: bool = False) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        if gc_off:
+            gc.disable()
+        try:
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+    return min(times)
+
+
+def count_nodes(root: Any) -> int:
+    seen, stack = {id(root)}, [root]
+    while stack:
+        for p in stack.pop()._prev:
+            if id(p) not in seen:
+                seen.add(id(p))
+                stack.append(p)
+    return len(seen)
+
+
+@dataclass
+class Memory:
+    peak: int  # bytes above the baseline, tracemalloc peak
+    per_node: float  # bytes held after backward / nodes
+    freed: bool  # back to baseline on del, garbage collector off
+
+
+def memory(build: Callable[[], tuple[Any, list[Any]]], nodes: int) -> Memory:
+    gc.collect()
+    gc.disable()
+    try:
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        graph = build()
+        graph[0].backward()
+        held, peak = tracemalloc.get_traced_memory()
+        del graph
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+    finally:
+        gc.enable()
+        gc.collect()
+    held -= base
+    return Memory(peak - base, held / nodes, after - base < 0.02 * held + 4096)
+
+
+@dataclass
+class Row:
+    time: float | None = None
+    error: str = ""
+    mem: Memory | None = None
+    note: str = ""
+
+
+def run(quick: bool, repeats: int) -> tuple[dict[str, dict[str, Row]], dict[str, int], list[str]]:
+    scale = 10 if quick else 1
+    n_chain, n_fan, n_dag = 1_000_000 // scale, 100_000 // scale, 100_000 // scale
+    prog = dag_program(n_dag)
+    xs, ys = make_problem()
+    found, skipped = engines()
+    results: dict[str, dict[str, Row]] = {}
+    nodes: dict[str, int] = {}
+
+    from chainrule import Value
+    from chainrule.compile import compile as cr_compile
+
+    crv = found[-1]
+    nodes["mlp"] = count_nodes(mlp_loss([Value(p) for p in mlp_init()],
+                                        [[crv.const(a) for a in x] for x in xs], ys))  # fmt: skip
+    nodes["chain"] = count_nodes(chain(crv, n_chain)[0])
+    nodes["fanout"] = count_nodes(fanout(crv, n_fan)[0])
+    nodes["dag"] = count_nodes(dag(crv, prog)[0])
+
+    for e in found:
+        rows: dict[str, Row] = {}
+        params = [e.leaf(p) for p in mlp_init()]
+        inputs = [[e.const(a) for a in x] for x in xs]
+
+        def mlp_step(e: Engine = e, params: list[Any] = params, inputs: Any = inputs) -> Any:
+            loss = mlp_loss(params, inputs, ys)
+            for p in params:
+                e.zero(p)
+            loss.backward()
+            for p in params:
+                p.data -= 0.05 * p.grad
+            return loss
+
+        builds: dict[str, Callable[[], tuple[Any, list[Any]]]] = {
+            "mlp": lambda params=params, inputs=inputs: (mlp_loss(params, inputs, ys), params),
+            "chain": lambda e=e: chain(e, n_chain),
+            "fanout": lambda e=e: fanout(e, n_fan),
+            "dag": lambda e=e: dag(e, prog),
+        }
+        for work, build in builds.items():
+            row = rows[work] = Row()
+
+            def once(work: str = work, build: Callable[[], Any] = build) -> None:
+                if work == "mlp":
+                    mlp_step()
+                else:
+                    build()[0].backward()
+
+            try:
+                row.time = best_time(once, repeats, e.gc_off)
+                if e.traced_memory and not e.gc_off:
+                    row.mem = memory(build, nodes[work])
+            except RecursionError:
+                row.error = "RecursionError (recursive topological sort)"
+            print(f"  {e.name:<22} {work:<7} " + (f"{row.time:8.4f} s" if row.time else row.error),
+                  flush=True)  # fmt: skip
+        results[e.name] = rows
+
+    # chainrule compiled: the MLP loss traced once, then a float function per step
+    rows = {}
+    flat = mlp_init()
+    t0 = time.perf_counter()
+    compiled = cr_compile(lambda *ps: mlp_loss(list(ps), [[float(a) for a in x] for x in xs], ys))
+    compiled(*flat)
+    compile_time = time.perf_counter() - t0
+
+    def compiled_step() -> None:
+        _, grads = compiled(*flat)
+        for i, g in enumerate(grads):
+            flat[i] -= 0.05 * g
+
+    rows["mlp"] = Row(best_time(compiled_step, max(repeats, 5)),
+                      note=f"trace + compile once: {compile_time:.3f} s")  # fmt: skip
+    print(f"  {'chainrule compiled':<22} mlp     {rows['mlp'].time:8.4f} s", flush=True)
+    results["chainrule compiled"] = rows
+
+    # the floor
+    flat = mlp_init()
+
+    def floor_step() -> None:
+        _, grads = floor_mlp_grad(flat, xs, ys)
+        for i, g in enumerate(grads):
+            flat[i] -= 0.05 * g
+
+    floors: dict[str, Callable[[], object]] = {
+        "mlp": floor_step,
+        "chain": lambda: floor_chain(n_chain),
+        "fanout": lambda: floor_fanout(n_fan),
+        "dag": lambda: floor_dag(prog),
+    }
+    results["floor (plain floats)"] = {
+        w: Row(best_time(fn, max(repeats, 5) if w == "mlp" else repeats))
+        for w, fn in floors.items()
+    }
+    for w, r in results["floor (plain floats)"].items():
+        print(f"  {'floor (plain floats)':<22} {w:<7} {r.time:8.4f} s", flush=True)
+    return results, nodes, skipped
+
+
+# --- report ---
+
+WORKLOADS = {
+    "mlp": "MLP 2-16-16-1 step",
+    "chain": "chain build+backward",
+    "fanout": "fan-out sum",
+    "dag": "random DAG",
+}
+
+
+def machine() -> str:
+    import importlib.metadata as md
+
+    def version(pkg: str) -> str:
+        try:
+            return md.version(pkg)
+        except md.PackageNotFoundError:
+            return "not installed"
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()} ({platform.python_implementation()}); "
+        f"chainrule {version('chainrule')}, micrograd {version('micrograd')}, "
+        f"torch {version('torch')}"
+    )
+
+
+def fmt_time(r: Row | None) -> str:
+    if r is None:
+        return "-"
+    if r.time is None:
+        return r.error or "-"
+    return f"{r.time * 1e3:.1f} ms" if r.time < 10 else f"{r.time:.1f} s"
+
+
+def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: list[str],
+           args: argparse.Namespace) -> str:  # fmt: skip
+    names = list(results)
+    lines = ["## Time (min of repeats)", ""]
+    sizes = {w: f"{WORKLOADS[w]} ({nodes[w]:,} nodes)" for w in WORKLOADS}
+    lines.append("| engine | " + " | ".join(sizes.values()) + " |")
+    lines.append("|---" * (len(WORKLOADS) + 1) + "|")
+    for name in names:
+        cells = [fmt_time(results[name].get(w)) for w in WORKLOADS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## chainrule's speed-up (peer time / chainrule time; > 1 means chainrule wins)",
+        "",
+    ]
+    lines.append("| against | " + " | ".join(WORKLOADS.values()) + " |")
+    lines.append("|---" * (len(WORKLOADS) + 1) + "|")
+    for name in names:
+        if name.startswith("chainrule"):
+            continue
+        cells = []
+        for w in WORKLOADS:
+            peer, ours = results[name].get(w), results["chainrule"].get(w)
+            if peer and ours and peer.time and ours.time:
+                cells.append(f"{peer.time / ours.time:.2f}x")
+            else:
+                cells.append("-")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    comp = results.get("chainrule compiled", {}).get("mlp")
+    if comp and comp.time:
+        lines += ["", f"Compiled MLP step ({comp.note}):", ""]
+        for name in names:
+            r = results[name].get("mlp")
+            if name != "chainrule compiled" and r and r.time:
+                lines.append(f"- {r.time / comp.time:.1f}x faster than {name}"
+                             if r.time >= comp.time else
+                             f"- {comp.time / r.time:.2f}x the time of {name}")  # fmt: skip
+    lines += ["", "## Memory (tracemalloc, garbage collector off)", ""]
+    lines.append("| engine | workload | peak | bytes/node held after backward | freed on `del` |")
+    lines.append("|---|---|---|---|---|")
+    for name in names:
+        for w in WORKLOADS:
+            r = results[name].get(w)
+            if r and r.mem:
+                m = r.mem
+                lines.append(f"| {name} | {WORKLOADS[w]} | {m.peak / 1e6:.1f} MB | "
+                             f"{m.per_node:.0f} | {'yes' if m.freed else 'no'} |")  # fmt: skip
+    lines += ["", "PyTorch allocates in C++, outside tracemalloc's view: no memory figures.", ""]
+    if skipped:
+        lines += ["Skipped:", ""] + [f"- {s}" for s in skipped] + [""]
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, dict[str, Row]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(names)
+    for k, name in enumerate(names):
+        xs, hs = [], []
+        for i, w in enumerate(WORKLOADS):
+            r = results[name].get(w)
+            if r and r.time:
+                xs.append(i + (k - len(names) / 2 + 0.5) * width)
+                hs.append(r.time)
+        ax.bar(xs, hs, width, label=name)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(WORKLOADS)), list(WORKLOADS.values()))
+    ax.set_ylabel("seconds (min of repeats, log scale)")
+    ax.set_title("Scalar autodiff, same graph per workload (lower is better)")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="sizes / 10, 1 repeat, no files")
+    parser.add_argument("--repeats", type=int, default=None, help="repeats per figure (3)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    args = parser.parse_args()
+    repeats = args.repeats or (1 if args.quick else 3)
+    print(machine(), flush=True)
+    results, nodes, skipped = run(args.quick, repeats)
+    for s in skipped:
+        print("skipped:", s)
+    body = report(results, nodes, skipped, args)
+    print(body)
+    if args.quick:
+        return
+    img = args.out.parent / "img" / "performance.png"
+    plot(results, img)
+    command = "python benchmarks/run.py" + (f" --repeats {args.repeats}" if args.repeats else "")
+    head = PAGE_HEAD.format(machine=machine(), command=command, date=time.strftime("%Y-%m-%d"))
+    args.out.write_text(head + body + "\n" + PAGE_TAIL)
+    print(f"wrote {args.out} and {img}")
+
+
+PAGE_HEAD = """# Performance
+
+Generated by `{command}` on {date} (`make bench` runs it). Every figure below comes
+from that one run, in one process.
+
+Machine: {machine}.
+
+![time per workload](img/performance.png)
+
+"""
+
+PAGE_TAIL = """
+## What the engines do
+
+- **micrograd 0.1.0**: each `_backward` closure captures its own output node, a reference
+  cycle per node, so only the cyclic garbage collector frees a graph; its recursive
+  topological sort raises `RecursionError` on deep graphs.
+- **chainrule**: one `Value` (slots), one `_prev` tuple and one backward closure per node;
+  closures capture numbers, never nodes, so reference counting frees the graph on `del`.
+- **chainrule compiled**: `chainrule.compile(f)` traces `f` once into straight-line Python
+  (one line per node forward, one `+=` line per edge backward) and reruns that code on floats.
+- **floor**: the hand-written float program with a hand-derived backward pass: what pure
+  Python can do at all.
+"""
+
+
+if __name__ == "__main__":
+    main()
