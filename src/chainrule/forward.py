@@ -28,7 +28,7 @@ from typing import Any, Union
 
 from chainrule.ops import OPS
 
-__all__ = ["Dual", "jvp"]
+__all__ = ["Dual", "jacfwd", "jvp"]
 
 Scalar = Union["Dual", float, int]
 
@@ -222,6 +222,25 @@ def jvp(
         pairs = [_split(r, i) for i, r in enumerate(result)]
         return [p for p, _ in pairs], [t for _, t in pairs]
     return _split(result, None)
+
+
+def jacfwd(f: Callable[..., Any], primals: Sequence[float]) -> Any:
+    """The Jacobian of ``f`` at ``primals`` by forward mode: one :func:`jvp` per input.
+
+    Returns the gradient (a list over inputs) for a scalar ``f``, and a list of rows
+    ``J[k][i] = d out_k / d x_i`` for a list of outputs. Cheap when there are few inputs.
+
+    >>> jacfwd(lambda x: [x.sin(), x * x], (0.0,))
+    [[1.0], [0.0]]
+    """
+    primals = tuple(primals)
+    n = len(primals)
+    columns = [jvp(f, primals, [1.0 if j == i else 0.0 for j in range(n)])[1] for i in range(n)]
+    if not columns:
+        return []
+    if isinstance(columns[0], list):
+        return [[col[k] for col in columns] for k in range(len(columns[0]))]
+    return columns
 
 
 def _split(r: object, index: int | None) -> tuple[float, float]:

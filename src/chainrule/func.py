@@ -40,6 +40,15 @@ def _is_real(x: object) -> bool:
 # --- the machinery shared by every transform ---
 
 
+class _Depth:
+    """How many transforms are currently running their function (0 at the top level)."""
+
+    level = 0
+
+
+_DEPTH = _Depth()
+
+
 def _positions(argnums: ArgNums, nargs: int, who: str) -> tuple[int, ...]:
     """Normalise ``argnums`` (an int or a sequence of ints) against ``nargs`` arguments."""
     many = not isinstance(argnums, int)
@@ -64,22 +73,27 @@ class _Trace:
     """One call of ``f`` with the differentiated arguments replaced by graph nodes.
 
     A plain number ``a`` becomes a fresh leaf ``Value(a)``. A Value that requires grad
-    (we are nested inside an outer transform, or the user passed a Value) becomes
-    ``a + 0.0``: a new node whose adjoint we can read, still connected to ``a`` so
-    the outer level can differentiate through it. ``nested`` records whether any
-    input was a Value, i.e. whether results must stay differentiable Values.
+    becomes ``a + 0.0``: a new node whose adjoint we can read, still connected to ``a``
+    so an outer level can differentiate through it.
+
+    ``nested`` says whether results must stay differentiable Values: when any argument
+    is a Value that requires grad, or when this call runs inside another transform's
+    call of its function (``f`` may then close over that transform's variables, as in
+    ``grad(lambda x: grad(lambda y: x * y)(1.0))``). At the top level, Values that ``f``
+    merely closes over are constants, as in JAX.
     """
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums,
                  who: str) -> None:  # fmt: skip
         self.positions = _positions(argnums, len(args), who)
-        self.nested = False
+        self.nested = _DEPTH.level > 0 or any(
+            isinstance(a, Value) and a.requires_grad for a in args
+        )
         call_args = list(args)
         inputs = []
         for i in self.positions:
             a = args[i]
             if isinstance(a, Value) and a.requires_grad:
-                self.nested = True
                 with enable_grad():
                     node = a + 0.0
             elif isinstance(a, Value) or _is_real(a):
@@ -92,8 +106,12 @@ class _Trace:
             call_args[i] = node
             inputs.append(node)
         self.inputs: tuple[Value, ...] = tuple(inputs)
-        with enable_grad():
-            self.out = f(*call_args)
+        _DEPTH.level += 1
+        try:
+            with enable_grad():
+                self.out = f(*call_args)
+        finally:
+            _DEPTH.level -= 1
 
     def gradients(self, out: object, seed: Scalar, who: str) -> list[Scalar]:
         """d out / d input for each input, as floats (top level) or Values (nested)."""
