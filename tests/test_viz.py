@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -369,3 +371,45 @@ def test_any_model_shaped_object_can_be_drawn() -> None:
         module_graph(Scale())
     with pytest.raises(TypeError, match="needs a model"):
         module_graph(42)
+
+
+# --- the docs page and its pictures ---
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "graphs.md"
+PICTURES = ROOT / "docs" / "img" / "graphs"
+
+
+def test_code_on_the_graphs_page_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    pytest.importorskip("chainrule.nn")
+    blocks = re.findall(r"^```python\n(.*?)^```", PAGE.read_text(), re.M | re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(PAGE), "exec"), namespace)
+    assert (tmp_path / "walkthrough" / "index.html").exists()
+    assert (tmp_path / "walkthrough_png" / "backward.gif").exists()
+    for image in re.findall(r"\]\((img/graphs/[^)]+)\)", PAGE.read_text()):
+        assert (PAGE.parent / image).exists(), image
+
+
+def test_committed_pictures_show_what_the_code_draws_now(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "make_graph_docs", ROOT / "scripts" / "make_graph_docs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    written = script.generate(tmp_path)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in written)
+    committed = sorted(
+        p.relative_to(PICTURES).as_posix() for p in PICTURES.rglob("*") if p.is_file()
+    )
+    assert names == committed, "rerun: python scripts/make_graph_docs.py"
+    for name in names:
+        if name.endswith(".svg"):
+            # same nodes, same numbers; coordinates may differ between Graphviz versions
+            fresh = {k: texts(g) for k, g in svg_nodes((tmp_path / name).read_bytes()).items()}
+            old = {k: texts(g) for k, g in svg_nodes((PICTURES / name).read_bytes()).items()}
+            assert fresh == old, f"{name} is stale: rerun python scripts/make_graph_docs.py"

@@ -332,5 +332,7 @@ def module_graph(
     labels: dict[Value, str] = {}
     if hasattr(module, "named_parameters"):
         labels = {p: name for name, p in module.named_parameters() if not p.label}
+    if isinstance(out, Value) and not out.label:
+        labels[out] = "out"
     labels.update(options.pop("labels", None) or {})
     return Graph(out, params=params, labels=labels, **options)
