@@ -195,7 +195,7 @@ def test_errors_are_clear() -> None:
 
 def _mlp_loss(params: Sequence[Value], xs: list[list[float]], ys: list[float]) -> Value:
     """A 2-8-8-1 MLP with relu, hinge loss and L2, on flat parameters."""
-    sizes, k, scores = [2, 8, 8, 1], 0, []
+    sizes, scores = [2, 8, 8, 1], []
     for x in xs:
         h: list[Value | float] = list(x)
         k = 0
@@ -208,6 +208,7 @@ def _mlp_loss(params: Sequence[Value], xs: list[list[float]], ys: list[float]) -
                 k += nin + 1
                 outs.append(act if depth == 2 else act.relu())
             h = outs
+        assert isinstance(h[0], Value)
         scores.append(h[0])
     data = sum(((1.0 + -y * s).relu() for y, s in zip(ys, scores)), Value(0.0)) * (1 / len(ys))
     return data + 1e-4 * sum((p * p for p in params), Value(0.0))
