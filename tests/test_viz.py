@@ -24,7 +24,7 @@ from chainrule.viz import (
     to_dot,
     to_text,
 )
-from chainrule.viz.render import pipe_source
+from chainrule.viz.draw import pipe_source
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -232,8 +232,8 @@ def chain(n: int) -> Value:
 
 
 def test_large_graph_is_refused_with_a_clear_message() -> None:
-    big = chain(1000)  # ~3000 value nodes
-    with pytest.raises(GraphTooLargeError, match=r"more than max_nodes=500.*depth=3"):
+    big = chain(1000)  # 4001 value nodes
+    with pytest.raises(GraphTooLargeError, match=r"more than max_nodes=500 value nodes;.*depth=3"):
         to_dot(big)
     with pytest.raises(GraphTooLargeError):
         render(big, "never-written.svg")
@@ -253,7 +253,8 @@ def test_depth_draws_only_the_last_levels_with_markers() -> None:
 
 def test_max_nodes_none_draws_everything() -> None:
     dot = to_dot(chain(200), max_nodes=None)
-    assert "v600 [" in dot  # 1 + 3 * 200 value nodes: v0 ... v600
+    # x, then per link: the constant 1.0001, the product, the constant 0.5, the sum
+    assert "v800 [" in dot and "v801 [" not in dot
 
 
 # --- missing graphviz or dot ---
@@ -312,6 +313,31 @@ def test_notebook_draws_the_last_levels_of_a_large_graph() -> None:
     nodes = svg_nodes(bundle["image/svg+xml"])
     assert 0 < len([n for n in nodes if n.startswith("v")]) < 30
     assert "showing the last 4 levels" in bundle["text/plain"]
+
+
+def test_notebook_display_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    import chainrule.viz.draw as draw_module
+
+    def broken(source: str, format: str = "svg") -> bytes:
+        raise RuntimeError("dot crashed\nwith details")
+
+    monkeypatch.setattr(draw_module, "pipe_source", broken)
+    y = expression()[3]
+    bundle = repr_mimebundle(y)
+    assert list(bundle) == ["text/plain"]
+    assert bundle["text/plain"].endswith("(dot crashed)")
+    assert Graph(y)._repr_svg_() is None
+    assert repr_mimebundle(42) == {
+        "text/plain": "42\n(chainrule.viz draws Values, got int 42 "
+        "(for a model, use chainrule.viz.module_graph(model, inputs)))"
+    }
+
+
+def test_graph_options_apply_to_the_notebook_view() -> None:
+    g = Graph(chain(100), max_nodes=50, depth=2)
+    nodes = svg_nodes(g._repr_mimebundle_()["image/svg+xml"])
+    assert len([n for n in nodes if n.startswith("v")]) == 3  # out; the product and 0.5
+    assert "showing the last" not in g._repr_mimebundle_()["text/plain"]
 
 
 def test_to_text_lists_the_graph_in_topological_order() -> None:

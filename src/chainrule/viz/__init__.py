@@ -13,7 +13,7 @@ graphviz Python package and Graphviz's ``dot`` program (``pip install "chainrule
 """
 
 from chainrule.viz.dot import STYLE, to_dot
-from chainrule.viz.render import (
+from chainrule.viz.draw import (
     Graph,
     GraphvizNotFoundError,
     draw_dot,

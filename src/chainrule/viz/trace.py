@@ -88,11 +88,13 @@ def as_roots(root: Value | Sequence[Value]) -> tuple[Value, ...]:
     return roots
 
 
-def _too_large(count: str, max_nodes: int) -> GraphTooLargeError:
+def _too_large(max_nodes: int, depth: int | None = None) -> GraphTooLargeError:
+    where = "" if depth is None else f" within depth={depth}"
     return GraphTooLargeError(
-        f"the graph has {count} value nodes, more than max_nodes={max_nodes}; drawing it would "
-        "take dot a long time and give an unreadable picture. Draw only the last levels next "
-        "to the output with depth=3 (say), or raise max_nodes if you really want all of it."
+        f"the graph has more than max_nodes={max_nodes} value nodes{where}; drawing it would "
+        "take dot a long time and give an unreadable picture. Draw only the levels next to "
+        "the output with depth=3 (say), or raise max_nodes (None for no limit) if you really "
+        "want all of it."
     )
 
 
@@ -108,7 +110,7 @@ def _levels(roots: tuple[Value, ...], depth: int, max_nodes: int) -> set[int]:
                     keep.add(id(parent))
                     nxt.append(parent)
         if len(keep) > max_nodes:
-            raise _too_large(f"more than {max_nodes} (within depth={depth})", max_nodes)
+            raise _too_large(max_nodes, depth)
         frontier = nxt
     return keep
 
@@ -152,7 +154,7 @@ def trace(
                 stack[-1] = (node, i + 1)
                 seen.add(id(prev[i]))
                 if len(seen) > limit:
-                    raise _too_large(f"more than {max_nodes}", int(limit))
+                    raise _too_large(int(limit))
                 stack.append((prev[i], 0))
             else:
                 stack.pop()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chainrule.viz.dot import Overlay, dot_lines
-from chainrule.viz.render import pipe_source, require_dot, require_graphviz
+from chainrule.viz.draw import pipe_source, require_dot, require_graphviz
 from chainrule.viz.trace import DEFAULT_MAX_NODES, Trace, as_float, format_number, trace
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ picture is asked for, and a missing one gives a single message saying how to ins
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -172,49 +173,44 @@ def to_text(root: Value | Sequence[Value], max_lines: int = 40, precision: int =
 
 
 def _svg_for(root: Value | Sequence[Value], **options: Any) -> tuple[str, str]:
-    """SVG text and a note; falls back to the last levels for graphs too large to draw."""
+    """SVG text and a note; a graph too large to draw whole shows its last levels."""
+    options = dict(options)
+    limit = options.pop("max_nodes", NOTEBOOK_MAX_NODES)
     note = ""
     try:
-        source = to_dot(root, max_nodes=NOTEBOOK_MAX_NODES, **options)
+        source = to_dot(root, max_nodes=limit, **options)
     except GraphTooLargeError:
-        source = to_dot(root, max_nodes=NOTEBOOK_MAX_NODES, depth=NOTEBOOK_DEPTH, **options)
+        if options.get("depth") is not None:
+            raise
+        options["depth"] = NOTEBOOK_DEPTH
+        source = to_dot(root, max_nodes=limit, **options)
         note = (
-            f"graph has more than {NOTEBOOK_MAX_NODES} nodes: showing the last {NOTEBOOK_DEPTH} "
-            "levels (chainrule.viz.draw_dot(root, depth=k, max_nodes=n) draws more)"
+            f"the graph has more than {limit} values: showing the last {NOTEBOOK_DEPTH} "
+            "levels; chainrule.viz.draw_dot(root, depth=k, max_nodes=n) draws more"
         )
     return pipe_source(source, "svg").decode("utf-8"), note
 
 
-def repr_mimebundle(
-    obj: Any,
-    include: Iterable[str] | None = None,
-    exclude: Iterable[str] | None = None,
-    **options: Any,
+def _bundle(
+    root: Value | Sequence[Value],
+    text: str,
+    include: Iterable[str] | None,
+    exclude: Iterable[str] | None,
+    options: dict[str, Any],
 ) -> dict[str, str]:
-    """Jupyter's rich display for a Value (or a :class:`Graph`): SVG, plus plain text.
-
-    Falls back to text only when graphviz or ``dot`` is missing, or the graph is too large
-    even for a depth-limited drawing; it never raises for those reasons.
-    """
-    if isinstance(obj, Graph):
-        return obj._repr_mimebundle_(include, exclude)
-    text = repr(obj)
     bundle: dict[str, str] = {}
     try:
-        svg, note = _svg_for(obj, **options)
+        svg, note = _svg_for(root, **options)
         bundle["image/svg+xml"] = svg
         if note:
             text = f"{text}\n({note})"
-    except (GraphvizNotFoundError, GraphTooLargeError) as err:
-        first = str(err).splitlines()[0]
-        text = f"{text}\n{to_text(obj)}\n({first})"
+    # A notebook cell must show something whatever goes wrong in drawing: never raise here.
+    except Exception as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        with contextlib.suppress(Exception):  # not a graph at all: the repr alone will do
+            text = f"{text}\n{to_text(root)}"
+        text = f"{text}\n({first})"
     bundle["text/plain"] = text
-    return _filter(bundle, include, exclude)
-
-
-def _filter(
-    bundle: dict[str, str], include: Iterable[str] | None, exclude: Iterable[str] | None
-) -> dict[str, str]:
     if include is not None:
         wanted = set(include)
         bundle = {k: v for k, v in bundle.items() if k in wanted}
@@ -224,11 +220,28 @@ def _filter(
     return bundle
 
 
+def repr_mimebundle(
+    obj: Any,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    **options: Any,
+) -> dict[str, str]:
+    """Jupyter's rich display of a Value (or a :class:`Graph`): its graph as SVG, plus text.
+
+    ``Value._repr_mimebundle_`` calls this. When graphviz or ``dot`` is missing, or drawing
+    fails for any other reason, the bundle holds text only (the repr, a numbered listing
+    of the graph and one line saying why); it never raises. ``options`` as in :func:`to_dot`.
+    """
+    if isinstance(obj, Graph):
+        return obj._repr_mimebundle_(include, exclude)
+    return _bundle(obj, repr(obj), include, exclude, options)
+
+
 def repr_svg(obj: Any, **options: Any) -> str | None:
-    """SVG of a Value's graph for ``_repr_svg_``; ``None`` (no SVG) when it cannot be drawn."""
+    """SVG of a Value's graph, for ``_repr_svg_``; ``None`` (no SVG) when it cannot be drawn."""
     try:
         return _svg_for(obj, **options)[0]
-    except (GraphvizNotFoundError, GraphTooLargeError):
+    except Exception:
         return None
 
 
@@ -276,16 +289,7 @@ class Graph:
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
     ) -> dict[str, str]:
-        bundle: dict[str, str] = {}
-        text = repr(self)
-        try:
-            svg, note = _svg_for(self._root, **self.options)
-            bundle["image/svg+xml"] = svg
-            text = f"{text}\n({note})" if note else text
-        except (GraphvizNotFoundError, GraphTooLargeError) as err:
-            text = f"{text}\n{self.text()}\n({str(err).splitlines()[0]})"
-        bundle["text/plain"] = text
-        return _filter(bundle, include, exclude)
+        return _bundle(self._root, repr(self), include, exclude, self.options)
 
     def __repr__(self) -> str:
         n = len(trace(self._root, max_nodes=None))
