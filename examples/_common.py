@@ -1,0 +1,215 @@
+"""Helpers the example scripts share: command line, progress bar, plots and graph drawing.
+
+Everything here is plumbing; the learning itself is spelled out in each script. Plots are
+written to files with matplotlib's headless Agg backend, so the scripts run the same on a
+laptop, over ssh and in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never open a window
+
+import matplotlib.pyplot as plt
+from matplotlib.colors import ListedColormap
+from tqdm import tqdm
+
+from chainrule import Value, no_grad
+
+T = TypeVar("T")
+
+# One colour per class, readable for the common colour-vision deficiencies (Okabe & Ito).
+CLASS_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
+
+INSTALL_DOT = (
+    "Graphviz's `dot` program is needed to draw the graph as SVG. Install it with\n"
+    "    sudo apt-get install graphviz   (Debian/Ubuntu)\n"
+    "    brew install graphviz           (macOS)\n"
+    "    conda install -c conda-forge graphviz\n"
+    "and run again. The graph's DOT source was written instead: {path}"
+)
+
+
+def make_parser(
+    description: str, *, steps: int, seed: int, out: str = "out"
+) -> argparse.ArgumentParser:
+    """The options every example takes: ``--steps --seed --out --quick --no-progress``."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--steps", type=int, default=None, help=f"training steps [{steps}]")
+    parser.add_argument("--seed", type=int, default=seed, help="seed for the data and the weights")
+    parser.add_argument("--out", type=Path, default=Path(out), help="folder for the pictures")
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny run in a second or two (used by the tests)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(default_steps=steps)
+    return parser
+
+
+def steps_for(args: argparse.Namespace, quick_steps: int) -> int:
+    """``--steps`` if given, else the quick or the full default; always at least 1."""
+    steps = (
+        args.steps if args.steps is not None else quick_steps if args.quick else args.default_steps
+    )
+    if steps < 1:
+        raise SystemExit(f"--steps must be at least 1, got {steps}")
+    return int(steps)
+
+
+def progress(iterable: Iterable[T], total: int, desc: str, disable: bool) -> tqdm[T]:
+    """A tqdm bar on stderr; ``set_postfix`` on it shows the running loss and accuracy."""
+    return tqdm(
+        iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, leave=True,
+        file=sys.stderr,
+    )  # fmt: skip
+
+
+def linear_decay(step: int, steps: int, start: float, end: float) -> float:
+    """``start`` at step 0 falling linearly to ``end`` at the last step."""
+    return start + (end - start) * (step / max(steps - 1, 1))
+
+
+def accuracy(predicted: Sequence[int], labels: Sequence[int]) -> float:
+    """Fraction of predictions equal to the labels."""
+    return sum(p == t for p, t in zip(predicted, labels, strict=True)) / len(labels)
+
+
+# --- pictures ---
+
+
+def plot_history(history: Mapping[str, Sequence[float]], path: Path, title: str) -> Path:
+    """Loss (log scale) on the left axis and, if recorded, accuracy on the right one."""
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    steps = range(1, len(history["loss"]) + 1)
+    ax.plot(steps, history["loss"], color=CLASS_COLORS[0], lw=2, label="loss")
+    if min(history["loss"]) > 0:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss", color=CLASS_COLORS[0])
+    ax.grid(alpha=0.3)
+    if "accuracy" in history:
+        ax2 = ax.twinx()
+        ax2.plot(steps, [100 * a for a in history["accuracy"]], color=CLASS_COLORS[1], lw=2)
+        ax2.set_ylabel("training accuracy (%)", color=CLASS_COLORS[1])
+        ax2.set_ylim(0, 102)
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_decision_boundary(
+    predict: Callable[[list[float]], float],
+    X: Sequence[Sequence[float]],
+    y: Sequence[int],
+    path: Path,
+    title: str,
+    resolution: int = 60,
+    *,
+    score: bool = False,
+) -> Path:
+    """Colour the plane by the class the model gives each grid point, then draw the data.
+
+    ``predict(point)`` returns a class index, or, with ``score=True``, a binary classifier's
+    score (class 1 where it is > 0): the boundary is then the interpolated zero line, smooth
+    even on a coarse grid. The grid's ``resolution**2`` forward passes run under
+    ``no_grad()`` and build no graph.
+    """
+    xs = [p[0] for p in X]
+    ys = [p[1] for p in X]
+    pad_x = 0.15 * (max(xs) - min(xs)) + 0.1
+    pad_y = 0.15 * (max(ys) - min(ys)) + 0.1
+    gx = _linspace(min(xs) - pad_x, max(xs) + pad_x, resolution)
+    gy = _linspace(min(ys) - pad_y, max(ys) + pad_y, resolution)
+    with no_grad():
+        zz = [[predict([a, b]) for a in gx] for b in gy]
+    aspect = (gy[-1] - gy[0]) / (gx[-1] - gx[0])
+    fig, ax = plt.subplots(figsize=(6.4, min(max(6.4 * aspect, 3.0), 8.0) + 0.5), dpi=110)
+    if score:
+        k = 2
+        low = min(min(min(row) for row in zz), -1e-9)
+        high = max(max(max(row) for row in zz), 1e-9)
+        fill, lines = [low, 0.0, high], [0.0]
+    else:
+        k = int(max(max(y), max(max(row) for row in zz))) + 1
+        fill, lines = [c - 0.5 for c in range(k + 1)], [c + 0.5 for c in range(k - 1)]
+    ax.contourf(gx, gy, zz, levels=fill, cmap=ListedColormap(CLASS_COLORS[:k]), alpha=0.25)
+    ax.contour(gx, gy, zz, levels=lines, colors="k", linewidths=0.8)
+    for c in range(k):
+        pts = [p for p, label in zip(X, y, strict=True) if label == c]
+        if pts:
+            ax.scatter(
+                [p[0] for p in pts], [p[1] for p in pts], s=22, color=CLASS_COLORS[c],
+                edgecolors="white", linewidths=0.6, label=f"class {c}",
+            )  # fmt: skip
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    ax.set_title(title)
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
+    ax.set_aspect("equal")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _linspace(a: float, b: float, n: int) -> list[float]:
+    return [a + (b - a) * i / (n - 1) for i in range(n)]
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def render_graph(root: Value, path: Path, **options: Any) -> Path:
+    """Draw the graph of ``root`` to ``path`` (SVG) with ``chainrule.viz``.
+
+    Without Graphviz's ``dot`` program the DOT source is written next to it (``.dot``) and a
+    note says how to install ``dot``; the path actually written is returned.
+    """
+    from chainrule.viz import GraphvizNotFoundError, render
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if shutil.which("dot") is not None:
+        try:
+            return render(root, path, **options)
+        except GraphvizNotFoundError:
+            pass
+    source = render(root, path.with_suffix(".dot"), **options)
+    print(INSTALL_DOT.format(path=source), file=sys.stderr)
+    return source
+
+
+def write_json(data: Mapping[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def report(title: str, metrics: Mapping[str, Any], paths: Mapping[str, Path]) -> None:
+    """Print the numbers and where each file went."""
+    print(title)
+    for key, value in metrics.items():
+        shown = f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else value
+        print(f"  {key:<18} {shown}")
+    print("files:")
+    for name, path in paths.items():
+        print(f"  {name:<18} {path}")
+
+
+def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

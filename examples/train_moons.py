@@ -1,0 +1,145 @@
+"""Train a small neural network to separate two interleaving half moons.
+
+This is micrograd's demo, on chainrule: an MLP with two hidden layers of 16 ReLU neurons
+(337 parameters) learns to classify 100 points of the two-moons dataset. Every one of the
+~50,000 multiplications and additions of a training step is a scalar ``Value`` in the graph
+that ``backward()`` walks.
+
+- loss: max-margin (hinge) ``mean(max(0, 1 - y * score))`` for labels ``y`` in {-1, +1},
+  plus the L2 penalty ``1e-4 * sum(w**2)``;
+- optimiser: full-batch gradient descent, learning rate falling linearly from 1.0 to 0.1.
+
+Run it::
+
+    python examples/train_moons.py --out out
+
+and open ``out/moons_boundary.png`` (the decision boundary over the data),
+``out/moons_training.png`` (loss and accuracy per step) and ``out/moons_neuron.svg`` (the
+computation graph of one trained neuron, with its gradients).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from _common import (
+    accuracy,
+    linear_decay,
+    make_parser,
+    plot_decision_boundary,
+    plot_history,
+    progress,
+    render_graph,
+    report,
+    steps_for,
+    write_json,
+)
+
+from chainrule import Value
+from chainrule.data import make_moons
+from chainrule.losses import hinge, l2_penalty
+from chainrule.nn import MLP
+from chainrule.optim import SGD
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Train, draw, and return the metrics and the paths of the files written."""
+    parser = make_parser(__doc__.splitlines()[0], steps=100, seed=1337)
+    parser.add_argument("--n", type=int, default=None, help="number of points [100; quick: 30]")
+    parser.add_argument("--noise", type=float, default=0.1, help="noise of the moons")
+    args = parser.parse_args(argv)
+    steps = steps_for(args, quick_steps=8)
+    n = args.n if args.n is not None else 30 if args.quick else 100
+
+    X, labels = make_moons(n, noise=args.noise, seed=args.seed)
+    y = [2 * t - 1 for t in labels]  # hinge loss wants -1 / +1
+    model = MLP(2, [16, 16, 1], seed=args.seed)
+    optimizer = SGD(model.parameters(), lr=1.0)
+    print(f"{model}\non {n} moons points, {steps} steps")
+
+    history: dict[str, list[float]] = {"loss": [], "accuracy": [], "lr": []}
+    start = time.perf_counter()
+    bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
+    for step in bar:
+        scores = [model(x) for x in X]
+        data_loss = hinge(scores, y)
+        loss = data_loss + l2_penalty(model.parameters(), alpha=1e-4)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.lr = linear_decay(step, steps, 1.0, 0.1)
+        optimizer.step()
+
+        acc = accuracy([s.data > 0 for s in scores], [t > 0 for t in y])
+        history["loss"].append(loss.data)
+        history["accuracy"].append(acc)
+        history["lr"].append(optimizer.lr)
+        bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.0%}")
+    seconds = time.perf_counter() - start
+
+    # The scores above were computed before the last update: evaluate the final model.
+    final = [model(x).data for x in X]
+    train_accuracy = accuracy([s > 0 for s in final], [t > 0 for t in y])
+
+    out: Path = args.out
+    paths = {
+        "training curve": plot_history(
+            history, out / "moons_training.png", f"two moons, MLP 2-16-16-1, {steps} steps"
+        ),
+        "decision boundary": plot_decision_boundary(
+            lambda p: model(p).data,
+            X,
+            labels,
+            out / "moons_boundary.png",
+            f"decision boundary, training accuracy {train_accuracy:.0%}",
+            resolution=15 if args.quick else 60,
+            score=True,
+        ),
+        "one neuron's graph": draw_one_neuron(model, X, out / "moons_neuron.svg"),
+        "weights": write_json(model.state_dict(), out / "moons_model.json"),
+    }
+    metrics = {
+        "train_accuracy": train_accuracy,
+        "final_loss": history["loss"][-1],
+        "steps": steps,
+        "points": n,
+        "parameters": model.num_parameters(),
+        "seconds": seconds,
+        "seconds_per_step": seconds / steps,
+    }
+    report("two moons:", metrics, paths)
+    return {**metrics, "history": history, "paths": paths, "model": model}
+
+
+def draw_one_neuron(model: MLP, X: Sequence[list[float]], path: Path) -> Path:
+    """The graph of one trained hidden neuron, ``relu(b + w0 x0 + w1 x1)``, on a data point
+    that switches it on, after a backward pass: every value and every gradient is written on
+    it. (On a point where the ReLU is off, every gradient would be 0.)"""
+    layer = model.layers[0]
+    neuron, point = next(
+        (
+            (n, x)
+            for n in layer.neurons
+            for x in X
+            if n.b.data + n.w[0].data * x[0] + n.w[1].data * x[1] > 0
+        ),
+        (layer.neurons[0], X[0]),
+    )
+    xs = [Value(v, label=f"x{i}", requires_grad=False) for i, v in enumerate(point)]
+    neuron.zero_grad()
+    out = neuron(xs)
+    out.label = "out"
+    out.backward()
+    names = {p: name.replace(".", "") for name, p in neuron.named_parameters()}  # w0, w1, b
+    written = render_graph(
+        out, path, params=neuron.parameters(), labels=names, legend=True, title="one trained neuron"
+    )
+    neuron.zero_grad()
+    return written
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
