@@ -116,6 +116,12 @@ def test_to_dot_shows_label_data_and_grad() -> None:
     assert dot.count('shape="circle"') == 3  # *, +, **
 
 
+def test_show_grad_and_precision() -> None:
+    t = Value(0.5, label="t").tanh()
+    assert '"{ t | data 0.5 }"' in to_dot(t, show_grad=False)
+    assert "data 0.46 | grad 0" in to_dot(t, precision=2)  # tanh(0.5) = 0.4621
+
+
 def test_to_dot_equals_draw_dot_source() -> None:
     y = expression()[3]
     assert draw_dot(y, legend=True).source == to_dot(y, legend=True)

@@ -103,6 +103,14 @@ def test_every_step_matches_the_adjoints_of_backward(
         assert_close(walked, central_difference(lambda *v: build(program, *v), xs, i))
 
 
+def test_a_value_without_grad_has_no_walkthrough(tmp_path: Path) -> None:
+    c = Value(2.0, requires_grad=False) * 3.0
+    with pytest.raises(ValueError, match="does not require grad"):
+        list(backward_steps(c))
+    with pytest.raises(ValueError, match="does not require grad"):
+        render_backward(c, tmp_path)
+
+
 def test_gradient_seed_scales_every_adjoint() -> None:
     x, *_, y = expression()
     last = list(backward_steps(y, gradient=2.0))[-1]

@@ -68,6 +68,11 @@ def backward_steps(
 
 
 def _steps(tr: Trace, root: Value, gradient: float) -> Iterator[BackwardStep]:
+    if not root.requires_grad:
+        raise ValueError(
+            "nothing to walk through: this Value does not require grad (it was built under "
+            "no_grad(), from constants only, or by detach()), so backward() has no steps"
+        )
     adj: dict[Value, float] = {root: float(gradient)}
     index = 0
     for node in reversed(tr.nodes):
