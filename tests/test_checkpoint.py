@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from oracle import assert_close, reals
+from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
 from chainrule.checkpoint import checkpoint, checkpoint_sequential
@@ -174,3 +175,10 @@ def test_checkpoint_sequential_on_a_list_state() -> None:
     for segments in (2, 6):
         for a, b in zip(run(segments), run(None)):
             assert_close(a, b, atol=1e-15, rtol=1e-13)
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/checkpointing.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "checkpointing.md").read_text()):
+        exec(compile(block, "docs/checkpointing.md", "exec"), namespace)

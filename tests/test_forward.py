@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from oracle import assert_close, away_from, central_difference, positive, reals, reverse_mode
+from test_docs import DOCS, python_blocks
 
 from chainrule import Value
 from chainrule.forward import Dual, jacfwd, jvp
@@ -238,3 +239,10 @@ def test_domain_errors_come_from_the_ops_table() -> None:
         jvp(lambda x: x.log(), (-1.0,), (1.0,))
     with pytest.raises(KeyError, match=r"no operation named 'nope'"):
         Dual.apply("nope", Dual(1.0))
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/forward-mode.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "forward-mode.md").read_text()):
+        exec(compile(block, "docs/forward-mode.md", "exec"), namespace)

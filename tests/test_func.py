@@ -7,9 +7,10 @@ import math
 import pytest
 from hypothesis import given
 from oracle import assert_close, reals
+from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
-from chainrule.func import grad, hessian, jacobian, value_and_grad, vjp
+from chainrule.func import grad, hessian, hvp, jacobian, value_and_grad, vjp
 from chainrule.function import Function, custom_op
 
 EPS = 1e-5  # central differences of a first derivative: error ~ eps² f'''' + 1e-16/eps
@@ -97,6 +98,15 @@ def test_second_derivative_of_every_smooth_method_matches_fd(x: float) -> None:
         f = lambda v, m=m: getattr(v, m)()
         g = grad(f)
         assert_close(grad(g)(x), fd(g, [x], 0), atol=1e-6)
+
+
+@given(x=reals(-2, 2), y=reals(-2, 2), u=reals(-1, 1), v=reals(-1, 1))
+def test_hvp_is_the_hessian_times_the_vector(x: float, y: float, u: float, v: float) -> None:
+    f = lambda a, b: (a * b).sin() + a.exp() * b * b
+    h = hessian(f, argnums=(0, 1))(x, y)
+    hv = hvp(f, (x, y), (u, v))
+    for i in range(2):
+        assert_close(hv[i], h[i][0] * u + h[i][1] * v, atol=1e-12, rtol=1e-12)
 
 
 def test_newtons_method_with_grad_of_grad() -> None:
@@ -230,6 +240,15 @@ def test_bad_arguments_and_functions() -> None:
         grad(3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"vjp needs at least one primal"):
         vjp(lambda x: x)
+    with pytest.raises(ValueError, match=r"hvp needs one tangent per primal"):
+        hvp(lambda x: x, (1.0,), ())
     _, vjp_fn = vjp(lambda x: [x, x], 1.0)
     with pytest.raises(ValueError, match=r"cotangent shaped like f's output"):
         vjp_fn(1.0)
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/higher-order.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "higher-order.md").read_text()):
+        exec(compile(block, "docs/higher-order.md", "exec"), namespace)

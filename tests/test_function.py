@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from oracle import assert_close, assert_matches_central_difference, reals
+from test_docs import DOCS, python_blocks
 
+import chainrule
 from chainrule import GradcheckError, Value, gradcheck, no_grad
 from chainrule.forward import jvp
 from chainrule.function import Function, FunctionCtx, custom_op
@@ -164,8 +166,7 @@ def my_tanh(x: float) -> float:
     return math.tanh(x)
 
 
-@custom_op(derivative=lambda x, y: (y * x.cos(), x.sin()) if isinstance(x, Value)
-           else (y * math.cos(x), math.sin(x)))  # fmt: skip
+@custom_op(derivative=lambda x, y: (y * chainrule.cos(x), chainrule.sin(x)))
 def y_sin_x(x: float, y: float) -> float:
     return y * math.sin(x)
 
@@ -219,7 +220,7 @@ def test_float_only_derivative_explains_create_graph() -> None:
     x = Value(0.2)
     sin_f(x).backward()
     assert x.grad == math.cos(0.2)
-    with pytest.raises(TypeError, match=r"write it with chainrule operations"):
+    with pytest.raises(TypeError, match=r"write it with chainrule functions"):
         sin_f(x).backward(create_graph=True)
 
 
@@ -249,3 +250,10 @@ def test_names_stay_unique_when_redefined() -> None:
     first, second = make(), make()
     assert first.name == "square_twice" and second.name == "square_twice#2"
     assert second(Value(3.0))._op == "square_twice#2"
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/custom-ops.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "custom-ops.md").read_text()):
+        exec(compile(block, "docs/custom-ops.md", "exec"), namespace)

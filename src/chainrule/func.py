@@ -27,7 +27,7 @@ from typing import Any
 from chainrule.engine import Value, topological_order
 from chainrule.grad_mode import enable_grad
 
-__all__ = ["grad", "hessian", "jacobian", "value_and_grad", "vjp"]
+__all__ = ["grad", "hessian", "hvp", "jacobian", "value_and_grad", "vjp"]
 
 Scalar = Value | float
 ArgNums = int | Sequence[int]
@@ -301,3 +301,32 @@ def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 
     hessian_f.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return hessian_f
+
+
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, ...]:
+    """Hessian-vector product ``H v`` of a scalar ``f`` without forming ``H``.
+
+    Reverse over reverse: ``H v = ∇ₓ (∇f(x) · v)``, two backward passes whatever the
+    number of inputs (the full Hessian needs one per input).
+
+    >>> hvp(lambda x, y: x * x * y, (1.0, 2.0), (1.0, 0.0))  # first column of H
+    (4.0, 2.0)
+    """
+    _check_callable(f, "hvp")
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents) or not primals:
+        raise ValueError(
+            f"hvp needs one tangent per primal (and at least one), got {len(primals)} "
+            f"primals and {len(tangents)} tangents"
+        )
+    everything = tuple(range(len(primals)))
+    g = grad(f, everything)
+
+    def directional(*xs: Any) -> Any:
+        total: Scalar = 0.0
+        for gi, vi in zip(g(*xs), tangents):
+            total = total + gi * vi
+        return total
+
+    result: tuple[Any, ...] = grad(directional, everything)(*primals)
+    return result

@@ -268,7 +268,8 @@ class CustomOp:
             raise TypeError(
                 f"the derivative of custom op {self.name} failed on Values ({err}); to "
                 "differentiate it twice (create_graph=True) write it with chainrule "
-                "operations (x.cos(), chainrule.exp(x), arithmetic) instead of math.*"
+                "functions and arithmetic (chainrule.cos(x), chainrule.exp(x), x * x), which "
+                "accept floats and Values, instead of math.*"
             ) from err
         partials = d if isinstance(d, tuple) else tuple(d) if isinstance(d, list) else (d,)
         if len(partials) != len(xs):
@@ -296,7 +297,8 @@ def custom_op(
 
     The pair becomes a row of :data:`chainrule.ops.OPS` (named ``name``, default the
     function's name), so the same rule serves reverse mode, forward mode and — when
-    ``derivative`` uses chainrule operations rather than ``math`` — second derivatives.
+    ``derivative`` uses chainrule's functions (``chainrule.cos(x)``, which take floats and
+    Values alike) rather than ``math`` — second derivatives.
     """
     if not callable(derivative):
         raise TypeError(f"custom_op needs a callable derivative, got {type(derivative).__name__}")
