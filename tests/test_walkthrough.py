@@ -163,9 +163,11 @@ def test_render_backward_svg_frames_highlight_each_step(tmp_path: Path) -> None:
 
 def test_frames_share_one_layout(tmp_path: Path) -> None:
     a = Value(3.0, label="a")
-    files = render_backward((a * a + a).tanh(), tmp_path)
+    files = render_backward((a * a + a).tanh(), tmp_path, legend=True)
     boxes = {ET.parse(f).getroot().get("viewBox") for f in files.frames}
     assert len(boxes) == 1  # the picture does not jump from frame to frame
+    legend = "".join(ET.parse(files.frames[0]).getroot().itertext())
+    assert "node the backward pass is at" in legend and "share of the adjoint" in legend
 
 
 def test_partial_sums_are_marked(tmp_path: Path) -> None:

@@ -196,7 +196,7 @@ def dot_lines(
                 f"\tmore{i} -> op{i} [{_attrs({'style': 'dashed', 'color': '#9ca3af'})}]\n"
             )
     if legend:
-        lines.extend(_legend(tr, backward))
+        lines.extend(_legend(tr, backward, walkthrough=overlay is not None))
     return lines
 
 
@@ -266,7 +266,7 @@ def _edge_style(
     return f" [{_attrs(attrs)}]" if attrs else ""
 
 
-def _legend(tr: Trace, backward: bool) -> list[str]:
+def _legend(tr: Trace, backward: bool, walkthrough: bool = False) -> list[str]:
     """One node holding a small table: a swatch per kind present, the op circle, the arrows."""
     rows = ['<tr><td colspan="2" align="left"><b>legend</b></td></tr>']
     for kind in [k for k in KINDS if k in tr.kinds]:
@@ -280,7 +280,18 @@ def _legend(tr: Trace, backward: bool) -> list[str]:
         f'<tr><td bgcolor="{op["fillcolor"]}" color="{op["color"]}" border="1"'
         ' style="rounded">op</td><td align="left">operation that made the value</td></tr>'
     )
-    if backward:
+    if walkthrough:
+        cur = STYLE["current"]
+        rows.append(
+            f'<tr><td bgcolor="{cur["fillcolor"]}" color="{cur["color"]}" border="1"> </td>'
+            '<td align="left">node the backward pass is at</td></tr>'
+        )
+        rows.append(
+            '<tr><td align="left">grad ?</td><td align="left">not reached yet</td></tr>'
+            '<tr><td align="left">so far</td><td align="left">a partial sum: more shares to come'
+            "</td></tr>"
+        )
+    if backward or walkthrough:
         rows.append(
             f'<tr><td><font color="{BACKWARD_COLOR}">&#8592; 0.5</font></td>'
             '<td align="left">share of the adjoint sent to a parent</td></tr>'
