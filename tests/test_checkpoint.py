@@ -15,6 +15,7 @@ from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
 from chainrule.checkpoint import checkpoint, checkpoint_sequential
+from chainrule.func import grad
 
 
 def layer(a: float, b: float) -> Callable[[Any], Any]:
@@ -136,6 +137,11 @@ def test_no_grad_and_constant_inputs_build_no_graph() -> None:
     assert y._prev == () and not y.requires_grad
     z = checkpoint(lambda v: v * 2.0, Value(1.0, requires_grad=False))
     assert z._prev == () and not z.requires_grad and z.data == 2.0
+
+
+def test_func_grad_differentiates_through_a_checkpoint() -> None:
+    block = lambda v: (v * v + 0.5).log().sin()
+    assert grad(lambda x: checkpoint(block, x))(0.7) == grad(block)(0.7)
 
 
 def test_create_graph_through_a_checkpoint_is_refused() -> None:
