@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from chainrule.engine import Value
 from chainrule.viz.dot import dot_lines, to_dot
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
@@ -26,8 +27,6 @@ from chainrule.viz.trace import (
 
 if TYPE_CHECKING:
     import graphviz  # type: ignore[import-untyped]
-
-    from chainrule.engine import Value
 
 __all__ = [
     "FORMATS",
@@ -312,8 +311,6 @@ def module_graph(
     drawn blue and named by their path (``w.0``, ``b``) without relabelling them; ``loss``
     maps the output(s) to one Value to draw instead (e.g. a squared error).
     """
-    from chainrule.engine import Value
-
     if not callable(module) or not hasattr(module, "parameters"):
         raise TypeError(
             f"module_graph needs a model: a callable with parameters(), got {type(module).__name__}"
