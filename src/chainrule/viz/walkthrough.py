@@ -61,7 +61,8 @@ def backward_steps(
     and with 1.0 (the local derivatives). Adjoints live in a private dict, so ``.grad`` is
     neither read nor written and the graph is unchanged; hooks are not run. After the last
     step, ``step.adjoints[leaf]`` equals what ``backward()`` leaves in ``leaf.grad`` (when
-    the leaf's ``grad`` started at 0).
+    the leaf's ``grad`` started at 0). Every step keeps a snapshot of all adjoints, so
+    ``max_nodes`` (:class:`GraphTooLargeError` above it) keeps the cost from growing as n².
     """
     tr = trace(root, max_nodes=max_nodes)
     yield from _steps(tr, root, gradient)
