@@ -60,3 +60,24 @@ __all__ = [
     "tanh",
     "topological_order",
 ]
+
+# --- transforms, forward mode, custom ops, checkpointing ---
+# (the function `checkpoint` shadows the attribute `chainrule.checkpoint`; the module stays
+# importable with `from chainrule.checkpoint import checkpoint_sequential`)
+from chainrule import forward, func
+from chainrule.checkpoint import checkpoint, checkpoint_sequential
+from chainrule.forward import Dual, jvp
+from chainrule.function import Function, FunctionCtx, custom_op
+
+__all__ += [
+    "Dual",
+    "Function",
+    "FunctionCtx",
+    "checkpoint",
+    "checkpoint_sequential",
+    "custom_op",
+    "forward",
+    "func",
+    "jvp",
+]
+# --- end transforms, forward mode, custom ops, checkpointing ---
