@@ -8,6 +8,8 @@ laptop, over ssh and in CI.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import math
 import shutil
@@ -21,7 +23,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never open a window
 
 import matplotlib.pyplot as plt
-from matplotlib.colors import ListedColormap
 from tqdm import tqdm
 
 from chainrule import Value, no_grad
@@ -77,6 +78,25 @@ def progress(iterable: Iterable[T], total: int, desc: str, disable: bool) -> tqd
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def fewer_gc_passes(threshold: int = 100_000) -> Iterator[None]:
+    """Let Python's cyclic garbage collector run rarely while a model trains.
+
+    A chainrule graph has no reference cycles (a node's backward closure captures numbers,
+    never the node), so reference counting frees each step's graph the moment it is dropped.
+    The cyclic collector still starts a pass every 700 new objects and re-examines the
+    hundreds of thousands of nodes a step keeps alive: measured on the moons demo, that took
+    more time than the arithmetic. A higher threshold keeps it as a safety net only; the old
+    setting is restored on exit.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(threshold, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def linear_decay(step: int, steps: int, start: float, end: float) -> float:
     """``start`` at step 0 falling linearly to ``end`` at the last step."""
     return start + (end - start) * (step / max(steps - 1, 1))
@@ -111,21 +131,20 @@ def plot_history(history: Mapping[str, Sequence[float]], path: Path, title: str)
 
 
 def plot_decision_boundary(
-    predict: Callable[[list[float]], float],
+    scores: Callable[[list[float]], float | Sequence[float]],
     X: Sequence[Sequence[float]],
     y: Sequence[int],
     path: Path,
     title: str,
     resolution: int = 60,
-    *,
-    score: bool = False,
 ) -> Path:
-    """Colour the plane by the class the model gives each grid point, then draw the data.
+    """Colour the plane by the class the model picks at each point, then draw the data.
 
-    ``predict(point)`` returns a class index, or, with ``score=True``, a binary classifier's
-    score (class 1 where it is > 0): the boundary is then the interpolated zero line, smooth
-    even on a coarse grid. The grid's ``resolution**2`` forward passes run under
-    ``no_grad()`` and build no graph.
+    ``scores(point)`` is a binary classifier's score (class 1 where it is > 0) or a list of
+    one score per class (the largest wins). Class ``c`` owns the points where its margin
+    ``z_c - max_{j != c} z_j`` is positive; the boundaries are the interpolated zero lines
+    of the margins, so they are smooth even on a coarse grid. The ``resolution**2`` forward
+    passes run under ``no_grad()`` and build no graph.
     """
     xs = [p[0] for p in X]
     ys = [p[1] for p in X]
@@ -134,26 +153,25 @@ def plot_decision_boundary(
     gx = _linspace(min(xs) - pad_x, max(xs) + pad_x, resolution)
     gy = _linspace(min(ys) - pad_y, max(ys) + pad_y, resolution)
     with no_grad():
-        zz = [[predict([a, b]) for a in gx] for b in gy]
+        grid = [[scores([a, b]) for a in gx] for b in gy]
+    margins = _margins(grid)
     aspect = (gy[-1] - gy[0]) / (gx[-1] - gx[0])
     fig, ax = plt.subplots(figsize=(6.4, min(max(6.4 * aspect, 3.0), 8.0) + 0.5), dpi=110)
-    if score:
-        k = 2
-        low = min(min(min(row) for row in zz), -1e-9)
-        high = max(max(max(row) for row in zz), 1e-9)
-        fill, lines = [low, 0.0, high], [0.0]
-    else:
-        k = int(max(max(y), max(max(row) for row in zz))) + 1
-        fill, lines = [c - 0.5 for c in range(k + 1)], [c + 0.5 for c in range(k - 1)]
-    ax.contourf(gx, gy, zz, levels=fill, cmap=ListedColormap(CLASS_COLORS[:k]), alpha=0.25)
-    ax.contour(gx, gy, zz, levels=lines, colors="k", linewidths=0.8)
-    for c in range(k):
+    for c, margin in enumerate(margins):
+        low = min(min(row) for row in margin)
+        high = max(max(row) for row in margin)
+        if high > 0.0:
+            color = CLASS_COLORS[c % len(CLASS_COLORS)]
+            ax.contourf(gx, gy, margin, levels=[0.0, high], colors=[color], alpha=0.25)
+        if low < 0.0 < high:
+            ax.contour(gx, gy, margin, levels=[0.0], colors="k", linewidths=0.8)
+    for c in sorted(set(y)):
         pts = [p for p, label in zip(X, y, strict=True) if label == c]
-        if pts:
-            ax.scatter(
-                [p[0] for p in pts], [p[1] for p in pts], s=22, color=CLASS_COLORS[c],
-                edgecolors="white", linewidths=0.6, label=f"class {c}",
-            )  # fmt: skip
+        ax.scatter(
+            [p[0] for p in pts], [p[1] for p in pts], s=22,
+            color=CLASS_COLORS[c % len(CLASS_COLORS)], edgecolors="white", linewidths=0.6,
+            label=f"class {c}", zorder=3,
+        )  # fmt: skip
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     ax.set_title(title)
     ax.set_xlim(gx[0], gx[-1])
@@ -161,6 +179,20 @@ def plot_decision_boundary(
     ax.set_aspect("equal")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _margins(grid: list[list[float | Sequence[float]]]) -> list[list[list[float]]]:
+    """Per class, ``z_c - max_{j != c} z_j`` on the grid; a binary score ``s`` is ``(-s, s)``."""
+    first = grid[0][0]
+    if isinstance(first, (int, float)):
+        positive = [[float(v) for v in row] for row in grid]  # type: ignore[arg-type]
+        return [[[-v for v in row] for row in positive], positive]
+    k = len(first)
+
+    def margin(z: Sequence[float], c: int) -> float:
+        return z[c] - max(z[j] for j in range(k) if j != c)
+
+    return [[[margin(z, c) for z in row] for row in grid] for c in range(k)]  # type: ignore[arg-type]
 
 
 def _linspace(a: float, b: float, n: int) -> list[float]:
@@ -208,8 +240,3 @@ def report(title: str, metrics: Mapping[str, Any], paths: Mapping[str, Path]) ->
     print("files:")
     for name, path in paths.items():
         print(f"  {name:<18} {path}")
-
-
-def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

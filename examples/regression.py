@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from _common import CLASS_COLORS, make_parser, plot_history, progress, report, steps_for
+from _common import (
+    CLASS_COLORS,
+    fewer_gc_passes,
+    make_parser,
+    plot_history,
+    progress,
+    report,
+    steps_for,
+)
 
 from chainrule import no_grad
 from chainrule.losses import mse
@@ -58,13 +66,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     history: dict[str, list[float]] = {"loss": []}
     start = time.perf_counter()
     bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
-    for _ in bar:
-        loss = mse([model(x) for x in xs], ys)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history["loss"].append(loss.data)
-        bar.set_postfix(mse=f"{loss.data:.4f}")
+    with fewer_gc_passes():
+        for _ in bar:
+            loss = mse([model(x) for x in xs], ys)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            history["loss"].append(loss.data)
+            bar.set_postfix(mse=f"{loss.data:.4f}")
     seconds = time.perf_counter() - start
 
     grid = [-2.2 + 4.4 * i / 199 for i in range(200)]

@@ -133,8 +133,10 @@ def make_spiral(
 
     Arm ``j`` has radius ``r`` running evenly over ``[0, 1]`` and angle
     ``t = 4 (j + r) + noise * N(0, 1)``, giving the point ``(r sin t, r cos t)``. The noise is
-    on the angle, not the coordinates, so points stay inside the unit disc. Points left over
-    when ``n`` is not a multiple of ``classes`` go to the first arms.
+    on the angle, not the coordinates, so points stay inside the unit disc. Every arm starts
+    at the origin, so the first point of each arm is the same point with different labels
+    (no classifier gets those right). Points left over when ``n`` is not a multiple of
+    ``classes`` go to the first arms.
     """
     _check(n, noise)
     if isinstance(classes, bool) or not isinstance(classes, int) or not 1 <= classes <= n:

@@ -1,0 +1,105 @@
+"""Every example script runs end to end in --quick mode and writes real, non-empty pictures."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def examples_on_path():
+    sys.path.insert(0, str(EXAMPLES))
+    yield
+    sys.path.remove(str(EXAMPLES))
+
+
+def run(name: str, out: Path, *extra: str) -> dict:
+    module = importlib.import_module(name)
+    return module.main(["--quick", "--no-progress", "--out", str(out), *extra])
+
+
+def assert_png(path: Path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC, path
+    assert len(data) > 5_000, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+def test_train_moons_quick(tmp_path, capsys):
+    result = run("train_moons", tmp_path)
+    paths = result["paths"]
+    assert_png(paths["training curve"])
+    assert_png(paths["decision boundary"])
+    svg = paths["one neuron's graph"]
+    assert svg.suffix in (".svg", ".dot")  # .dot only where Graphviz's dot is missing
+    text = svg.read_text(encoding="utf-8")
+    assert ("<svg" in text) if svg.suffix == ".svg" else text.startswith("digraph")
+    assert "ReLU" in text and "w0" in text and "grad" in text
+    state = json.loads(paths["weights"].read_text(encoding="utf-8"))
+    assert len(state) == result["parameters"] == 337
+    assert result["steps"] == 8 and len(result["history"]["loss"]) == 8
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+    assert 0.5 < result["train_accuracy"] <= 1.0
+    assert result["seconds_per_step"] > 0
+    printed = capsys.readouterr().out
+    assert str(paths["decision boundary"]) in printed and "train_accuracy" in printed
+
+
+def test_xor_quick(tmp_path):
+    result = run("xor", tmp_path)
+    assert_png(result["paths"]["training curve"])
+    assert_png(result["paths"]["decision boundary"])
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+
+
+def test_regression_quick(tmp_path):
+    result = run("regression", tmp_path, "--steps", "15")
+    assert_png(result["paths"]["fit"])
+    assert_png(result["paths"]["training curve"])
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+    assert result["train_mse"] == pytest.approx(result["history"]["loss"][-1], rel=0.5)
+
+
+def test_spiral_quick(tmp_path):
+    result = run("spiral_softmax", tmp_path)
+    assert_png(result["paths"]["decision boundary"])
+    assert result["history"]["loss"][-1] < result["history"]["loss"][0]
+    assert result["model"].layers[-1].nout == 3
+
+
+def test_same_seed_same_run(tmp_path):
+    a = run("xor", tmp_path / "a", "--steps", "3", "--seed", "5")
+    b = run("xor", tmp_path / "b", "--steps", "3", "--seed", "5")
+    assert a["history"] == b["history"]
+    assert a["model"].state_dict() == b["model"].state_dict()
+
+
+def test_bad_steps_exit_with_a_message(tmp_path):
+    with pytest.raises(SystemExit, match="--steps must be at least 1, got 0"):
+        run("xor", tmp_path, "--steps", "0")
+
+
+def test_without_dot_the_graph_source_is_written_and_install_help_printed(
+    tmp_path, monkeypatch, capsys
+):
+    common = importlib.import_module("_common")
+    monkeypatch.setattr(common.shutil, "which", lambda name: None)
+    from chainrule import Value
+
+    x = Value(2.0, label="x")
+    y = (x * x).relu()
+    y.backward()
+    written = common.render_graph(y, tmp_path / "graph.svg")
+    assert written == tmp_path / "graph.dot"
+    assert written.read_text(encoding="utf-8").startswith("digraph")
+    assert not (tmp_path / "graph.svg").exists()
+    assert "apt-get install graphviz" in capsys.readouterr().err
