@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -172,3 +173,40 @@ def test_bad_hyperparameters_say_what_was_wrong(make, message):
 def test_non_values_are_rejected():
     with pytest.raises(TypeError, match="needs Values to optimise, got float"):
         SGD([1.0], lr=0.1)  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=True),
+        lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.9), weight_decay=0.01),
+    ],
+)
+def test_state_dict_resumes_training_exactly(make):
+    a_params = [Value(1.0), Value(-2.0)]
+    a = make(a_params)
+    for k in range(3):
+        for i, p in enumerate(a_params):
+            p.grad = math.cos(k + i)
+        a.step()
+    saved = json.loads(json.dumps(a.state_dict()))
+    b_params = [Value(p.data) for p in a_params]
+    b = make(b_params)
+    b.lr = 123.0  # overwritten by the load
+    b.load_state_dict(saved)
+    assert b.state_dict() == a.state_dict()
+    for opt, params in ((a, a_params), (b, b_params)):
+        for i, p in enumerate(params):
+            p.grad = 0.3 * (i + 1)
+        opt.step()
+    assert [p.data for p in b_params] == [p.data for p in a_params]
+
+
+def test_load_state_dict_mismatch_is_an_error():
+    sgd = SGD([Value(1.0)], lr=0.1).state_dict()
+    with pytest.raises(ValueError, match="state_dict is for SGD over 1 parameters, this is Adam"):
+        Adam([Value(1.0)]).load_state_dict(sgd)
+    with pytest.raises(ValueError, match="this is SGD over 2"):
+        SGD([Value(1.0), Value(2.0)], lr=0.1).load_state_dict(sgd)
+    with pytest.raises(ValueError, match="lacks velocity"):
+        SGD([Value(1.0)], lr=0.1).load_state_dict({k: v for k, v in sgd.items() if k != "velocity"})

@@ -11,13 +11,15 @@ The loop is PyTorch's::
 
 ``lr`` is a plain attribute, so a schedule is one line between steps
 (``opt.lr = 1.0 - 0.9 * step / steps``). Updates change ``p.data`` in place and never build
-graph nodes.
+graph nodes. ``state_dict()`` / ``load_state_dict()`` save and restore the hyperparameters and
+the running averages as JSON-serialisable plain numbers, to resume training later.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 from chainrule.engine import Value
 
@@ -39,8 +41,11 @@ def _check_nonnegative(name: str, x: float) -> float:
 class Optimizer:
     """Holds the parameters to update and the learning rate ``lr``.
 
-    Subclasses implement :meth:`step`. A parameter given twice is updated once.
+    Subclasses implement :meth:`step` and list in ``_saved`` the attributes that
+    :meth:`state_dict` records. A parameter given twice is updated once.
     """
+
+    _saved: ClassVar[tuple[str, ...]] = ("lr",)
 
     def __init__(self, params: Iterable[Value], lr: float) -> None:
         unique: dict[int, Value] = {}
@@ -64,6 +69,37 @@ class Optimizer:
         """Apply one update to every parameter from its current gradient."""
         raise NotImplementedError
 
+    def state_dict(self) -> dict[str, Any]:
+        """Hyperparameters and per-parameter state as plain numbers and lists (JSON-ready)."""
+        state: dict[str, Any] = {"optimizer": type(self).__name__, "params": len(self.params)}
+        for name in self._saved:
+            value = getattr(self, name)
+            state[name] = list(value) if isinstance(value, (list, tuple)) else value
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved, for the same kind of optimizer over the same
+        number of parameters (in the same order); a mismatch is an error and changes nothing."""
+        name = type(self).__name__
+        if state.get("optimizer") != name or state.get("params") != len(self.params):
+            raise ValueError(
+                f"state_dict is for {state.get('optimizer')} over {state.get('params')} "
+                f"parameters, this is {name} over {len(self.params)}"
+            )
+        missing = [key for key in self._saved if key not in state]
+        if missing:
+            raise ValueError(f"state_dict for {name} lacks {', '.join(missing)}")
+        for key in self._saved:
+            old = getattr(self, key)
+            if isinstance(old, list) and len(state[key]) != len(old):
+                raise ValueError(
+                    f"state_dict[{key!r}] has {len(state[key])} entries, need {len(old)}"
+                )
+        for key in self._saved:
+            old = getattr(self, key)
+            new = state[key]
+            setattr(self, key, type(old)(new) if isinstance(old, (list, tuple)) else new)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({len(self.params)} parameters, lr={self.lr:g})"
 
@@ -77,6 +113,8 @@ class SGD(Optimizer):
     - momentum:  ``v <- momentum * v + g`` (``v = g`` on the first step), ``p <- p - lr * v``
     - nesterov:  as momentum, but ``p <- p - lr * (g + momentum * v)``
     """
+
+    _saved = ("lr", "momentum", "weight_decay", "nesterov", "velocity")
 
     def __init__(
         self,
@@ -119,6 +157,8 @@ class Adam(Optimizer):
         m_hat = m / (1 - b1**t)           v_hat = v / (1 - b2**t)
         p <- p - lr * m_hat / (sqrt(v_hat) + eps)
     """
+
+    _saved = ("lr", "betas", "eps", "weight_decay", "t", "m", "v")
 
     def __init__(
         self,
