@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +28,9 @@ _scratch: tempfile.TemporaryDirectory[str] | None = None
 
 
 def _figures_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("docs_figures", ROOT / "scripts" / "docs_figures.py")
+    spec = importlib.util.spec_from_file_location(
+        "docs_figures", ROOT / "scripts" / "docs_figures.py"
+    )
     if spec is None or spec.loader is None:
         raise ImportError("cannot load scripts/docs_figures.py")
     module = importlib.util.module_from_spec(spec)
@@ -38,19 +41,25 @@ def _figures_module() -> ModuleType:
 # Before mkdocs-jupyter (priority 0) so that it sees the notebooks and converts them.
 @event_priority(100)
 def on_files(files: Files, config: Any) -> Files:
-    for path in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
-        files.append(File.generated(config, f"tutorial/{path.name}", abs_src_path=str(path)))
-
     global _scratch
     if _scratch is not None:
         _scratch.cleanup()
-    _scratch = tempfile.TemporaryDirectory(prefix="chainrule-figures-")
-    out = Path(_scratch.name)
-    written = _figures_module().generate(out)
-    for path in written:
-        uri = f"figures/{path.relative_to(out).as_posix()}"
-        files.append(File.generated(config, uri, abs_src_path=str(path)))
-    log.info("generated %d figures", len(written))
+    _scratch = tempfile.TemporaryDirectory(prefix="chainrule-docs-")
+    root = Path(_scratch.name)
+
+    # Copies under a scratch source directory, so each is an ordinary file of the site (a file
+    # generated without a src_dir cannot be wrapped by mkdocs-jupyter).
+    tutorial = root / "tutorial"
+    tutorial.mkdir()
+    uris = []
+    for notebook in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
+        shutil.copy2(notebook, tutorial / notebook.name)
+        uris.append(f"tutorial/{notebook.name}")
+    written = _figures_module().generate(root / "figures")
+    uris += [f"figures/{path.name}" for path in written]
+    for uri in uris:
+        files.append(File(uri, str(root), config["site_dir"], config["use_directory_urls"]))
+    log.info("added %d notebooks and %d generated figures", len(uris) - len(written), len(written))
     return files
 
 

@@ -1,0 +1,153 @@
+"""A griffe extension for the API reference: render chainrule's reST-flavoured docstrings.
+
+The docstrings are written for ``help()`` and for reading in the source, with a few reST habits:
+cross-reference roles (``:class:`~chainrule.Value```), literal blocks introduced by ``::``,
+bare ``>>>`` examples and simple tables bordered by ``=====``. mkdocstrings renders docstrings
+as Markdown, so this extension (enabled in ``mkdocs.yml``) rewrites those constructs into their
+Markdown equivalents before rendering. The source is not touched.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import griffe
+
+# :role:`target`, :role:`~pkg.mod.target`, :role:`title <target>`
+_ROLE = re.compile(r":(?:class|func|meth|data|mod|attr|obj|exc):`(?P<body>[^`]+)`")
+_BORDER = re.compile(r"^(?P<indent> *)=+(?: +=+)+ *$")
+
+
+def _role(match: re.Match[str]) -> str:
+    body = match["body"]
+    titled = re.fullmatch(r"(?P<title>.+?)\s*<(?P<target>[^>]+)>", body)
+    if titled:
+        return f"`{titled['title']}`"
+    if body.startswith("~"):
+        return f"`{body[1:].rsplit('.', 1)[-1]}`"
+    return f"`{body}`"
+
+
+def _cells(line: str, spans: list[tuple[int, int]]) -> list[str]:
+    cells = []
+    for i, (start, end) in enumerate(spans):
+        stop = spans[i + 1][0] if i + 1 < len(spans) else len(line)
+        cells.append(line[start : max(end, stop)].strip().replace("|", "\\|"))
+    return cells
+
+
+def _tables(lines: list[str]) -> list[str]:
+    """Rewrite reST simple tables (header, then rows, between ``====`` borders) as Markdown."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        border = _BORDER.match(lines[i])
+        if not border:
+            out.append(lines[i])
+            i += 1
+            continue
+        spans = [(m.start(), m.end()) for m in re.finditer(r"=+", lines[i])]
+        borders = [i]
+        j = i + 1
+        while j < len(lines) and len(borders) < 3:
+            if _BORDER.match(lines[j]):
+                borders.append(j)
+            elif not lines[j].strip():
+                break
+            j += 1
+        if len(borders) == 2:  # no header: a border, rows, a border
+            header, rows = None, lines[borders[0] + 1 : borders[1]]
+        elif len(borders) == 3:
+            header = lines[borders[0] + 1 : borders[1]]
+            rows = lines[borders[1] + 1 : borders[2]]
+        else:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = border["indent"]
+        head = _cells(header[0], spans) if header else [""] * len(spans)
+        out.append("")
+        out.append(indent + "| " + " | ".join(head) + " |")
+        out.append(indent + "|" + "---|" * len(spans))
+        out.extend(
+            indent + "| " + " | ".join(_cells(row, spans)) + " |" for row in rows if row.strip()
+        )
+        out.append("")
+        i = borders[-1] + 1
+    return out
+
+
+def _literal_blocks(lines: list[str]) -> list[str]:
+    """``text::`` + an indented block becomes ``text:`` + a fenced code block."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.rstrip().endswith("::"):
+            out.append(line)
+            i += 1
+            continue
+        stripped = line.rstrip()[:-2].rstrip()
+        if stripped.strip():
+            out.append(stripped + ":")
+        base = len(line) - len(line.lstrip())
+        j = i + 1
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        block_start = j
+        while j < len(lines) and (
+            not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) > base
+        ):
+            j += 1
+        block = lines[block_start:j]
+        while block and not block[-1].strip():
+            block.pop()
+        if not block:
+            i += 1
+            continue
+        depth = min(len(b) - len(b.lstrip()) for b in block if b.strip())
+        out.append("")
+        out.append(" " * base + "```python")
+        out.extend(" " * base + b[depth:] if b.strip() else "" for b in block)
+        out.append(" " * base + "```")
+        out.append("")
+        i = j
+    return out
+
+
+def _doctests(lines: list[str]) -> list[str]:
+    """Doctest examples (``>>>`` up to the next blank line) become fenced ``pycon`` blocks."""
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].lstrip().startswith(">>>"):
+            out.append(lines[i])
+            i += 1
+            continue
+        indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+        j = i
+        while j < len(lines) and lines[j].strip():
+            j += 1
+        if out and out[-1].strip():
+            out.append("")
+        out.append(indent + "```pycon")
+        out.extend(lines[i:j])
+        out.append(indent + "```")
+        i = j
+    return out
+
+
+def markdown(docstring: str) -> str:
+    """The docstring with reST roles, literal blocks, doctests and simple tables made Markdown."""
+    text = _ROLE.sub(_role, docstring)
+    lines = _literal_blocks(_tables(text.splitlines()))
+    return "\n".join(_doctests(lines))
+
+
+class RestToMarkdown(griffe.Extension):
+    """Rewrite each docstring once, as griffe loads the object."""
+
+    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = markdown(obj.docstring.value)
