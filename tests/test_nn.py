@@ -245,3 +245,41 @@ def test_a_small_regression_fits():
         loss.backward()
         opt.step()
     assert loss.data < 0.01
+
+
+def test_micrograds_demo_gives_micrograds_numbers():
+    """Same ``random.seed`` -> micrograd's weights; the same training steps -> its numbers."""
+    mg_nn = pytest.importorskip("micrograd.nn")
+    mg_engine = pytest.importorskip("micrograd.engine")
+    from chainrule.data import make_moons
+    from chainrule.losses import l2_penalty
+
+    random.seed(1337)
+    theirs = mg_nn.MLP(2, [16, 16, 1])
+    random.seed(1337)
+    ours = MLP(2, [16, 16, 1])
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+
+    X, labels = make_moons(16, noise=0.1, seed=0)
+    y = [2 * t - 1 for t in labels]
+    opt = SGD(ours.parameters(), lr=1.0)
+    for k in range(3):
+        lr = 1.0 - 0.9 * k / 100
+        # micrograd's demo, verbatim but for the batch
+        scores = [theirs(list(map(mg_engine.Value, x))) for x in X]
+        losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores, strict=True)]
+        total = sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in theirs.parameters())
+        theirs.zero_grad()
+        total.backward()
+        for p in theirs.parameters():
+            p.data -= lr * p.grad
+        # the same with chainrule's pieces
+        loss = hinge([ours(x) for x in X], y) + l2_penalty(ours.parameters(), alpha=1e-4)
+        opt.zero_grad()
+        loss.backward()
+        opt.lr = lr
+        opt.step()
+        assert loss.data == pytest.approx(total.data, abs=1e-12)
+    assert [p.data for p in ours.parameters()] == pytest.approx(
+        [p.data for p in theirs.parameters()], abs=1e-12
+    )

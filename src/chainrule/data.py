@@ -36,12 +36,12 @@ U = TypeVar("U")
 
 
 def _rng(seed: Seed) -> random.Random:
-    """A generator for ``seed``: used as is if it is one, fresh from an ``int``, or drawn
-    from the global ``random`` state when ``None`` (so ``random.seed`` makes it repeatable)."""
+    """A generator for ``seed``: used as is if it is one, fresh from an ``int``, or the
+    global generator of the ``random`` module for ``None`` (``random.seed`` repeats it)."""
     if isinstance(seed, random.Random):
         return seed
     if seed is None:
-        return random.Random(random.getrandbits(64))
+        return random._inst
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, a random.Random or None, got {seed!r}")
     return random.Random(seed)

@@ -10,7 +10,8 @@ and grow the conveniences a PyTorch user expects: ``named_parameters()``, ``stat
 a choice of activation and of initialisation, reproducible seeds and a readable ``repr``.
 
 A neuron computes ``act(b + sum_i w_i x_i)``. Weights start uniform in ``[-1, 1]`` as in
-micrograd (``init="uniform"``), or scaled to the layer size: ``init="xavier"`` draws from
+micrograd (``init="uniform"``; with ``seed=None`` and the same ``random.seed`` they are
+micrograd's very weights), or scaled to the layer size: ``init="xavier"`` draws from
 ``U(-a, a)`` with ``a = sqrt(6 / (nin + nout))`` (Glorot & Bengio, 2010, for tanh/sigmoid),
 ``init="he"`` from ``N(0, 2 / nin)`` (He et al., 2015, for ReLU). Biases start at 0.
 """
@@ -43,12 +44,14 @@ ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
 
 
 def _rng(seed: Seed) -> random.Random:
-    """A generator for ``seed``: used as is, made from an ``int``, or, for ``None``, seeded
-    from the global ``random`` state so ``random.seed(...)`` makes models repeatable."""
+    """A generator for ``seed``: used as is, made from an ``int``, or, for ``None``, the
+    global generator of the ``random`` module itself. micrograd draws its weights from the
+    global generator in the same order, so after ``random.seed(s)`` an ``MLP`` made here
+    and one made by micrograd start from the very same weights."""
     if isinstance(seed, random.Random):
         return seed
     if seed is None:
-        return random.Random(random.getrandbits(64))
+        return random._inst
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, a random.Random or None, got {seed!r}")
     return random.Random(seed)
