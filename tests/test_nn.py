@@ -283,3 +283,14 @@ def test_micrograds_demo_gives_micrograds_numbers():
     assert [p.data for p in ours.parameters()] == pytest.approx(
         [p.data for p in theirs.parameters()], abs=1e-12
     )
+
+
+def test_models_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    model = MLP(2, [3, 1], activation="leaky_relu", seed=0)
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert clone.state_dict() == model.state_dict()
+        assert clone([0.2, -0.4]).data == model([0.2, -0.4]).data
+        assert clone.parameters()[0] is not model.parameters()[0]

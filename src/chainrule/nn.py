@@ -191,7 +191,6 @@ class Neuron(Module):
         self.w = [Value(_draw(init, nin, fan_out, rng)) for _ in range(nin)]
         self.b = Value(0.0)
         self.activation = _activation(nonlin, activation)
-        self._act = ACTIVATIONS[self.activation]
 
     @property
     def nin(self) -> int:
@@ -209,7 +208,7 @@ class Neuron(Module):
         act = self.b
         for wi, xi in zip(self.w, x, strict=True):
             act = act + wi * xi
-        return self._act(act)
+        return ACTIVATIONS[self.activation](act)
 
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r})"
