@@ -83,6 +83,11 @@ def test_wrong_number_of_inputs_says_expected_and_got(model, x):
         model(x)
 
 
+def test_inputs_that_are_not_numbers_are_named():
+    with pytest.raises(TypeError, match="Value\\(\\) needs a real number, got str 'a'"):
+        MLP(2, [1])(["a", 1.0])
+
+
 def test_float_and_value_inputs_agree_and_values_get_gradients():
     model = MLP(2, [4, 1], seed=3)
     xs = [Value(0.3), Value(-0.8)]

@@ -75,7 +75,7 @@ def _as_inputs(x: Scalar | Sequence[Scalar], nin: int) -> list[Value]:
     items: Sequence[Scalar] = [x] if isinstance(x, (Value, int, float)) else x
     if len(items) != nin:
         raise ValueError(f"expected {nin} inputs, got {len(items)}")
-    return [xi if isinstance(xi, Value) else Value(float(xi), requires_grad=False) for xi in items]
+    return [xi if isinstance(xi, Value) else Value(xi, requires_grad=False) for xi in items]
 
 
 def _named(obj: object, name: str, seen: set[int]) -> Iterator[tuple[str, Value]]:
