@@ -33,8 +33,17 @@ def _cells(line: str, spans: list[tuple[int, int]]) -> list[str]:
     cells = []
     for i, (start, end) in enumerate(spans):
         stop = spans[i + 1][0] if i + 1 < len(spans) else len(line)
-        cells.append(line[start : max(end, stop)].strip().replace("|", "\\|"))
+        cells.append(_escape(line[start : max(end, stop)].strip()))
     return cells
+
+
+def _escape(cell: str) -> str:
+    """Escape ``|`` everywhere and braces outside code spans (``{-1, 1}`` is not attr_list)."""
+    parts = re.split(r"(`+[^`]*`+)", cell.replace("|", "\\|"))
+    return "".join(
+        part if part.startswith("`") else part.replace("{", "\\{").replace("}", "\\}")
+        for part in parts
+    )
 
 
 def _tables(lines: list[str]) -> list[str]:
