@@ -314,6 +314,7 @@ class Memory:
     peak: int  # bytes above the baseline, tracemalloc peak
     per_node: float  # bytes held after backward / nodes
     freed: bool  # back to baseline on del, garbage collector off
+    residual: int  # bytes still traced after del
 
 
 def memory(build: Callable[[], tuple[Any, list[Any]]], nodes: int) -> Memory:
@@ -332,7 +333,7 @@ def memory(build: Callable[[], tuple[Any, list[Any]]], nodes: int) -> Memory:
         gc.enable()
         gc.collect()
     held -= base
-    return Memory(peak - base, held / nodes, after - base < 0.02 * held + 4096)
+    return Memory(peak - base, held / nodes, after - base < 0.02 * held + 4096, after - base)
 
 
 @dataclass
@@ -522,6 +523,7 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
                 lines.append(f"- {r.time / comp.time:.1f}x faster than {name}"
                              if r.time >= comp.time else
                              f"- {comp.time / r.time:.2f}x the time of {name}")  # fmt: skip
+    lines += ["", "## The issue's targets, from this run", "", *targets(results), ""]
     lines += ["", "## Memory (tracemalloc, garbage collector off)", ""]
     lines.append("| engine | workload | peak | bytes/node held after backward | freed on `del` |")
     lines.append("|---|---|---|---|---|")
@@ -530,12 +532,72 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
             r = results[name].get(w)
             if r and r.mem:
                 m = r.mem
+                freed = f"{'yes' if m.freed else 'no'} ({m.residual / 1e3:.0f} kB left)"
                 lines.append(f"| {name} | {WORKLOADS[w]} | {m.peak / 1e6:.1f} MB | "
-                             f"{m.per_node:.0f} | {'yes' if m.freed else 'no'} |")  # fmt: skip
+                             f"{m.per_node:.0f} | {freed} |")  # fmt: skip
     lines += ["", "PyTorch allocates in C++, outside tracemalloc's view: no memory figures.", ""]
     if skipped:
         lines += ["Skipped:", ""] + [f"- {s}" for s in skipped] + [""]
     return "\n".join(lines)
+
+
+def targets(results: dict[str, dict[str, Row]]) -> list[str]:
+    """Issue 7's targets against the MLP figures of this run."""
+
+    def mlp(name: str) -> Row | None:
+        for engine, rows in results.items():
+            if engine.startswith(name):
+                return rows.get("mlp")
+        return None
+
+    ours, comp, fl = mlp("chainrule"), mlp("chainrule compiled"), mlp("floor")
+    mg = next((r for n, r in ((n, mlp(n)) for n in results) if "micrograd" in n), None)
+    mg_off = next((results[n]["mlp"] for n in results if n.endswith("gc off")), None)
+    torch = next((results[n]["mlp"] for n in results if n.startswith("torch")), None)
+    out = ["| target | measured | met |", "|---|---|---|"]
+
+    def row(label: str, value: float | None, ok: bool, fmt: str = "{:.2f}x") -> None:
+        shown = "-" if value is None else fmt.format(value)
+        out.append(f"| {label} | {shown} | {'yes' if ok else 'no'} |")
+
+    def ratio(a: Row | None, b: Row | None) -> float | None:
+        return a.time / b.time if a and b and a.time and b.time else None
+
+    r = ratio(mg, ours)
+    row("dynamic MLP step >= 5x faster than micrograd (GC on)", r, r is not None and r >= 5)
+    r = ratio(mg_off, ours)
+    row("dynamic MLP step at least as fast as micrograd GC off", r, r is not None and r >= 1)
+    r = ratio(torch, ours)
+    row("dynamic MLP step faster than PyTorch (0-d tensors)", r, r is not None and r > 1)
+    if mg and mg.mem and ours and ours.mem:
+        m = ours.mem.per_node / mg.mem.per_node
+        row(f"bytes/node <= 0.45 of micrograd's ({ours.mem.per_node:.0f} vs "
+            f"{mg.mem.per_node:.0f})", m, m <= 0.45, "{:.2f}")  # fmt: skip
+        row("graph freed by reference counting alone", None, ours.mem.freed)
+    r = ratio(mg, comp)
+    row("compiled MLP step >= 20x faster than micrograd", r, r is not None and r >= 20)
+    r = ratio(comp, fl)
+    row("compiled MLP step within 3x of the floor (time / floor)", r, r is not None and r <= 3)
+    return out
+
+
+def profile_lines(repeats: int) -> list[str]:
+    """The dynamic engine's MLP step split into phases (benchmarks/profile_engine.py)."""
+    from profile_engine import phases, tracked_per_node
+
+    lines = ["## Where chainrule's time goes (MLP loss graph)", ""]
+    lines.append(f"GC-tracked objects allocated per node: {tracked_per_node():.2f} "
+                 "(a Value, its `_prev` tuple, its backward closure and, unless the op's "
+                 "partials are a constant tuple, the closure's defaults tuple).")  # fmt: skip
+    lines += ["", "| GC | build | topological walk | reverse pass | free on del | "
+              "collections |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for gc_on in (True, False):
+        runs = [phases(gc_on) for _ in range(max(repeats, 3))]
+        b = {k: min(r[k] for r in runs) for k in runs[0]}
+        lines.append(f"| {'on' if gc_on else 'off'} | " + " | ".join(
+            f"{b[k] * 1e3:.1f} ms" for k in ("build", "walk", "reverse", "free")
+        ) + f" | {b['collections']:.0f} |")  # fmt: skip
+    return [*lines, ""]
 
 
 def plot(results: dict[str, dict[str, Row]], path: Path) -> None:
@@ -577,7 +639,7 @@ def main() -> None:
     results, nodes, skipped = run(args.quick, repeats)
     for s in skipped:
         print("skipped:", s)
-    body = report(results, nodes, skipped, args)
+    body = report(results, nodes, skipped, args) + "\n" + "\n".join(profile_lines(repeats))
     print(body)
     if args.quick:
         return
