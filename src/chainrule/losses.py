@@ -74,7 +74,7 @@ def _reduce(terms: list[Value], reduction: Reduction) -> Value:
 
 
 def _value(x: Scalar) -> Value:
-    return x if isinstance(x, Value) else Value(float(x), requires_grad=False)
+    return x if isinstance(x, Value) else Value(x, requires_grad=False)
 
 
 def mse(
