@@ -42,29 +42,39 @@ INSTALL_DOT = (
 
 
 def make_parser(
-    description: str, *, steps: int, seed: int, out: str = "out"
+    description: str, *, steps: int, quick_steps: int, seed: int
 ) -> argparse.ArgumentParser:
     """The options every example takes: ``--steps --seed --out --quick --no-progress``."""
-    parser = argparse.ArgumentParser(
-        description=description,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--steps", type=int, default=None, help=f"training steps [{steps}]")
-    parser.add_argument("--seed", type=int, default=seed, help="seed for the data and the weights")
-    parser.add_argument("--out", type=Path, default=Path(out), help="folder for the pictures")
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
-        "--quick", action="store_true", help="a tiny run in a second or two (used by the tests)"
+        "--steps",
+        type=int,
+        default=None,
+        help=f"training steps (default: {steps}; quick: {quick_steps})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=seed,
+        help=f"seed for the data and the weights (default: {seed})",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("out"), help="folder for the pictures (default: out)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a tiny run of a second or two (the tests use it)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(default_steps=steps)
+    parser.set_defaults(full_steps=steps, quick_steps=quick_steps)
     return parser
 
 
-def steps_for(args: argparse.Namespace, quick_steps: int) -> int:
+def steps_for(args: argparse.Namespace) -> int:
     """``--steps`` if given, else the quick or the full default; always at least 1."""
-    steps = (
-        args.steps if args.steps is not None else quick_steps if args.quick else args.default_steps
-    )
+    if args.steps is not None:
+        steps = args.steps
+    else:
+        steps = args.quick_steps if args.quick else args.full_steps
     if steps < 1:
         raise SystemExit(f"--steps must be at least 1, got {steps}")
     return int(steps)

@@ -50,12 +50,18 @@ def make_samples(n: int, noise: float, seed: int) -> tuple[list[float], list[flo
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train, draw, and return the metrics and the paths of the files written."""
-    parser = make_parser(__doc__.splitlines()[0], steps=200, seed=0)
-    parser.add_argument("--n", type=int, default=None, help="number of samples [40; quick: 12]")
-    parser.add_argument("--noise", type=float, default=0.1, help="noise of the samples")
-    parser.add_argument("--hidden", type=int, default=8, help="neurons per hidden layer")
+    parser = make_parser(__doc__.splitlines()[0], steps=200, quick_steps=10, seed=0)
+    parser.add_argument(
+        "--n", type=int, default=None, help="number of samples (default: 40; quick: 12)"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.1, help="noise of the samples (default: 0.1)"
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=8, help="neurons per hidden layer (default: 8)"
+    )
     args = parser.parse_args(argv)
-    steps = steps_for(args, quick_steps=10)
+    steps = steps_for(args)
     n = args.n if args.n is not None else 12 if args.quick else 40
 
     xs, ys = make_samples(n, args.noise, args.seed)

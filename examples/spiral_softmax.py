@@ -42,12 +42,16 @@ def argmax(scores: Sequence[Value]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train, draw, and return the metrics and the paths of the files written."""
-    parser = make_parser(__doc__.splitlines()[0], steps=100, seed=0)
-    parser.add_argument("--n", type=int, default=None, help="number of points [90; quick: 30]")
-    parser.add_argument("--classes", type=int, default=3, help="number of spiral arms")
-    parser.add_argument("--hidden", type=int, default=16, help="neurons per hidden layer")
+    parser = make_parser(__doc__.splitlines()[0], steps=100, quick_steps=8, seed=0)
+    parser.add_argument(
+        "--n", type=int, default=None, help="number of points (default: 90; quick: 30)"
+    )
+    parser.add_argument("--classes", type=int, default=3, help="number of spiral arms (default: 3)")
+    parser.add_argument(
+        "--hidden", type=int, default=16, help="neurons per hidden layer (default: 16)"
+    )
     args = parser.parse_args(argv)
-    steps = steps_for(args, quick_steps=8)
+    steps = steps_for(args)
     n = args.n if args.n is not None else 30 if args.quick else 90
 
     X, y = make_spiral(n, classes=args.classes, noise=0.1, seed=args.seed)

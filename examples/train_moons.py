@@ -49,11 +49,15 @@ from chainrule.optim import SGD
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train, draw, and return the metrics and the paths of the files written."""
-    parser = make_parser(__doc__.splitlines()[0], steps=100, seed=1337)
-    parser.add_argument("--n", type=int, default=None, help="number of points [100; quick: 30]")
-    parser.add_argument("--noise", type=float, default=0.1, help="noise of the moons")
+    parser = make_parser(__doc__.splitlines()[0], steps=100, quick_steps=8, seed=1337)
+    parser.add_argument(
+        "--n", type=int, default=None, help="number of points (default: 100; quick: 30)"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.1, help="noise of the moons (default: 0.1)"
+    )
     args = parser.parse_args(argv)
-    steps = steps_for(args, quick_steps=8)
+    steps = steps_for(args)
     n = args.n if args.n is not None else 30 if args.quick else 100
 
     X, labels = make_moons(n, noise=args.noise, seed=args.seed)

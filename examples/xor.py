@@ -37,11 +37,15 @@ from chainrule.optim import SGD
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Train, draw, and return the metrics and the paths of the files written."""
-    parser = make_parser(__doc__.splitlines()[0], steps=100, seed=0)
-    parser.add_argument("--n", type=int, default=None, help="number of points [60; quick: 20]")
-    parser.add_argument("--hidden", type=int, default=8, help="neurons in the hidden layer")
+    parser = make_parser(__doc__.splitlines()[0], steps=100, quick_steps=10, seed=0)
+    parser.add_argument(
+        "--n", type=int, default=None, help="number of points (default: 60; quick: 20)"
+    )
+    parser.add_argument(
+        "--hidden", type=int, default=8, help="neurons in the hidden layer (default: 8)"
+    )
     args = parser.parse_args(argv)
-    steps = steps_for(args, quick_steps=10)
+    steps = steps_for(args)
     n = args.n if args.n is not None else 20 if args.quick else 60
 
     X, y = make_xor(n, noise=0.25, seed=args.seed)
@@ -71,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     train_accuracy = accuracy([predict(x) for x in X], y)
     out: Path = args.out
     paths = {
-        "training curve": plot_history(history, out / "xor_training.png", "XOR, MLP 2-8-1 (tanh)"),
+        "training curve": plot_history(
+            history, out / "xor_training.png", f"XOR, MLP 2-{args.hidden}-1 (tanh)"
+        ),
         "decision boundary": plot_decision_boundary(
             lambda p: model(p).data,  # the logit: class 1 where it is > 0
             X,
