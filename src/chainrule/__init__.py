@@ -81,3 +81,11 @@ __all__ += [
     "jvp",
 ]
 # --- end transforms, forward mode, custom ops, checkpointing ---
+
+# --- performance: the compiled path ---
+# (the function `compile` shadows the attribute `chainrule.compile` and, inside this package's
+# namespace only, the builtin; the module stays importable as `chainrule.compile`)
+from chainrule.compile import CompiledFunction, TraceChangedError, compile  # noqa: E402
+
+__all__ += ["CompiledFunction", "TraceChangedError", "compile"]
+# --- end performance ---
