@@ -673,7 +673,32 @@ PAGE_TAIL = """
 - **chainrule compiled**: `chainrule.compile(f)` traces `f` once into straight-line Python
   (one line per node forward, one `+=` line per edge backward) and reruns that code on floats.
 - **floor**: the hand-written float program with a hand-derived backward pass: what pure
-  Python can do at all.
+  Python can do at all. (The compiled trace can beat this floor: the hand-written MLP
+  backward recomputes layer offsets per sample; the generated code has none of that.)
+
+## What was tried on the dynamic engine (issue 7), and what it gave
+
+Measured with `benchmarks/profile_engine.py` and A/B runs in one process (the machine was
+shared, so differences under ~10% are noise):
+
+- **Topological walk without a `(node, iterator)` pair per node** (adopted): those are two
+  GC-tracked objects alive per node while the walk descends; on a 300,000-node chain the walk
+  took 1,065 ms with GC on and 201 ms off; with an index stack (two lists) 255 ms on.
+- **The tuple `op.local` returns becomes the closure's `__defaults__`** (adopted): for `+`,
+  `-` and `neg` that tuple is a constant shared by every node, so those nodes allocate no
+  defaults tuple: MLP graph 402 -> 376 B/node, 3.96 -> 3.49 GC-tracked objects per node;
+  time unchanged within noise.
+- **Inlining `_node` into `_unary`/`_binary`** (not adopted): one call fewer per node, but
+  within noise (MLP step GC on 181-204 ms vs 171-264 ms for the current code).
+- **Walk with parallel node/iterator lists** (not adopted): the iterators are still
+  GC-tracked; no gain (2,221 vs 2,657 ms on the 300k chain build+backward, noise-level).
+- **Why 5x micrograd is out of reach with a closure per node**: the table above shows build
+  taking about 3x longer with GC on than off. What the collector traverses is what each node
+  leaves alive: a `Value`, its `_prev` tuple and its function object (~150 B and about a
+  dozen references) -- three GC-tracked objects that the design requires. micrograd with GC
+  off and chainrule with GC off are within 1-2x of each other; the remaining factor is the
+  collector, and only fewer tracked objects per node (no closure) removes it. The compiled
+  path (`chainrule.compile`) is the answer for speed.
 """
 
 
