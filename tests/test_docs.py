@@ -85,7 +85,9 @@ def test_every_notebook_is_rendered_into_the_tutorial(site: Path) -> None:
     for nb in notebooks:
         page = site / "tutorial" / nb.stem / "index.html"
         assert page.is_file(), f"{nb.name} is not in the site (add it to the nav in mkdocs.yml)"
-        assert "jupyter-wrapper" in page.read_text(encoding="utf-8")
+        html = page.read_text(encoding="utf-8")
+        assert "jupyter-wrapper" in html
+        assert f'href="{nb.name}"' in html and (page.parent / nb.name).is_file()  # download
 
 
 def test_every_public_module_has_an_api_page(site: Path) -> None:
