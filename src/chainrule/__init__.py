@@ -89,3 +89,9 @@ from chainrule.compile import CompiledFunction, TraceChangedError, compile  # no
 
 __all__ += ["CompiledFunction", "TraceChangedError", "compile"]
 # --- end performance ---
+
+# --- nn, losses, optim, data ---
+from chainrule import data, losses, nn, optim  # noqa: E402
+
+__all__ += ["data", "losses", "nn", "optim"]
+# --- end nn, losses, optim, data ---
