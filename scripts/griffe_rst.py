@@ -117,7 +117,8 @@ def _literal_blocks(lines: list[str]) -> list[str]:
             continue
         depth = min(len(b) - len(b.lstrip()) for b in block if b.strip())
         out.append("")
-        out.append(" " * base + "```python")
+        language = "pycon" if block[0].lstrip().startswith(">>>") else "python"
+        out.append(" " * base + "```" + language)
         out.extend(" " * base + b[depth:] if b.strip() else "" for b in block)
         out.append(" " * base + "```")
         out.append("")
@@ -128,9 +129,12 @@ def _literal_blocks(lines: list[str]) -> list[str]:
 def _doctests(lines: list[str]) -> list[str]:
     """Doctest examples (``>>>`` up to the next blank line) become fenced ``pycon`` blocks."""
     out: list[str] = []
+    fenced = False
     i = 0
     while i < len(lines):
-        if not lines[i].lstrip().startswith(">>>"):
+        if lines[i].lstrip().startswith("```"):
+            fenced = not fenced  # a literal block made above: leave its >>> lines alone
+        if fenced or not lines[i].lstrip().startswith(">>>"):
             out.append(lines[i])
             i += 1
             continue
