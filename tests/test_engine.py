@@ -311,3 +311,15 @@ def test_gradcheck_passes_and_catches_a_wrong_derivative() -> None:
         cr.gradcheck(wrong_square, [1.5])
     text = str(info.value)
     assert "MISMATCH" in text and "analytic" in text and "1.5" in text and "3" in text
+
+
+def test_a_custom_op_with_the_wrong_number_of_partials_is_refused() -> None:
+    from chainrule.engine import _unary
+    from chainrule.ops import OPS, register
+
+    bad = register("bad_arity_test", lambda x: x, lambda x, out: (1.0, 2.0))
+    try:
+        with pytest.raises(ValueError, match="local\\(\\) gave 2 partials for 1 inputs"):
+            _unary(bad, Value(1.0))
+    finally:
+        del OPS["bad_arity_test"]
