@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXTRAS  ?= dev,viz,examples,docs
 
-.PHONY: help setup dot demo test lint format typecheck pytest bench docs docs-figures clean
+.PHONY: help setup dot demo test lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"

@@ -95,3 +95,9 @@ from chainrule import data, losses, nn, optim  # noqa: E402
 
 __all__ += ["data", "losses", "nn", "optim"]
 # --- end nn, losses, optim, data ---
+
+# --- viz (graphviz itself is imported only when a picture is drawn) ---
+from chainrule.viz import draw_dot, to_dot  # noqa: E402
+
+__all__ += ["draw_dot", "to_dot"]
+# --- end viz ---
