@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 __all__ = [
+    "as_rng",
     "make_blobs",
     "make_circles",
     "make_moons",
@@ -35,9 +36,12 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 
-def _rng(seed: Seed) -> random.Random:
+def as_rng(seed: Seed) -> random.Random:
     """A generator for ``seed``: used as is if it is one, fresh from an ``int``, or the
-    global generator of the ``random`` module for ``None`` (``random.seed`` repeats it)."""
+    global generator of the ``random`` module for ``None`` (``random.seed`` repeats it).
+
+    ``nn`` uses it too: micrograd draws its weights from the global generator, so after
+    ``random.seed(s)`` an ``MLP`` made with ``seed=None`` starts from micrograd's weights."""
     if isinstance(seed, random.Random):
         return seed
     if seed is None:
@@ -85,7 +89,7 @@ def make_moons(
     Class 0 gets ``n // 2`` points and class 1 the rest.
     """
     _check(n, noise, least=2)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     n_out = n // 2
     n_in = n - n_out
     X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, math.pi, n_out)]
@@ -109,7 +113,7 @@ def make_circles(
     _check(n, noise, least=2)
     if not 0.0 < factor < 1.0:
         raise ValueError(f"factor must be in (0, 1), got {factor!r}")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     n_out = n // 2
     n_in = n - n_out
     X = [[math.cos(t), math.sin(t)] for t in _linspace(0.0, 2 * math.pi, n_out, endpoint=False)]
@@ -141,7 +145,7 @@ def make_spiral(
     _check(n, noise)
     if isinstance(classes, bool) or not isinstance(classes, int) or not 1 <= classes <= n:
         raise ValueError(f"classes must be an integer in [1, n={n}], got {classes!r}")
-    rng = _rng(seed)
+    rng = as_rng(seed)
     X: Points = []
     y: Labels = []
     for j in range(classes):
@@ -162,7 +166,7 @@ def make_xor(
     No single line separates the classes, which is why XOR needs a hidden layer.
     """
     _check(n, noise)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     corners = [(-1.0, -1.0, 0), (-1.0, 1.0, 1), (1.0, -1.0, 1), (1.0, 1.0, 0)]
     X: Points = []
     y: Labels = []
@@ -188,7 +192,7 @@ def make_blobs(
     or the list of centres itself (any dimension). Points are dealt to the centres in turn.
     """
     _check(n, noise)
-    rng = _rng(seed)
+    rng = as_rng(seed)
     if isinstance(centers, bool):
         raise TypeError(f"centers must be a count or a list of points, got {centers!r}")
     if isinstance(centers, int):
@@ -237,6 +241,6 @@ def train_test_split(
         )
     order = list(range(n))
     if shuffle:
-        _rng(seed).shuffle(order)
+        as_rng(seed).shuffle(order)
     train, test = order[: n - n_test], order[n - n_test :]
     return [X[i] for i in train], [X[i] for i in test], [y[i] for i in train], [y[i] for i in test]

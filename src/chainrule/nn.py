@@ -23,13 +23,13 @@ import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
+from chainrule.data import Seed, as_rng
 from chainrule.engine import Value
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 
 Scalar = float | int | Value
 Init = Literal["uniform", "xavier", "he"]
-Seed = int | random.Random | None
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "relu": Value.relu,
@@ -41,20 +41,6 @@ ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "linear": lambda v: v,
 }
 """Activation name -> function applied to a neuron's pre-activation."""
-
-
-def _rng(seed: Seed) -> random.Random:
-    """A generator for ``seed``: used as is, made from an ``int``, or, for ``None``, the
-    global generator of the ``random`` module itself. micrograd draws its weights from the
-    global generator in the same order, so after ``random.seed(s)`` an ``MLP`` made here
-    and one made by micrograd start from the very same weights."""
-    if isinstance(seed, random.Random):
-        return seed
-    if seed is None:
-        return random._inst
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, a random.Random or None, got {seed!r}")
-    return random.Random(seed)
 
 
 def _draw(init: str, nin: int, nout: int, rng: random.Random) -> float:
@@ -187,7 +173,7 @@ class Neuron(Module):
     ) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"nin must be a positive integer, got {nin!r}")
-        rng = _rng(seed)
+        rng = as_rng(seed)
         self.w = [Value(_draw(init, nin, fan_out, rng)) for _ in range(nin)]
         self.b = Value(0.0)
         self.activation = _activation(nonlin, activation)
@@ -233,7 +219,7 @@ class Layer(Module):
     ) -> None:
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise ValueError(f"nout must be a positive integer, got {nout!r}")
-        rng = _rng(seed)
+        rng = as_rng(seed)
         self.neurons = [
             Neuron(nin, nonlin, activation=activation, init=init, seed=rng, fan_out=nout)
             for _ in range(nout)
@@ -280,7 +266,7 @@ class MLP(Module):
     ) -> None:
         if not nouts:
             raise ValueError("nouts must list at least one layer size, got an empty list")
-        rng = _rng(seed)
+        rng = as_rng(seed)
         sizes = [nin, *nouts]
         self.layers = [
             Layer(
