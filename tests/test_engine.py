@@ -323,3 +323,14 @@ def test_a_custom_op_with_the_wrong_number_of_partials_is_refused() -> None:
             _unary(bad, Value(1.0))
     finally:
         del OPS["bad_arity_test"]
+
+
+def test_numpy_scalars_are_reals_and_numpy_bools_and_arrays_are_not() -> None:
+    np = pytest.importorskip("numpy")
+    assert Value(np.float32(1.5)).data == 1.5 and Value(np.int64(3)).data == 3.0
+    for product in (np.float64(2.0) * Value(3.0), np.float32(2.0) * Value(3.0)):
+        assert isinstance(product, Value) and product.data == 6.0
+    with pytest.raises(TypeError, match="got bool"):
+        Value(np.bool_(True))
+    with pytest.raises(TypeError, match="got ndarray"):
+        Value(np.array([1.0]))
