@@ -241,6 +241,25 @@ def write_json(data: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
+def finish(
+    title: str,
+    results: Mapping[str, Any],
+    *,
+    steps: int,
+    points: int,
+    seconds: float,
+    history: Mapping[str, Any],
+    paths: Mapping[str, Path],
+    model: Any,
+) -> dict[str, Any]:
+    """Add the run's size and timing to ``results``, print them with the files written, and
+    return everything a caller (or a test) may want."""
+    metrics = {**results, "steps": steps, "points": points, "seconds": seconds,
+               "seconds_per_step": seconds / steps}  # fmt: skip
+    report(title, metrics, paths)
+    return {**metrics, "history": history, "paths": paths, "model": model}
+
+
 def report(title: str, metrics: Mapping[str, Any], paths: Mapping[str, Path]) -> None:
     """Print the numbers and where each file went."""
     print(title)

@@ -23,10 +23,10 @@ import matplotlib.pyplot as plt
 from _common import (
     CLASS_COLORS,
     fewer_gc_passes,
+    finish,
     make_parser,
     plot_history,
     progress,
-    report,
     steps_for,
 )
 
@@ -94,16 +94,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "training curve": plot_history(history, out / "regression_training.png", "MSE per step"),
         "fit": plot_fit(xs, ys, grid, curve, out / "regression_fit.png"),
     }
-    metrics = {
+    results = {
         "train_mse": train_mse,
         "mse_to_true_curve": true_mse,
-        "steps": steps,
-        "points": n,
-        "seconds": seconds,
-        "seconds_per_step": seconds / steps,
     }
-    report("curve fitting:", metrics, paths)
-    return {**metrics, "history": history, "paths": paths, "model": model}
+    return finish("curve fitting:", results, steps=steps, points=n, seconds=seconds,
+                  history=history, paths=paths, model=model)  # fmt: skip
 
 
 def plot_fit(

@@ -20,11 +20,11 @@ from typing import Any
 from _common import (
     accuracy,
     fewer_gc_passes,
+    finish,
     make_parser,
     plot_decision_boundary,
     plot_history,
     progress,
-    report,
     steps_for,
 )
 
@@ -93,16 +93,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             resolution=15 if args.quick else 50,
         ),
     }
-    metrics = {
+    results = {
         "train_accuracy": train_accuracy,
         "final_loss": history["loss"][-1],
-        "steps": steps,
-        "points": n,
-        "seconds": seconds,
-        "seconds_per_step": seconds / steps,
     }
-    report("spiral:", metrics, paths)
-    return {**metrics, "history": history, "paths": paths, "model": model}
+    return finish("spiral:", results, steps=steps, points=n, seconds=seconds,
+                  history=history, paths=paths, model=model)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ from typing import Any
 from _common import (
     accuracy,
     fewer_gc_passes,
+    finish,
     linear_decay,
     make_parser,
     plot_decision_boundary,
     plot_history,
     progress,
     render_graph,
-    report,
     steps_for,
     write_json,
 )
@@ -105,17 +105,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "one neuron's graph": draw_one_neuron(model, X, out / "moons_neuron.svg"),
         "weights": write_json(model.state_dict(), out / "moons_model.json"),
     }
-    metrics = {
+    results = {
         "train_accuracy": train_accuracy,
         "final_loss": history["loss"][-1],
-        "steps": steps,
-        "points": n,
         "parameters": model.num_parameters(),
-        "seconds": seconds,
-        "seconds_per_step": seconds / steps,
     }
-    report("two moons:", metrics, paths)
-    return {**metrics, "history": history, "paths": paths, "model": model}
+    return finish("two moons:", results, steps=steps, points=n, seconds=seconds,
+                  history=history, paths=paths, model=model)  # fmt: skip
 
 
 def draw_one_neuron(model: MLP, X: Sequence[list[float]], path: Path) -> Path:
