@@ -13,17 +13,10 @@ from __future__ import annotations
 import argparse
 import gc
 import random
-import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
-
-def make_problem(seed: int = 0) -> tuple[list[list[float]], list[float]]:
-    rng = random.Random(seed)
-    xs = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(100)]
-    ys = [1.0 if x[0] * x[1] > 0 else -1.0 for x in xs]
-    return xs, ys
+from run import best_time, count_nodes, make_problem  # the full benchmark, same folder
 
 
 def make_mlp(value: type, sizes: list[int], seed: int = 1) -> list[list[tuple[list[Any], Any]]]:
@@ -73,16 +66,6 @@ def train(value: type, steps: int = 3) -> float:
     return float(loss.data)
 
 
-def count_nodes(root: Any) -> int:
-    seen, stack = {root}, [root]
-    while stack:
-        for p in stack.pop()._prev:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return len(seen)
-
-
 def bytes_per_node(value: type) -> tuple[float, int]:
     xs, ys = make_problem()
     layers = make_mlp(value, [2, 16, 16, 1])
@@ -93,15 +76,6 @@ def bytes_per_node(value: type) -> tuple[float, int]:
     used, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return used / count_nodes(loss), count_nodes(loss)
-
-
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
