@@ -61,3 +61,14 @@ def away_from(
 
 
 positive = st.floats(0.05, 5.0)
+
+
+def expression() -> tuple[Value, Value, Value, Value]:
+    """The README's graph y = (x*w + b)**2 at x=2, w=-3, b=1, every node labelled.
+
+    y = 25, dy/dx = 2(xw+b)w = 30, dy/dw = -20, dy/db = -10.
+    """
+    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(1.0, label="b")
+    y = (x * w + b) ** 2
+    y.label = "y"
+    return x, w, b, y

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from oracle import expression
 
 from chainrule import Value
 from chainrule.viz import (
@@ -27,14 +28,6 @@ from chainrule.viz import (
 from chainrule.viz.draw import pipe_source
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def expression() -> tuple[Value, Value, Value, Value]:
-    """(x*w + b)**2 at x=2, w=-3, b=1: y = 25, dy/dx = 2(xw+b)w = 30, dy/dw = -20, dy/db = -10."""
-    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(1.0, label="b")
-    y = (x * w + b) ** 2
-    y.label = "y"
-    return x, w, b, y
 
 
 def svg_nodes(svg: str | bytes) -> dict[str, ET.Element]:

@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from oracle import assert_close, central_difference, reals
+from oracle import assert_close, central_difference, expression, reals
 
 from chainrule import Value
 from chainrule.viz import STYLE, backward_steps, render_backward
 
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def expression() -> tuple[Value, Value, Value, Value]:
-    """(x*w + b)**2 at x=2, w=-3, b=1: dy/dx = 30, dy/dw = -20, dy/db = -10."""
-    x, w, b = Value(2.0, label="x"), Value(-3.0, label="w"), Value(1.0, label="b")
-    y = (x * w + b) ** 2
-    y.label = "y"
-    return x, w, b, y
 
 
 def test_steps_of_a_small_expression_in_closed_form() -> None:
