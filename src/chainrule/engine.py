@@ -380,10 +380,12 @@ def topological_order(root: Value) -> list[Value]:
 
 def _backward_floats(root: Value, order: list[Value], gradient: float) -> None:
     """First-order reverse pass on floats: the fast path."""
-    hooked_leaves = {node: node.grad for node in order if node._hooks and node._backward is None}
+    hooked_leaves: dict[Value, Any] = {}  # leaf -> its grad before this call
     for node in order:
         if node._backward is not None:
             node.grad = 0.0  # interior adjoints belong to this call only
+        elif node._hooks:
+            hooked_leaves[node] = node.grad
     root.grad += gradient
     check = anomaly.check_shares if anomaly.STATE.active else None
     for node in reversed(order):
