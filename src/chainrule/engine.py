@@ -250,7 +250,7 @@ class Value:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """In a notebook, show the graph as SVG (text when graphviz is missing)."""
         try:
-            from chainrule.viz import repr_mimebundle  # type: ignore[attr-defined,unused-ignore]
+            from chainrule.viz import repr_mimebundle
         except ImportError:
             return {"text/plain": repr(self)}
         result: dict[str, str] = repr_mimebundle(self, include, exclude)
