@@ -92,7 +92,7 @@ def progress(iterable: Iterable[T], total: int, desc: str, disable: bool) -> tqd
 def fewer_gc_passes(threshold: int = 100_000) -> Iterator[None]:
     """Let Python's cyclic garbage collector run rarely while a model trains.
 
-    A chainrule graph has no reference cycles (a node's backward closure captures numbers,
+    A chainrule graph has no reference cycles (a node's backward closure holds its parents,
     never the node), so reference counting frees each step's graph the moment it is dropped.
     The cyclic collector still starts a pass every 700 new objects and re-examines the
     hundreds of thousands of nodes a step keeps alive: measured on the moons demo, that took
