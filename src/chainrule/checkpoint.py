@@ -100,10 +100,10 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
 
 def _recompute_closure(
     fn: Callable[..., Any], saved: tuple[Any, ...], inputs: tuple[Any, ...], k: int, many: bool
-) -> Callable[[float], tuple[float, ...]]:
+) -> Callable[[float, float], tuple[float, ...]]:
     is_parent = tuple(isinstance(a, Value) and a.requires_grad for a in inputs)
 
-    def backward(g: float) -> tuple[float, ...]:
+    def backward(g: float, out: float) -> tuple[float, ...]:
         leaves: list[Value] = []
         args: list[Any] = []
         for a, parent in zip(saved, is_parent):
@@ -149,7 +149,7 @@ def _reverse(out: Value, g: float, leaves: list[Value]) -> tuple[float, ...]:
             else:
                 node.grad += a
             continue
-        for parent, share in zip(node._prev, node._backward(a)):
+        for parent, share in zip(node._prev, node._backward(a, node.data)):
             if parent.requires_grad:
                 adjoint[parent] = adjoint.get(parent, 0.0) + share
     return tuple(shares)

@@ -2,10 +2,11 @@
 
 A :class:`Value` holds a number (``data``), its adjoint (``grad``), the parents it was
 computed from (``_prev``, a tuple in argument order), the operation's name (``_op``)
-and a local backward closure (``_backward``). The closure maps the upstream adjoint
-``g`` to each parent's share ``g * d out / d parent``; the walk adds those shares into
-the parents with ``+=``. Closures capture numbers, never the output node, so a graph
-has no reference cycles and is freed by reference counting alone.
+and a local backward closure (``_backward``). The closure maps the node's adjoint ``g``
+(and its value ``out``, handed over by the walk) to each parent's share
+``g * d out / d parent``; the walk adds those shares into the parents with ``+=``.
+Closures hold the parents, never the output node, so a graph has no reference cycles and
+is freed by reference counting alone.
 
 What each derivative *is* lives in :mod:`chainrule.ops`; how the graph is *walked*
 lives here.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Iterable
+from types import MethodType
 from typing import Any
 
 from chainrule import anomaly, ops
@@ -24,7 +26,7 @@ from chainrule.ops import OPS, Op
 __all__ = ["HookHandle", "Value", "topological_order"]
 
 Hook = Callable[[Any], Any]
-Backward = Callable[[float], tuple[float, ...]]
+Backward = Callable[..., tuple[Any, ...]]  # backward(g, out) -> one share per parent
 
 
 def _as_float(data: object) -> float:
@@ -73,36 +75,28 @@ class Value:
     # --- arithmetic: each line names its row of the ops table ---
 
     def __add__(self, other: Value | float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.ADD, self, o)
+        return _binary(ops.ADD, self, other)
 
     def __radd__(self, other: float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.ADD, o, self)
+        return _binary(ops.ADD, other, self)
 
     def __sub__(self, other: Value | float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.SUB, self, o)
+        return _binary(ops.SUB, self, other)
 
     def __rsub__(self, other: float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.SUB, o, self)
+        return _binary(ops.SUB, other, self)
 
     def __mul__(self, other: Value | float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.MUL, self, o)
+        return _binary(ops.MUL, self, other)
 
     def __rmul__(self, other: float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.MUL, o, self)
+        return _binary(ops.MUL, other, self)
 
     def __truediv__(self, other: Value | float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.DIV, self, o)
+        return _binary(ops.DIV, self, other)
 
     def __rtruediv__(self, other: float) -> Value:
-        o = _lift(other)
-        return NotImplemented if o is None else _binary(ops.DIV, o, self)
+        return _binary(ops.DIV, other, self)
 
     def __pow__(self, other: Value | float) -> Value:
         o = _lift(other)
@@ -278,6 +272,8 @@ def _lift(x: object) -> Value | None:
     """A Value as is, a real number as a constant leaf, anything else None."""
     if isinstance(x, Value):
         return x
+    if type(x) is float or type(x) is int:  # the common case, before the slower ABC check
+        return _node(float(x), (), "", None)
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         return None
     return _node(float(x), (), "", None)
@@ -299,44 +295,79 @@ def _node(data: float, prev: tuple[Value, ...], op: str, backward: Backward | No
     return out
 
 
-# The backward closures bind their local derivatives as default arguments. Python then
-# keeps one tuple of floats per node instead of a closure tuple plus one cell per number:
-# two GC-tracked objects fewer per node, which took the MLP benchmark from 1.06 s to
-# 0.87 s with the garbage collector on (benchmarks/mlp_vs_micrograd.py). That tuple is the
-# very one ``op.local`` returned, set as ``__defaults__``: for + - and neg it is a constant
-# tuple shared by every node, so those nodes allocate nothing for their derivatives
-# (MLP loss graph: 402 -> 376 B/node, 3.96 -> 3.49 GC-tracked objects per node).
+# --- backward closures ---
+#
+# A node's closure is its op's rule bound to the node's parents: ``MethodType(rule, parents)``,
+# a bound method whose ``__self__`` is the very tuple stored as ``_prev``. The walk calls
+# ``node._backward(g, out)`` with the node's adjoint and its own value (the closure must not
+# hold its node: no reference cycles), which runs ``rule(parents, g, out)``: the local partials
+# of ``op.local`` from the parents' numbers, each times g. The partials are computed when
+# backward runs, as micrograd does, so a node stores none of them. +, - and neg have constant
+# partials: their closures would all be the same, so their nodes share one.
+#
+# Measured on the MLP loss graph (benchmarks/mlp_vs_micrograd.py, GC on): closures binding the
+# partials as default arguments cost 3.49 GC-tracked objects and 376 bytes per node (2.2x
+# micrograd's speed); a bound method and the shared closures cost 2.50 and 230 (3.8-3.9x).
+# One bound method for every node, + - and neg included: 2.97 and 260 (3.3-3.8x).
+
+Rule = Callable[..., tuple[Any, ...]]  # rule(parents, g, out) -> one share per parent
+_RULES: dict[str, Rule] = {}  # op name -> its rule (the shared closure for constant partials)
+
+
+def _closure(op: Op, parents: tuple[Value, ...]) -> Backward:
+    """The backward closure of a new ``op`` node."""
+    rule = _RULES.get(op.name) or _make_rule(op, len(parents))
+    return rule if op.constant_partials else MethodType(rule, parents)
+
+
+def _make_rule(op: Op, n: int) -> Rule:
+    """``op``'s rule for ``n`` parents (1 or 2), built on first use."""
+    local, name = op.local, op.name
+
+    def checked(partials: tuple[Any, ...]) -> tuple[Any, ...]:
+        if len(partials) != n:  # a custom op's local() may be wrong
+            raise ValueError(f"op {name!r}: local() gave {len(partials)} partials for {n} inputs")
+        return partials
+
+    def unary(parents: tuple[Value], g: float, out: float) -> tuple[float]:
+        (d,) = checked(local(parents[0].data, out))
+        return (g * d,)
+
+    def binary(parents: tuple[Value, Value], g: float, out: float) -> tuple[float, float]:
+        a, b = parents
+        da, db = checked(local(a.data, b.data, out))
+        return (g * da, g * db)
+
+    def constant(g: float, out: float) -> tuple[float, ...]:
+        return tuple(g * d for d in partials)
+
+    rule: Rule = unary if n == 1 else binary
+    if op.constant_partials:
+        partials = checked(local(*[0.0] * (n + 1)))
+        rule = constant
+    _RULES[name] = rule
+    return rule
 
 
 def _unary(op: Op, x: Value) -> Value:
     out = op.forward(x.data)
     if x.requires_grad and MODE.enabled:
-
-        def backward(g: float, d: float = 0.0) -> tuple[float]:
-            return (g * d,)
-
-        backward.__defaults__ = _checked(op, op.local(x.data, out), 1)  # (d,): see above
-        return _node(out, (x,), op.name, backward)
+        parents = (x,)
+        return _node(out, parents, op.name, _closure(op, parents))
     return _node(out, (), op.name, None)
 
 
-def _binary(op: Op, a: Value, b: Value) -> Value:
-    out = op.forward(a.data, b.data)
-    if (a.requires_grad or b.requires_grad) and MODE.enabled:
-
-        def backward(g: float, da: float = 0.0, db: float = 0.0) -> tuple[float, float]:
-            return (g * da, g * db)
-
-        backward.__defaults__ = _checked(op, op.local(a.data, b.data, out), 2)  # (da, db)
-        return _node(out, (a, b), op.name, backward)
+def _binary(op: Op, a: Value | float, b: Value | float) -> Value:
+    """The node ``op(a, b)``. A number is lifted to a constant; other types get NotImplemented."""
+    x = a if isinstance(a, Value) else _lift(a)
+    y = b if isinstance(b, Value) else _lift(b)
+    if x is None or y is None:
+        return NotImplemented  # type: ignore[no-any-return]  # Python then tries the other operand
+    out = op.forward(x.data, y.data)
+    if (x.requires_grad or y.requires_grad) and MODE.enabled:
+        parents = (x, y)
+        return _node(out, parents, op.name, _closure(op, parents))
     return _node(out, (), op.name, None)
-
-
-def _checked(op: Op, partials: tuple[float, ...], n: int) -> tuple[float, ...]:
-    """One local partial per input, or a clear error (a custom op's ``local`` may be wrong)."""
-    if len(partials) != n:
-        raise ValueError(f"op {op.name!r}: local() gave {len(partials)} partials for {n} inputs")
-    return partials
 
 
 def _power(base: Value, exponent: Value) -> Value:
@@ -353,29 +384,28 @@ def topological_order(root: Value) -> list[Value]:
     Iterative depth-first search (no recursion limit), parents visited in argument
     order, so the order is the same on every run.
     """
-    # The stack is two lists, the path of nodes and, for each, the index of its next parent,
-    # rather than a (node, iterator) pair per node: those are two GC-tracked objects per node
-    # alive while the walk descends, and on a 300,000-node chain they made the walk 5x slower
-    # with the garbage collector on (1,065 ms; 255 ms with these lists, 190 ms with GC off).
+    # A node is pushed, then a marker above it, then its parents; once the parents (and their
+    # own ancestors) are placed, the marker comes off the stack and the node follows them. No
+    # per-node iterator or (node, index) pair: those are GC-tracked objects alive while the walk
+    # descends, and on a 300,000-node chain they made the walk 5x slower with GC on.
     order: list[Value] = []
-    visited = {root}
-    path, next_parent = [root], [0]
-    while path:
-        parents = path[-1]._prev
-        i = next_parent[-1]
-        while i < len(parents):
-            parent = parents[i]
-            i += 1
-            if parent not in visited and parent.requires_grad:
-                visited.add(parent)
-                next_parent[-1] = i
-                path.append(parent)
-                next_parent.append(0)
-                break
-        else:  # every parent is placed: the node can follow them
-            next_parent.pop()
-            order.append(path.pop())
+    visited: set[Value] = set()
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if node is _PLACE:
+            order.append(stack.pop())
+        elif node not in visited:
+            visited.add(node)
+            stack.append(node)
+            stack.append(_PLACE)
+            for parent in reversed(node._prev):  # reversed: the first parent comes off first
+                if parent.requires_grad and parent not in visited:
+                    stack.append(parent)
     return order
+
+
+_PLACE = object()  # the topological walk's marker: "the node below me is ready"
 
 
 def _backward_floats(root: Value, order: list[Value], gradient: float) -> None:
@@ -391,13 +421,14 @@ def _backward_floats(root: Value, order: list[Value], gradient: float) -> None:
     for node in reversed(order):
         backward = node._backward
         if backward is None:
-            if node in hooked_leaves:
+            if hooked_leaves and node in hooked_leaves:
                 before = hooked_leaves[node]
                 node.grad = before + _run_hooks(node, node.grad - before)
             continue
-        g = node.grad if node._hooks is None else _run_hooks(node, node.grad)
-        node.grad = g
-        shares = backward(g)
+        g = node.grad
+        if node._hooks is not None:
+            g = node.grad = _run_hooks(node, g)
+        shares = backward(g, node.data)
         if check is not None:
             check(node, shares)
         for parent, share in zip(node._prev, shares):

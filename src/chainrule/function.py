@@ -116,7 +116,7 @@ class Function:
             return Value(out, (), name, requires_grad=False)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
         node = Value(out, tuple(args[i] for i in positions), name)
-        node._backward = lambda g: cls._shares(ctx, g, len(args), positions)
+        node._backward = lambda g, out: cls._shares(ctx, g, len(args), positions)
         return node
 
     # --- helpers (classmethods so a subclass's name shows in every error) ---
@@ -243,7 +243,7 @@ class CustomOp:
             return Value(out, (), self.name, requires_grad=False)
         partials = self._local(*data, out)
         node = Value(out, values, self.name)
-        node._backward = lambda g: tuple(g * d for d in partials)
+        node._backward = lambda g, out: tuple(g * d for d in partials)
         return node
 
     def _checked_forward(self, *xs: Any) -> float:

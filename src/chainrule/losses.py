@@ -222,7 +222,7 @@ def _cross_entropy_one(logits: Sequence[Scalar], target: int | Sequence[Scalar])
     ysum = math.fsum(yf)
     dz = [pi * ysum - yi for pi, yi in zip(p, yf, strict=True)]
     dy = [lse - zi for zi in zf]
-    out._backward = lambda g: tuple(g * d for d in dz) + tuple(g * d for d in dy)
+    out._backward = lambda g, _: tuple(g * d for d in dz) + tuple(g * d for d in dy)
     return out
 
 

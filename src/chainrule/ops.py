@@ -18,6 +18,7 @@ This module knows nothing about graphs: the walk lives in :mod:`chainrule.engine
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,17 +39,22 @@ class Op:
     forward: Callable[..., float]
     local: Callable[..., tuple[Any, ...]]
     doc: str = ""
+    constant_partials: bool = False  # local() gives the same numbers for every input (+, -, neg)
 
 
 OPS: dict[str, Op] = {}
 
 
 def register(name: str, forward: Callable[..., float], local: Callable[..., tuple[Any, ...]],
-             doc: str = "") -> Op:  # fmt: skip
-    """Add an operation to :data:`OPS` (custom operations use this too)."""
+             doc: str = "", *, constant_partials: bool = False) -> Op:  # fmt: skip
+    """Add an operation to :data:`OPS` (custom operations use this too).
+
+    ``constant_partials=True`` promises that ``local`` ignores its arguments; every node of the
+    operation then shares one backward closure.
+    """
     if name in OPS:
         raise ValueError(f"an operation named {name!r} is already registered")
-    op = Op(name, forward, local, doc)
+    op = Op(name, forward, local, doc, constant_partials)
     OPS[name] = op
     return op
 
@@ -193,11 +199,11 @@ def _silu_local(x: Any, out: Any) -> tuple[Any]:
 
 
 # fmt: off
-ADD = register("+", lambda a, b: a + b, lambda a, b, out: (1.0, 1.0),
-               "a + b;  d/da = 1, d/db = 1")
-SUB = register("-", lambda a, b: a - b, lambda a, b, out: (1.0, -1.0),
-               "a - b;  d/da = 1, d/db = -1")
-MUL = register("*", lambda a, b: a * b, lambda a, b, out: (b, a),
+ADD = register("+", operator.add, lambda a, b, out: (1.0, 1.0),
+               "a + b;  d/da = 1, d/db = 1", constant_partials=True)
+SUB = register("-", operator.sub, lambda a, b, out: (1.0, -1.0),
+               "a - b;  d/da = 1, d/db = -1", constant_partials=True)
+MUL = register("*", operator.mul, lambda a, b, out: (b, a),
                "a * b;  d/da = b, d/db = a")
 DIV = register("/", _div, lambda a, b, out: (1.0 / b, -out / b),
                "a / b;  d/da = 1/b, d/db = -a/b**2")
@@ -205,8 +211,8 @@ POW_CONST = register("**", _pow, lambda a, b, out: (_base_partial(a, b), 0.0),
                      "a ** c, c constant;  d/da = c a**(c-1)")
 POW = register("pow", _pow, _pow_local,
                "a ** b;  d/da = b a**(b-1), d/db = a**b ln(a)")
-NEG = register("neg", lambda x: -x, lambda x, out: (-1.0,),
-               "-x;  d/dx = -1")
+NEG = register("neg", operator.neg, lambda x, out: (-1.0,),
+               "-x;  d/dx = -1", constant_partials=True)
 RELU = register("ReLU", lambda x: x if x > 0.0 else 0.0, lambda x, out: (_step(x),),
                 "max(x, 0);  d/dx = 1 if x > 0 else 0")
 LEAKY_RELU = register("leaky_relu", _leaky_relu,

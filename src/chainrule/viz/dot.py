@@ -14,7 +14,7 @@ constant                ``requires_grad=False``: a wrapped number or data (grey,
 
 With ``direction="backward"`` the arrows point from the output towards the leaves and each
 edge into a parent carries that parent's share of the adjoint,
-``share_i = node._backward(adjoint)[i] = adjoint * d node / d parent_i``.
+``share_i = node._backward(adjoint, node.data)[i] = adjoint * d node / d parent_i``.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def _adjoint_texts(
         grads[i] = format_number(g, precision)
         if node._backward is None or not node._prev:
             continue
-        for pos, share in enumerate(node._backward(g)):
+        for pos, share in enumerate(node._backward(g, node.data)):
             if node._prev[pos].requires_grad:
                 shares[(i, pos)] = format_number(as_float(share), precision)
     return grads, shares

@@ -190,8 +190,9 @@ def adjoints(
     """d root / d node for every node, by one reverse pass on a private copy of the adjoints.
 
     Same rule as ``backward()``: seed ``root`` with ``gradient``, then, in reverse
-    topological order, add each node's shares ``node._backward(adjoint)`` into its parents
-    that require grad. Nothing is written to ``.grad``; hooks are not run. Keys are ``id()``.
+    topological order, add each node's shares ``node._backward(adjoint, node.data)`` into
+    its parents that require grad. Nothing is written to ``.grad``; hooks are not run. Keys
+    are ``id()``.
     """
     order = nodes if nodes is not None else trace(root, max_nodes=None).nodes
     adj: dict[int, float] = {id(root): float(gradient)}
@@ -200,7 +201,7 @@ def adjoints(
         g = adj.get(id(node))
         if backward is None or g is None:
             continue
-        for parent, share in zip(node._prev, backward(g)):
+        for parent, share in zip(node._prev, backward(g, node.data)):
             if parent.requires_grad:
                 adj[id(parent)] = adj.get(id(parent), 0.0) + as_float(share)
     return adj

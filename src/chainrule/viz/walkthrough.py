@@ -81,8 +81,8 @@ def _steps(tr: Trace, root: Value, gradient: float) -> Iterator[BackwardStep]:
         if backward is None or node not in adj:
             continue
         a = adj[node]
-        shares = tuple(as_float(s) for s in backward(a))
-        local = tuple(as_float(d) for d in backward(1.0))
+        shares = tuple(as_float(s) for s in backward(a, node.data))
+        local = tuple(as_float(d) for d in backward(1.0, node.data))
         takes = tuple(bool(p.requires_grad) for p in node._prev)
         for parent, share, take in zip(node._prev, shares, takes):
             if take:
