@@ -76,6 +76,30 @@ def tracked_per_node() -> float:
     return (after - before) / count_nodes(loss)
 
 
+def gc_by_generation(value: type, steps: int = 3) -> dict[int, tuple[int, float]]:
+    """Collections and seconds per GC generation while ``value`` trains the MLP (issue 3's run)."""
+    from mlp_vs_micrograd import train
+
+    train(value, 1)  # warm up
+    stats: dict[int, tuple[int, float]] = {0: (0, 0.0), 1: (0, 0.0), 2: (0, 0.0)}
+    started = [0.0]
+
+    def timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            n, t = stats[info["generation"]]
+            stats[info["generation"]] = (n + 1, t + time.perf_counter() - started[0])
+
+    gc.collect()
+    gc.callbacks.append(timer)
+    try:
+        train(value, steps)
+    finally:
+        gc.callbacks.remove(timer)
+    return stats
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -89,6 +113,17 @@ def main() -> None:
         print(f"GC {'on ' if gc_on else 'off'}: " + "  ".join(
             f"{k} {best[k] * 1e3:6.1f} ms" for k in ("build", "walk", "reverse", "free")
         ) + f"  total {total * 1e3:6.1f} ms  collections {best['collections']:.0f}")  # fmt: skip
+    engines: list[tuple[str, type]] = [("chainrule", Value)]
+    try:
+        from micrograd.engine import Value as MicrogradValue
+
+        engines.insert(0, ("micrograd", MicrogradValue))
+    except ImportError:
+        print("micrograd not installed: pip install micrograd==0.1.0 for its GC split")
+    for name, value in engines:
+        split = gc_by_generation(value)
+        print(f"{name}: 3 training steps, GC " + "  ".join(
+            f"gen{g} {n} x {t * 1e3:.0f} ms" for g, (n, t) in split.items()))  # fmt: skip
     if args.cprofile:
         prof = cProfile.Profile()
         prof.enable()

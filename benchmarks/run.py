@@ -583,12 +583,13 @@ def targets(results: dict[str, dict[str, Row]]) -> list[str]:
 
 def profile_lines(repeats: int) -> list[str]:
     """The dynamic engine's MLP step split into phases (benchmarks/profile_engine.py)."""
-    from profile_engine import phases, tracked_per_node
+    from profile_engine import gc_by_generation, phases, tracked_per_node
 
     lines = ["## Where chainrule's time goes (MLP loss graph)", ""]
     lines.append(f"GC-tracked objects allocated per node: {tracked_per_node():.2f} "
-                 "(a Value, its `_prev` tuple, its backward closure and, unless the op's "
-                 "partials are a constant tuple, the closure's defaults tuple).")  # fmt: skip
+                 "(a Value and its `_prev` tuple; a `*`, `/`, `**` or function node adds its "
+                 "backward closure, a bound method over that tuple; `+`, `-` and `neg` nodes "
+                 "share one closure).")  # fmt: skip
     lines += ["", "| GC | build | topological walk | reverse pass | free on del | "
               "collections |", "|---|---|---|---|---|---|"]  # fmt: skip
     for gc_on in (True, False):
@@ -597,7 +598,29 @@ def profile_lines(repeats: int) -> list[str]:
         lines.append(f"| {'on' if gc_on else 'off'} | " + " | ".join(
             f"{b[k] * 1e3:.1f} ms" for k in ("build", "walk", "reverse", "free")
         ) + f" | {b['collections']:.0f} |")  # fmt: skip
+    engines: list[tuple[str, type]] = [("chainrule", _chainrule_value())]
+    try:
+        from micrograd.engine import Value as MicrogradValue
+
+        engines.insert(0, ("micrograd 0.1.0", MicrogradValue))
+    except ImportError:
+        pass
+    lines += ["", "The garbage collector during 3 training steps "
+              "(`benchmarks/mlp_vs_micrograd.py`'s loop), per generation: collections and "
+              "their total time. Full (generation 2) collections traverse every live graph "
+              "node, and they are most of the cost:", "",
+              "| engine | gen 0 | gen 1 | gen 2 (full) |", "|---|---|---|---|"]  # fmt: skip
+    for name, value in engines:
+        split = gc_by_generation(value)
+        lines.append(f"| {name} | " + " | ".join(
+            f"{n} x, {t * 1e3:.0f} ms" for n, t in split.values()) + " |")  # fmt: skip
     return [*lines, ""]
+
+
+def _chainrule_value() -> type:
+    from chainrule import Value
+
+    return Value
 
 
 def plot(results: dict[str, dict[str, Row]], path: Path) -> None:
@@ -668,8 +691,10 @@ PAGE_TAIL = """
 - **micrograd 0.1.0**: each `_backward` closure captures its own output node, a reference
   cycle per node, so only the cyclic garbage collector frees a graph; its recursive
   topological sort raises `RecursionError` on deep graphs.
-- **chainrule**: one `Value` (slots), one `_prev` tuple and one backward closure per node;
-  closures capture numbers, never nodes, so reference counting frees the graph on `del`.
+- **chainrule**: one `Value` (slots) and one `_prev` tuple per node; the backward closure of
+  a node is its op's rule bound to that tuple (a 64-byte bound method), and `+`, `-`, `neg`
+  nodes share one. Closures hold parents, never their node, so reference counting frees
+  the graph on `del`.
 - **chainrule compiled**: `chainrule.compile(f)` traces `f` once into straight-line Python
   (one line per node forward, one `+=` line per edge backward) and reruns that code on floats.
 - **floor**: the hand-written float program with a hand-derived backward pass: what pure
@@ -684,21 +709,26 @@ shared, so differences under ~10% are noise):
 - **Topological walk without a `(node, iterator)` pair per node** (adopted): those are two
   GC-tracked objects alive per node while the walk descends; on a 300,000-node chain the walk
   took 1,065 ms with GC on and 201 ms off; with an index stack (two lists) 255 ms on.
-- **The tuple `op.local` returns becomes the closure's `__defaults__`** (adopted): for `+`,
-  `-` and `neg` that tuple is a constant shared by every node, so those nodes allocate no
-  defaults tuple: MLP graph 402 -> 376 B/node, 3.96 -> 3.49 GC-tracked objects per node;
-  time unchanged within noise.
+- **The tuple `op.local` returns becomes the closure's `__defaults__`** (adopted, then
+  replaced): 402 -> 376 B/node, 3.96 -> 3.49 GC-tracked objects per node.
+- **The closure is the op's rule bound to the `_prev` tuple; partials computed during backward**
+  (adopted): `MethodType(rule, parents)` costs 64 bytes and one tracked object where a function
+  object costs 152 bytes plus its defaults tuple and floats; `+`, `-`, `neg` nodes share one
+  closure. MLP graph 376 -> 230 B/node, 3.49 -> 2.50 tracked objects per node; MLP benchmark
+  2.2x -> 3.7-3.9x micrograd. With a bound method for every node (no sharing): 260 B/node,
+  2.97 tracked objects, 3.3-3.8x.
 - **Inlining `_node` into `_unary`/`_binary`** (not adopted): one call fewer per node, but
   within noise (MLP step GC on 181-204 ms vs 171-264 ms for the current code).
 - **Walk with parallel node/iterator lists** (not adopted): the iterators are still
   GC-tracked; no gain (2,221 vs 2,657 ms on the 300k chain build+backward, noise-level).
-- **Why 5x micrograd is out of reach with a closure per node**: the table above shows build
-  taking about 3x longer with GC on than off. What the collector traverses is what each node
-  leaves alive: a `Value`, its `_prev` tuple and its function object (~150 B and about a
-  dozen references) -- three GC-tracked objects that the design requires. micrograd with GC
-  off and chainrule with GC off are within 1-2x of each other; the remaining factor is the
-  collector, and only fewer tracked objects per node (no closure) removes it. The compiled
-  path (`chainrule.compile`) is the answer for speed.
+- **Why 5x micrograd is out of reach with a closure per node**: see the GC table above.
+  With the collector off, chainrule's MLP step is already as fast as micrograd's or faster;
+  with it on, most of the difference is full collections, each traversing every live
+  tracked object: per node a `Value`, its `_prev` tuple and (for most ops) its closure.
+  micrograd leaves about 6.9 per node, chainrule 2.5, and 5x would need fewer than that
+  allows once compute is counted: a closure-free node (partials or the op stored on the
+  node, about 2 objects) is the only way further. The compiled path (`chainrule.compile`)
+  is the answer for speed.
 """
 
 
