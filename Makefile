@@ -46,6 +46,8 @@ test: setup lint typecheck pytest
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet -e ".[bench-torch]" \
+	  || echo "bench: PyTorch not installed; the benchmark skips it with a line"
 	$(BIN)/python benchmarks/run.py
 
 docs: setup

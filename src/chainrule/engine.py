@@ -305,10 +305,11 @@ def _node(data: float, prev: tuple[Value, ...], op: str, backward: Backward | No
 # backward runs, as micrograd does, so a node stores none of them. +, - and neg have constant
 # partials: their closures would all be the same, so their nodes share one.
 #
-# Measured on the MLP loss graph (benchmarks/mlp_vs_micrograd.py, GC on): closures binding the
-# partials as default arguments cost 3.49 GC-tracked objects and 376 bytes per node (2.2x
-# micrograd's speed); a bound method and the shared closures cost 2.50 and 230 (3.5-3.9x).
-# A bound method for every node, + - and neg included: 2.97 and 260 (about 10% slower).
+# Measured on the MLP loss graph (benchmarks/mlp_vs_micrograd.py, GC on, one machine): closures
+# binding the partials as default arguments cost 3.49 GC-tracked objects and 376 bytes per node
+# (2.2x micrograd's speed); a bound method and the shared closures cost 2.50 and 230 (3.5-3.9x
+# there; the multiple varies with the machine, docs/performance.md has the latest run). A bound
+# method for every node, + - and neg included: 2.97 and 260 (about 10% slower).
 
 Rule = Callable[..., tuple[Any, ...]]  # rule(parents, g, out) -> one share per parent
 _RULES: dict[str, Rule] = {}  # op name -> its rule (the shared closure for constant partials)
