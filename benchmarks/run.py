@@ -780,18 +780,18 @@ shared, so differences under ~10% are noise):
 - **Walk with parallel node/iterator lists** (not adopted): the iterators are still
   GC-tracked; no gain (2,221 vs 2,657 ms on the 300k chain build+backward, noise-level).
 - **The 5x target, with a closure per node.** With the collectors off, chainrule's MLP step
-  is as fast as micrograd's or a little faster (the targets table): the engines do about the
-  same work per node. With the collectors on, the difference is collection work, and most of it
-  is full collections, each traversing every live tracked object: per graph node a `Value`,
-  its `_prev` tuple and, for most ops, its closure. chainrule leaves 2.5 per node where
-  micrograd leaves 6.9 and a reference cycle. The multiple this buys depends on what else
-  the process holds (the two MLP rows of the targets table) and on the machine: on the
-  machine of 2026-11-25, where micrograd's 3 steps took 1.4-1.6 s instead of this run's,
-  `mlp_vs_micrograd.py` gave 3.5-3.9x. So 5x holds in a small process on this machine and
-  is not a guarantee. Merging the closure into the parents tuple (below) reaches 2.0 tracked
-  objects per node and gains nothing measurable; fewer still means a node without a closure
-  (the op or its partials stored on the node), which the design card rules out. For speed,
-  the compiled path (`chainrule.compile`) is the answer.
+  and micrograd's take about the same time (the targets table; 0.9-1.3x across runs on
+  2026-11-26): the engines do about the same work per node. With the collectors on, the
+  difference is collection work, and most of it is full collections, each traversing every
+  live tracked object: per graph node a `Value`, its `_prev` tuple and, for most ops, its
+  closure. chainrule leaves 2.5 per node where micrograd leaves 6.9 and a reference cycle. The
+  multiple this buys depends on what else the process holds (the two MLP rows of the targets
+  table) and on the machine: on the machine of 2026-11-25, where micrograd's 3 steps took
+  1.4-1.6 s instead of this run's, `mlp_vs_micrograd.py` gave 3.5-3.9x. So 5x holds in a small
+  process on this machine and is not a guarantee. Merging the closure into the parents tuple
+  (below) reaches 2.0 tracked objects per node and gains nothing measurable; fewer still means
+  a node without a closure (the op or its partials stored on the node), which the design card
+  rules out. For speed, the compiled path (`chainrule.compile`) is the answer.
 """
 
 
