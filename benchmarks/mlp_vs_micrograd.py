@@ -14,6 +14,7 @@ import argparse
 import gc
 import random
 import tracemalloc
+from functools import partial
 from typing import Any
 
 from run import best_time, count_nodes, make_problem  # the full benchmark, same folder
@@ -55,7 +56,7 @@ def train(value: type, steps: int = 3) -> float:
     xs, ys = make_problem()
     layers = make_mlp(value, [2, 16, 16, 1])
     params = parameters(layers)
-    loss = None
+    loss: Any = None
     for _ in range(steps):
         loss = loss_fn(value, layers, xs, ys)
         for p in params:
@@ -88,7 +89,7 @@ def main() -> None:
 
     engines = {"micrograd 0.1.0": MicrogradValue, "chainrule": Value}
     losses = {name: train(v) for name, v in engines.items()}
-    times = {name: best_time(lambda v=v: train(v), args.repeats) for name, v in engines.items()}
+    times = {name: best_time(partial(train, v), args.repeats) for name, v in engines.items()}
     micrograd_gc_off = best_time(lambda: train(MicrogradValue), args.repeats, gc_off=True)
     memory = {name: bytes_per_node(v) for name, v in engines.items()}
     print(f"MLP 2-16-16-1, 100 points, 3 SGD steps (min of {args.repeats}), GC on")

@@ -33,6 +33,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,8 @@ def fanout(e: Engine, n: int) -> tuple[Any, list[Any]]:
 def dag_program(n: int, leaves: int = 100, seed: int = 2) -> list[tuple[int, int, int]]:
     """(kind, i, j) per node: kind 0 is a*b, kind 1 is (a+b)*0.5 (three nodes with the constant)."""
     rng = random.Random(seed)
-    prog, size = [], leaves  # size counts graph nodes; operands index the earlier results
+    prog: list[tuple[int, int, int]] = []
+    size = leaves  # size counts graph nodes; operands index the earlier results
     while size < leaves + n:
         kind = rng.randrange(2)
         made = leaves + len(prog)
@@ -386,11 +388,14 @@ def run(quick: bool, repeats: int) -> tuple[dict[str, dict[str, Row]], dict[str,
                 p.data -= 0.05 * p.grad
             return loss
 
+        def build_mlp(params: list[Any] = params, inputs: Any = inputs) -> tuple[Any, list[Any]]:
+            return mlp_loss(params, inputs, ys), params
+
         builds: dict[str, Callable[[], tuple[Any, list[Any]]]] = {
-            "mlp": lambda params=params, inputs=inputs: (mlp_loss(params, inputs, ys), params),
-            "chain": lambda e=e: chain(e, n_chain),
-            "fanout": lambda e=e: fanout(e, n_fan),
-            "dag": lambda e=e: dag(e, prog),
+            "mlp": build_mlp,
+            "chain": partial(chain, e, n_chain),
+            "fanout": partial(fanout, e, n_fan),
+            "dag": partial(dag, e, prog),
         }
         for work, build in builds.items():
             row = rows[work] = Row()

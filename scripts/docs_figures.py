@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from chainrule import Value
 
@@ -39,7 +40,7 @@ def _dot_to_svg(source: str, path: Path) -> None:
     path.write_bytes(result.stdout)
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:  # matplotlib.pyplot, with the Agg backend
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,7 +182,7 @@ def generate(out_dir: Path, names: list[str] | None = None) -> list[Path]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    if len(sys.argv) < 2 or sys.argv[1].startswith("-"):
         sys.exit(f"usage: {sys.argv[0]} OUT_DIR [FIGURE ...]   (figures: {', '.join(FIGURES)})")
     for written_path in generate(Path(sys.argv[1]), sys.argv[2:] or None):
         print(written_path)

@@ -97,6 +97,9 @@ def generate(out: Path = DEFAULT_OUT) -> list[Path]:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) > 2 or (len(argv) == 2 and argv[1].startswith("-")):
+        print(f"usage: {argv[0]} [OUT_DIR]   (default: {DEFAULT_OUT})", file=sys.stderr)
+        return 2
     out = Path(argv[1]) if len(argv) > 1 else DEFAULT_OUT
     for path in generate(out):
         print(path.relative_to(out.parent) if path.is_relative_to(out.parent) else path)
