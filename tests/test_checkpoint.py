@@ -57,7 +57,7 @@ def test_checkpointed_chain_gives_identical_values_and_gradients(
 
 def test_leaves_closed_over_by_the_segment_get_their_gradients() -> None:
     w, b = Value(0.7), Value(-0.2)
-    f = lambda v: (v * w + b).tanh() * w
+    f: Callable[[Value], Value] = lambda v: (v * w + b).tanh() * w
 
     x = Value(1.3)
     f(x).backward()

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given
+from oracle import assert_close, central_difference, reals, reverse_mode
 
 from chainrule import Value
 from chainrule.compile import CompiledFunction, TraceChangedError, compile
 from chainrule.ops import OPS
-from tests.oracle import assert_close, central_difference, reals, reverse_mode
 
 TOL = 1e-12
 

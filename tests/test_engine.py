@@ -5,16 +5,17 @@ from __future__ import annotations
 import gc
 import math
 import tracemalloc
+from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from oracle import assert_close, central_difference, reals, reverse_mode
 
 import chainrule as cr
 from chainrule import Value
 from chainrule.engine import _node, topological_order
-from tests.oracle import assert_close, central_difference, reals, reverse_mode
 
 # --- micrograd compatibility ---
 
@@ -32,6 +33,7 @@ def test_micrograd_attributes_and_repr() -> None:
 
 def test_reflected_operators() -> None:
     x = Value(2.0)
+    expr: Callable[[], Value]
     for expr, value, grad in [
         (lambda: 3 + x, 5.0, 1.0),
         (lambda: 3 - x, 1.0, -1.0),
@@ -216,7 +218,7 @@ def test_value_rejects_non_real_input(bad: object) -> None:
 
 def test_value_accepts_ints_fractions_and_numpy_like_reals() -> None:
     assert Value(3).data == 3.0 and isinstance(Value(3).data, float)
-    assert Value(Fraction(1, 4)).data == 0.25
+    assert Value(Fraction(1, 4)).data == 0.25  # type: ignore[arg-type]  # a Real, hinted float
 
 
 def test_operations_with_non_numbers_raise_type_error() -> None:
@@ -226,7 +228,7 @@ def test_operations_with_non_numbers_raise_type_error() -> None:
     with pytest.raises(TypeError):
         "a" * x  # type: ignore[operator]
     with pytest.raises(TypeError):
-        x + True  # type: ignore[operator]
+        x + True  # bool is an int to the type checker, a TypeError here
     with pytest.raises(TypeError):
         x.leaky_relu("0.1")  # type: ignore[arg-type]
 

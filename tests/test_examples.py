@@ -6,7 +6,9 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,15 +19,16 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def examples_on_path():
+def examples_on_path() -> Iterator[None]:
     sys.path.insert(0, str(EXAMPLES))
     yield
     sys.path.remove(str(EXAMPLES))
 
 
-def run(name: str, out: Path, *extra: str) -> dict:
+def run(name: str, out: Path, *extra: str) -> dict[str, Any]:
     module = importlib.import_module(name)
-    return module.main(["--quick", "--no-progress", "--out", str(out), *extra])
+    result: dict[str, Any] = module.main(["--quick", "--no-progress", "--out", str(out), *extra])
+    return result
 
 
 def assert_png(path: Path) -> None:
@@ -34,7 +37,7 @@ def assert_png(path: Path) -> None:
     assert len(data) > 5_000, f"{path} is suspiciously small ({len(data)} bytes)"
 
 
-def test_train_moons_quick(tmp_path, capsys):
+def test_train_moons_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run("train_moons", tmp_path)
     paths = result["paths"]
     assert_png(paths["training curve"])
@@ -54,14 +57,14 @@ def test_train_moons_quick(tmp_path, capsys):
     assert str(paths["decision boundary"]) in printed and "train_accuracy" in printed
 
 
-def test_xor_quick(tmp_path):
+def test_xor_quick(tmp_path: Path) -> None:
     result = run("xor", tmp_path)
     assert_png(result["paths"]["training curve"])
     assert_png(result["paths"]["decision boundary"])
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
 
 
-def test_regression_quick(tmp_path):
+def test_regression_quick(tmp_path: Path) -> None:
     result = run("regression", tmp_path, "--steps", "15")
     assert_png(result["paths"]["fit"])
     assert_png(result["paths"]["training curve"])
@@ -69,28 +72,28 @@ def test_regression_quick(tmp_path):
     assert result["train_mse"] == pytest.approx(result["history"]["loss"][-1], rel=0.5)
 
 
-def test_spiral_quick(tmp_path):
+def test_spiral_quick(tmp_path: Path) -> None:
     result = run("spiral_softmax", tmp_path)
     assert_png(result["paths"]["decision boundary"])
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
     assert result["model"].layers[-1].nout == 3
 
 
-def test_same_seed_same_run(tmp_path):
+def test_same_seed_same_run(tmp_path: Path) -> None:
     a = run("xor", tmp_path / "a", "--steps", "3", "--seed", "5")
     b = run("xor", tmp_path / "b", "--steps", "3", "--seed", "5")
     assert a["history"] == b["history"]
     assert a["model"].state_dict() == b["model"].state_dict()
 
 
-def test_bad_steps_exit_with_a_message(tmp_path):
+def test_bad_steps_exit_with_a_message(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="--steps must be at least 1, got 0"):
         run("xor", tmp_path, "--steps", "0")
 
 
 def test_without_dot_the_graph_source_is_written_and_install_help_printed(
-    tmp_path, monkeypatch, capsys
-):
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     common = importlib.import_module("_common")
     monkeypatch.setattr(common.shutil, "which", lambda name: None)
     from chainrule import Value

@@ -224,14 +224,14 @@ def test_jvp_needs_one_tangent_per_primal() -> None:
 
 def test_jvp_rejects_non_numbers() -> None:
     with pytest.raises(TypeError, match=r"jvp primal 0 needs a real number, got str 'a'"):
-        jvp(lambda x: x, ("a",), (1.0,))
+        jvp(lambda x: x, ("a",), (1.0,))  # type: ignore[arg-type]  # the wrong type is the test
     with pytest.raises(TypeError, match=r"f must return a Dual or a number.*got str"):
         jvp(lambda x: "nope", (1.0,), (1.0,))
 
 
 def test_dual_and_value_do_not_mix() -> None:
     with pytest.raises(TypeError, match=r"cannot mix a forward-mode Dual with a reverse-mode"):
-        Dual(1.0, 1.0) * Value(2.0)
+        Dual(1.0, 1.0) * Value(2.0)  # type: ignore[operator]  # the wrong type is the test
 
 
 def test_domain_errors_come_from_the_ops_table() -> None:

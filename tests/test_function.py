@@ -27,7 +27,7 @@ class Cube(Function):
 
     @staticmethod
     def backward(ctx: FunctionCtx, grad_out: float) -> float:
-        (x,) = ctx.saved_values
+        x: float = ctx.saved_values[0]
         return grad_out * 3.0 * x * x
 
 
@@ -52,7 +52,7 @@ class WrongCube(Cube):
 
     @staticmethod
     def backward(ctx: FunctionCtx, grad_out: float) -> float:
-        (x,) = ctx.saved_values
+        x: float = ctx.saved_values[0]
         return grad_out * x * x
 
 

@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from oracle import assert_matches_central_difference
 
 from chainrule import Value
 from chainrule.losses import hinge, mse
 from chainrule.nn import ACTIVATIONS, MLP, Layer, Module, Neuron
 from chainrule.optim import SGD
-from tests.oracle import assert_matches_central_difference
 
 
-def test_parameter_counts():
+def test_parameter_counts() -> None:
     assert len(Neuron(3).parameters()) == 4
     assert len(Layer(3, 4).parameters()) == 16
     model = MLP(2, [16, 16, 1])
@@ -23,7 +25,7 @@ def test_parameter_counts():
     assert all(isinstance(p, Value) and p.requires_grad for p in model.parameters())
 
 
-def test_output_shapes_follow_micrograd():
+def test_output_shapes_follow_micrograd() -> None:
     x = [0.5, -1.0, 2.0]
     assert isinstance(Neuron(3)(x), Value)
     assert isinstance(Layer(3, 1)(x), Value)  # a single Value when nout == 1
@@ -34,7 +36,7 @@ def test_output_shapes_follow_micrograd():
     assert isinstance(MLP(1, [3, 1])(0.5), Value)  # one input may be given bare
 
 
-def test_neuron_computes_act_of_b_plus_w_dot_x():
+def test_neuron_computes_act_of_b_plus_w_dot_x() -> None:
     n = Neuron(2)
     n.w[0].data, n.w[1].data, n.b.data = 2.0, -3.0, 0.5
     assert n([1.0, 1.0]).data == 0.0  # relu(-0.5)
@@ -43,10 +45,10 @@ def test_neuron_computes_act_of_b_plus_w_dot_x():
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_every_activation(name):
+def test_every_activation(name: str) -> None:
     n = Neuron(1, activation=name)
     n.w[0].data, n.b.data = 1.0, 0.0
-    expected = {
+    expected: Callable[[float], float] = {
         "relu": lambda x: max(x, 0.0),
         "tanh": math.tanh,
         "sigmoid": lambda x: 1 / (1 + math.exp(-x)),
@@ -60,7 +62,7 @@ def test_every_activation(name):
     assert repr(n) == f"Neuron(1, activation={name!r})"
 
 
-def test_mlp_uses_relu_hidden_and_linear_last_by_default():
+def test_mlp_uses_relu_hidden_and_linear_last_by_default() -> None:
     model = MLP(2, [3, 3, 1], seed=0)
     assert [layer.activation for layer in model.layers] == ["relu", "relu", "linear"]
     tanh_model = MLP(2, [3, 1], activation="tanh", final_activation="sigmoid", seed=0)
@@ -68,7 +70,7 @@ def test_mlp_uses_relu_hidden_and_linear_last_by_default():
     assert 0.0 < tanh_model([1.0, 2.0]).data < 1.0
 
 
-def test_readable_repr():
+def test_readable_repr() -> None:
     text = repr(MLP(2, [16, 16, 1]))
     assert text.startswith("MLP(2 -> 16 -> 16 -> 1, 337 parameters)")
     assert "(0): Layer(2, 16, activation='relu')" in text
@@ -78,17 +80,17 @@ def test_readable_repr():
 
 @pytest.mark.parametrize("model", [Neuron(2), Layer(2, 3), MLP(2, [3, 1])])
 @pytest.mark.parametrize("x", [[1.0], [1.0, 2.0, 3.0], []])
-def test_wrong_number_of_inputs_says_expected_and_got(model, x):
+def test_wrong_number_of_inputs_says_expected_and_got(model: Module, x: list[float]) -> None:
     with pytest.raises(ValueError, match=f"expected 2 inputs, got {len(x)}"):
         model(x)
 
 
-def test_inputs_that_are_not_numbers_are_named():
+def test_inputs_that_are_not_numbers_are_named() -> None:
     with pytest.raises(TypeError, match="Value\\(\\) needs a real number, got str 'a'"):
         MLP(2, [1])(["a", 1.0])
 
 
-def test_float_and_value_inputs_agree_and_values_get_gradients():
+def test_float_and_value_inputs_agree_and_values_get_gradients() -> None:
     model = MLP(2, [4, 1], seed=3)
     xs = [Value(0.3), Value(-0.8)]
     out = model(xs)
@@ -99,10 +101,10 @@ def test_float_and_value_inputs_agree_and_values_get_gradients():
     assert any(x.grad != 0.0 for x in xs)
 
 
-def test_gradients_with_respect_to_weights_match_central_differences():
+def test_gradients_with_respect_to_weights_match_central_differences() -> None:
     n = Neuron(3, activation="tanh", seed=1)
 
-    def f(*w):
+    def f(*w: Value) -> Any:  # a Module call returns Any
         n.w = list(w[:3])
         n.b = w[3]
         return n([0.5, -1.5, 2.0])
@@ -111,7 +113,7 @@ def test_gradients_with_respect_to_weights_match_central_differences():
     assert_matches_central_difference(f, start)
 
 
-def test_zero_grad_resets_every_parameter():
+def test_zero_grad_resets_every_parameter() -> None:
     model = MLP(2, [3, 1], seed=0)
     model([1.0, -1.0]).backward()
     assert any(p.grad != 0.0 for p in model.parameters())
@@ -119,7 +121,7 @@ def test_zero_grad_resets_every_parameter():
     assert all(p.grad == 0.0 and type(p.grad) is float for p in model.parameters())
 
 
-def test_named_parameters_are_paths():
+def test_named_parameters_are_paths() -> None:
     model = MLP(2, [3, 1], seed=0)
     names = [name for name, _ in model.named_parameters()]
     assert names[:4] == [
@@ -132,14 +134,14 @@ def test_named_parameters_are_paths():
     assert len(set(names)) == len(names) == model.num_parameters()
 
 
-def test_a_custom_module_finds_its_parameters_and_shares_count_once():
+def test_a_custom_module_finds_its_parameters_and_shares_count_once() -> None:
     class Tied(Module):
-        def __init__(self):
+        def __init__(self) -> None:
             self.scale = Value(2.0)
             self.body = MLP(1, [2, 1], seed=0)
             self.again = [self.scale]  # a shared parameter
 
-        def forward(self, x):
+        def forward(self, x: Any) -> Any:
             return self.scale * self.body(x)
 
     m = Tied()
@@ -150,7 +152,7 @@ def test_a_custom_module_finds_its_parameters_and_shares_count_once():
         Module()(1.0)
 
 
-def test_state_dict_round_trips_through_json():
+def test_state_dict_round_trips_through_json() -> None:
     model = MLP(2, [4, 4, 1], seed=1)
     state = json.loads(json.dumps(model.state_dict()))
     assert all(type(v) is float for v in state.values())
@@ -162,7 +164,7 @@ def test_state_dict_round_trips_through_json():
     assert clone.state_dict() == model.state_dict()
 
 
-def test_load_state_dict_mismatch_is_a_clear_error_and_changes_nothing():
+def test_load_state_dict_mismatch_is_a_clear_error_and_changes_nothing() -> None:
     model = MLP(2, [4, 1], seed=1)
     before = model.state_dict()
     bigger = MLP(2, [5, 1], seed=1).state_dict()
@@ -177,11 +179,11 @@ def test_load_state_dict_mismatch_is_a_clear_error_and_changes_nothing():
     assert model.state_dict() == before
     broken = dict(before, **{"layers.0.neurons.0.b": "zero"})
     with pytest.raises(TypeError, match=r"state_dict\['layers.0.neurons.0.b'\] must be a number"):
-        model.load_state_dict(broken)
+        model.load_state_dict(broken)  # type: ignore[arg-type]  # the wrong type is the test
     assert model.state_dict() == before
 
 
-def test_same_seed_same_model():
+def test_same_seed_same_model() -> None:
     assert MLP(2, [3, 1], seed=7).state_dict() == MLP(2, [3, 1], seed=7).state_dict()
     assert MLP(2, [3, 1], seed=7).state_dict() != MLP(2, [3, 1], seed=8).state_dict()
     rng_a, rng_b = random.Random(5), random.Random(5)
@@ -194,7 +196,7 @@ def test_same_seed_same_model():
         MLP(2, [1], seed="a")  # type: ignore[arg-type]
 
 
-def test_init_schemes_have_their_scales():
+def test_init_schemes_have_their_scales() -> None:
     uniform = [p.data for p in Layer(50, 40, seed=0).parameters()]
     assert all(-1.0 <= w <= 1.0 for w in uniform) and max(uniform) > 0.9
     bound = math.sqrt(6 / (50 + 40))
@@ -218,18 +220,18 @@ def test_init_schemes_have_their_scales():
         (lambda: Neuron(2, activation="swish"), "activation must be one of"),
     ],
 )
-def test_bad_arguments(make, message):
+def test_bad_arguments(make: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make()
 
 
-def test_one_training_step_lowers_the_loss():
+def test_one_training_step_lowers_the_loss() -> None:
     model = MLP(2, [8, 1], seed=0)
     X = [[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [-1.0, -0.5]]
     y = [1, -1, 1, -1]
     opt = SGD(model.parameters(), lr=0.05)
 
-    def loss():
+    def loss() -> Value:
         return hinge([model(x) for x in X], y)
 
     before = loss()
@@ -239,7 +241,7 @@ def test_one_training_step_lowers_the_loss():
     assert loss().data < before.data
 
 
-def test_a_small_regression_fits():
+def test_a_small_regression_fits() -> None:
     model = MLP(1, [8, 1], activation="tanh", seed=0)
     xs = [i / 5 - 1 for i in range(11)]
     ys = [x * x for x in xs]
@@ -252,7 +254,7 @@ def test_a_small_regression_fits():
     assert loss.data < 0.01
 
 
-def test_micrograds_demo_gives_micrograds_numbers():
+def test_micrograds_demo_gives_micrograds_numbers() -> None:
     """Same ``random.seed`` -> micrograd's weights; the same training steps -> its numbers."""
     mg_nn = pytest.importorskip("micrograd.nn")
     mg_engine = pytest.importorskip("micrograd.engine")
@@ -290,7 +292,7 @@ def test_micrograds_demo_gives_micrograds_numbers():
     )
 
 
-def test_models_pickle_and_deepcopy():
+def test_models_pickle_and_deepcopy() -> None:
     import copy
     import pickle
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -17,14 +19,14 @@ def _with_grad(data: float, grad: float) -> Value:
     return p
 
 
-def test_sgd_plain_step_is_p_minus_lr_grad():
+def test_sgd_plain_step_is_p_minus_lr_grad() -> None:
     p, q = _with_grad(1.0, 0.5), _with_grad(-2.0, -3.0)
     SGD([p, q], lr=0.1).step()
     assert p.data == pytest.approx(0.95, abs=1e-15)
     assert q.data == pytest.approx(-1.7, abs=1e-15)
 
 
-def test_sgd_momentum_by_hand():
+def test_sgd_momentum_by_hand() -> None:
     # constant gradient 1, momentum 0.9, lr 0.1: v = 1, 1.9, 2.71 -> p = -0.1, -0.29, -0.561
     p = Value(0.0)
     opt = SGD([p], lr=0.1, momentum=0.9)
@@ -34,7 +36,7 @@ def test_sgd_momentum_by_hand():
         assert p.data == pytest.approx(expected, abs=1e-12)
 
 
-def test_sgd_nesterov_by_hand():
+def test_sgd_nesterov_by_hand() -> None:
     # step 1: v = g = 1, update g + mu v = 1.9; step 2: v = 0.9 + 1 = 1.9, update 1 + 1.71
     p = Value(0.0)
     opt = SGD([p], lr=0.1, momentum=0.9, nesterov=True)
@@ -45,13 +47,13 @@ def test_sgd_nesterov_by_hand():
     assert p.data == pytest.approx(-0.19 - 0.271, abs=1e-12)
 
 
-def test_sgd_weight_decay_adds_wd_times_p_to_the_gradient():
+def test_sgd_weight_decay_adds_wd_times_p_to_the_gradient() -> None:
     p = _with_grad(2.0, 0.0)
     SGD([p], lr=0.5, weight_decay=0.1).step()
     assert p.data == pytest.approx(2.0 - 0.5 * 0.1 * 2.0, abs=1e-15)
 
 
-def test_sgd_on_a_quadratic_follows_the_closed_form():
+def test_sgd_on_a_quadratic_follows_the_closed_form() -> None:
     # f(p) = p**2, grad 2p: p_k = (1 - 2 lr)**k p_0
     p = Value(3.0)
     opt = SGD([p], lr=0.1)
@@ -62,7 +64,7 @@ def test_sgd_on_a_quadratic_follows_the_closed_form():
     assert p.data == pytest.approx(3.0 * 0.8**10, rel=1e-12)
 
 
-def test_lr_can_change_between_steps():
+def test_lr_can_change_between_steps() -> None:
     p = Value(0.0)
     opt = SGD([p], lr=1.0)
     for lr in (1.0, 0.5, 0.25):
@@ -72,9 +74,11 @@ def test_lr_can_change_between_steps():
     assert p.data == pytest.approx(-1.75, abs=1e-15)
 
 
-def _adam_reference(grads, lr, b1, b2, eps, p0=0.0):
+def _adam_reference(
+    grads: list[float], lr: float, b1: float, b2: float, eps: float, p0: float = 0.0
+) -> list[float]:
     """The update rule of Kingma & Ba, step by step, for a single parameter."""
-    p, m, v, trajectory = p0, 0.0, 0.0, []
+    p, m, v, trajectory = p0, 0.0, 0.0, list[float]()
     for t, g in enumerate(grads, start=1):
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
@@ -83,7 +87,7 @@ def _adam_reference(grads, lr, b1, b2, eps, p0=0.0):
     return trajectory
 
 
-def test_adam_first_step_moves_by_lr_times_sign():
+def test_adam_first_step_moves_by_lr_times_sign() -> None:
     # after bias correction m_hat = g and v_hat = g**2, so the step is lr * g / (|g| + eps)
     p, q = _with_grad(1.0, 4.0), _with_grad(1.0, -0.001)
     Adam([p, q], lr=0.01).step()
@@ -91,7 +95,7 @@ def test_adam_first_step_moves_by_lr_times_sign():
     assert q.data == pytest.approx(1.0 + 0.01 * 0.001 / (0.001 + 1e-8), abs=1e-15)
 
 
-def test_adam_two_steps_by_hand():
+def test_adam_two_steps_by_hand() -> None:
     # g = 1 then g = 3 with lr = 0.1, betas (0.5, 0.75), eps = 0:
     # t=2: m = 0.5*0.5 + 0.5*3 = 1.75, m_hat = 1.75/0.75; v = 0.75*0.25 + 0.25*9 = 2.4375,
     # v_hat = 2.4375/0.4375; p = -0.1 - 0.1 * m_hat / sqrt(v_hat)
@@ -106,7 +110,7 @@ def test_adam_two_steps_by_hand():
     assert p.data == pytest.approx(expected, abs=1e-15)
 
 
-def test_adam_matches_the_reference_over_many_steps():
+def test_adam_matches_the_reference_over_many_steps() -> None:
     grads = [math.sin(1.7 * k) * (k + 1) for k in range(25)]
     p = Value(0.5)
     opt = Adam([p], lr=0.05, betas=(0.8, 0.95), eps=1e-6)
@@ -118,7 +122,7 @@ def test_adam_matches_the_reference_over_many_steps():
     assert got == pytest.approx(_adam_reference(grads, 0.05, 0.8, 0.95, 1e-6, p0=0.5), abs=1e-12)
 
 
-def test_adam_weight_decay_and_convergence_on_a_bowl():
+def test_adam_weight_decay_and_convergence_on_a_bowl() -> None:
     # minimise (x - 3)**2 + (y + 1)**2
     x, y = Value(0.0), Value(0.0)
     opt = Adam([x, y], lr=0.1)
@@ -133,7 +137,7 @@ def test_adam_weight_decay_and_convergence_on_a_bowl():
     assert p.data == pytest.approx(1.9, abs=1e-7)
 
 
-def test_zero_grad_and_duplicates():
+def test_zero_grad_and_duplicates() -> None:
     p = _with_grad(1.0, 2.0)
     opt = SGD([p, p], lr=0.1)
     assert len(opt.params) == 1
@@ -144,7 +148,7 @@ def test_zero_grad_and_duplicates():
     assert repr(opt) == "SGD(1 parameters, lr=0.1)"
 
 
-def test_a_gradient_left_as_a_value_by_create_graph_is_used_as_its_number():
+def test_a_gradient_left_as_a_value_by_create_graph_is_used_as_its_number() -> None:
     x = Value(2.0)
     (x * x * x).backward(create_graph=True)  # grad = 3 x**2 = 12, a Value
     assert isinstance(x.grad, Value)
@@ -165,12 +169,14 @@ def test_a_gradient_left_as_a_value_by_create_graph_is_used_as_its_number():
         (lambda p: SGD([], lr=0.1), "empty"),
     ],
 )
-def test_bad_hyperparameters_say_what_was_wrong(make, message):
+def test_bad_hyperparameters_say_what_was_wrong(
+    make: Callable[[list[Value]], object], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         make([Value(1.0)])
 
 
-def test_non_values_are_rejected():
+def test_non_values_are_rejected() -> None:
     with pytest.raises(TypeError, match="needs Values to optimise, got float"):
         SGD([1.0], lr=0.1)  # type: ignore[list-item]
 
@@ -182,7 +188,7 @@ def test_non_values_are_rejected():
         lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.9), weight_decay=0.01),
     ],
 )
-def test_state_dict_resumes_training_exactly(make):
+def test_state_dict_resumes_training_exactly(make: Callable[[list[Value]], Any]) -> None:
     a_params = [Value(1.0), Value(-2.0)]
     a = make(a_params)
     for k in range(3):
@@ -202,7 +208,7 @@ def test_state_dict_resumes_training_exactly(make):
     assert [p.data for p in b_params] == [p.data for p in a_params]
 
 
-def test_load_state_dict_mismatch_is_an_error():
+def test_load_state_dict_mismatch_is_an_error() -> None:
     sgd = SGD([Value(1.0)], lr=0.1).state_dict()
     with pytest.raises(ValueError, match="state_dict is for SGD over 1 parameters, this is Adam"):
         Adam([Value(1.0)]).load_state_dict(sgd)

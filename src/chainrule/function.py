@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import numbers
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from chainrule.engine import Value
 from chainrule.forward import Dual
@@ -59,6 +59,11 @@ class FunctionCtx:
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` for backward, as ``ctx.saved_values`` (in the same order)."""
         self.saved_values = values
+
+    if TYPE_CHECKING:  # for type checkers only: any other attribute may be set and read
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
 
 class Function:
