@@ -90,7 +90,7 @@ def main() -> None:
     engines = {"micrograd 0.1.0": MicrogradValue, "chainrule": Value}
     losses = {name: train(v) for name, v in engines.items()}
     times = {name: best_time(partial(train, v), args.repeats) for name, v in engines.items()}
-    micrograd_gc_off = best_time(lambda: train(MicrogradValue), args.repeats, gc_off=True)
+    micrograd_gc_off = best_time(partial(train, MicrogradValue), args.repeats, gc_off=True)
     memory = {name: bytes_per_node(v) for name, v in engines.items()}
     print(f"MLP 2-16-16-1, 100 points, 3 SGD steps (min of {args.repeats}), GC on")
     for name in engines:

@@ -290,8 +290,6 @@ def floor_mlp_grad(
 
 # --- measurement ---
 
-HEAP: dict[str, int] = {}  # GC-tracked objects alive in this process before the first graph
-
 
 def best_time(fn: Callable[[], object], repeats: int, gc_off: bool = False) -> float:
     times = []
@@ -354,7 +352,11 @@ class Row:
     frozen: float | None = None  # the MLP step after gc.freeze()
 
 
-def run(quick: bool, repeats: int) -> tuple[dict[str, dict[str, Row]], dict[str, int], list[str]]:
+def run(
+    quick: bool, repeats: int
+) -> tuple[dict[str, dict[str, Row]], dict[str, int], list[str], int]:
+    """Results per engine and workload, node counts, skipped peers, and how many GC-tracked
+    objects the process held before the first graph."""
     scale = 10 if quick else 1
     n_chain, n_fan, n_dag = 1_000_000 // scale, 100_000 // scale, 100_000 // scale
     prog = dag_program(n_dag)
@@ -367,7 +369,7 @@ def run(quick: bool, repeats: int) -> tuple[dict[str, dict[str, Row]], dict[str,
     from chainrule.compile import compile as cr_compile
 
     gc.collect()
-    HEAP["before"] = len(gc.get_objects())
+    heap = len(gc.get_objects())
 
     crv = next(e for e in found if e.name == "chainrule")
     nodes["mlp"] = count_nodes(mlp_loss([Value(p) for p in mlp_init()],
@@ -464,7 +466,7 @@ def run(quick: bool, repeats: int) -> tuple[dict[str, dict[str, Row]], dict[str,
     }
     for w, r in results["floor (plain floats)"].items():
         print(f"  {'floor (plain floats)':<22} {w:<7} {r.time:8.4f} s", flush=True)
-    return results, nodes, skipped
+    return results, nodes, skipped, heap
 
 
 # --- report ---
@@ -511,7 +513,7 @@ def fmt_time(r: Row | None) -> str:
 
 
 def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: list[str],
-           args: argparse.Namespace) -> str:  # fmt: skip
+           heap: int, fresh: tuple[dict[str, float], list[str]]) -> str:  # fmt: skip
     names = list(results)
     lines = ["## Time (min of repeats)", ""]
     sizes = {w: f"{WORKLOADS[w]} ({nodes[w]:,} nodes)" for w in WORKLOADS}
@@ -547,13 +549,13 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
                 lines.append(f"- {r.time / comp.time:.1f}x faster than {name}"
                              if r.time >= comp.time else
                              f"- {comp.time / r.time:.2f}x the time of {name}")  # fmt: skip
-    fresh, fresh_lines = fresh_process(args.repeats or 3)
-    lines += ["", "## The issue's targets, from this run", "", *targets(results, fresh), ""]
+    figures, fresh_lines = fresh
+    lines += ["", "## The issue's targets, from this run", "", *targets(results, figures), ""]
     lines += [
         *textwrap.wrap(
             "The collector's cost grows with everything alive in the process: a full collection "
             "traverses every tracked object, not only the graph. This process held "
-            f"{HEAP['before']:,} tracked objects before the first graph was built"
+            f"{heap:,} tracked objects before the first graph was built"
             + (" (PyTorch's modules among them)," if "torch" in sys.modules else ",")
             + " so the MLP ratios with the collector on depend on what else the process holds, "
             "and on the machine's memory. `benchmarks/mlp_vs_micrograd.py`, run by this "
@@ -566,18 +568,16 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
         *fresh_lines,
         "",
     ]
-    frozen = {n: r["mlp"] for n, r in results.items() if r.get("mlp") and r["mlp"].frozen}
+    mlp_rows = [(n, r["mlp"]) for n, r in results.items() if "mlp" in r]
+    frozen = [f"- {n}: {r.time * 1e3:.0f} ms, after `gc.freeze()` {r.frozen * 1e3:.0f} ms"
+              for n, r in mlp_rows if r.time and r.frozen]  # fmt: skip
     if frozen:
         lines += [
             "A tip for a process that holds much (PyTorch loaded, a notebook): `gc.freeze()`,",
             "called once after the imports, moves everything alive into a generation the collector",
             "never traverses again. Measured in this run, MLP step:",
             "",
-            *(
-                f"- {n}: {r.time * 1e3:.0f} ms, after `gc.freeze()` {r.frozen * 1e3:.0f} ms"
-                for n, r in frozen.items()
-                if r.time and r.frozen
-            ),
+            *frozen,
             "",
         ]
     lines += ["", "## Memory (tracemalloc, garbage collector off)", ""]
@@ -658,7 +658,8 @@ def fresh_process(repeats: int) -> tuple[dict[str, float], list[str]]:
         return {}, [f"`mlp_vs_micrograd.py` failed: {err.stderr.strip().splitlines()[-1]}"]
     lines = done.stdout.strip().splitlines()
     figures = {}
-    for key, pattern in (("ratio", r"chainrule is ([\d.]+)x faster"), ("gc_off", r": ([\d.]+)x ")):
+    for key, pattern in (("ratio", r"chainrule is ([\d.]+)x faster"),
+                         ("gc_off", r"([\d.]+)x chainrule's time")):  # fmt: skip
         found = re.search(pattern, done.stdout)
         if found:
             figures[key] = float(found[1])
@@ -743,10 +744,11 @@ def main() -> None:
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
     print(machine(), flush=True)
-    results, nodes, skipped = run(args.quick, repeats)
+    results, nodes, skipped, heap = run(args.quick, repeats)
     for s in skipped:
         print("skipped:", s)
-    body = report(results, nodes, skipped, args) + "\n" + "\n".join(profile_lines(repeats))
+    fresh = fresh_process(repeats)
+    body = report(results, nodes, skipped, heap, fresh) + "\n" + "\n".join(profile_lines(repeats))
     print(body)
     if args.quick:
         return

@@ -37,7 +37,7 @@ def test_floor_mlp_gradient_is_chainrules() -> None:
     assert any(g != 0.0 for g in floor_grad)
 
 
-def test_compiled_mlp_matches_the_dynamic_engine() -> None:
+def test_compiled_mlp_matches_the_floor() -> None:  # and so the engine (test above)
     xs, ys = run.make_problem()
     flat = run.mlp_init()
     step = compile(lambda *ps: run.mlp_loss(list(ps), [[float(a) for a in x] for x in xs], ys))

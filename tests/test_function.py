@@ -27,7 +27,8 @@ class Cube(Function):
 
     @staticmethod
     def backward(ctx: FunctionCtx, grad_out: float) -> float:
-        x: float = ctx.saved_values[0]
+        x: float
+        (x,) = ctx.saved_values
         return grad_out * 3.0 * x * x
 
 
@@ -52,7 +53,8 @@ class WrongCube(Cube):
 
     @staticmethod
     def backward(ctx: FunctionCtx, grad_out: float) -> float:
-        x: float = ctx.saved_values[0]
+        x: float
+        (x,) = ctx.saved_values
         return grad_out * x * x
 
 
