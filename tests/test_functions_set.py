@@ -45,7 +45,7 @@ def call(name: str, *args: Value | float) -> Value:
 def _node_methods() -> Iterator[None]:
     """The methods the rules call on nodes under create_graph, made from the rows."""
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("sinh", "cosh", "rsqrt"):
+        for name in ("sinh", "cosh", "rsqrt", "exp2"):
             patch.setattr(Value, name, lambda x, n=name: call(n, x), raising=False)
         patch.setattr(Value, "hypot", lambda a, b: call("hypot", a, b), raising=False)
         yield
@@ -335,7 +335,8 @@ IEEE: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
     "log1p": [((math.inf,), math.inf, (0.0,))],
     "expm1": [((1000.0,), math.inf, (math.inf,)), ((-math.inf,), -1.0, (0.0,))],
     "exp2": [((2000.0,), math.inf, (math.inf,)), ((-math.inf,), 0.0, (0.0,)),
-             ((1023.5,), 2.0**1023.5, (2.0**1023.5 * math.log(2),))],
+             ((1023.5,), 2.0**1023.5, (2.0**1023.5 * math.log(2),)),
+             ((1024.25,), math.inf, (2.0**1023.25 * (2 * math.log(2)),))],  # 2**x ln 2 < MAX
     "reciprocal": [((1e-320,), math.inf, (-math.inf,)), ((math.inf,), 0.0, (-0.0,))],
     "square": [((1e200,), math.inf, (2e200,)), ((-math.inf,), math.inf, (-math.inf,))],
     "rsqrt": [((math.inf,), 0.0, (-0.0,)), ((1e-300,), 1e150, (-math.inf,))],

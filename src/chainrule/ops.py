@@ -409,6 +409,7 @@ def _clamp(x: float, lo: float, hi: float) -> float:
 rsqrt = _poly("rsqrt", _rsqrt)
 sinh = _poly("sinh", _sinh)
 cosh = _poly("cosh", _cosh)
+exp2 = _poly("exp2", _exp2)
 
 
 def hypot(a: Any, b: Any) -> Any:
@@ -444,6 +445,13 @@ def _fmod_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
         return math.nan, math.nan
     q = (_data(a) - _data(out)) / _data(b)  # trunc(a/b), rounded as Python's // rounds it
     return 1.0, -float(round(q)) if math.isfinite(q) else -q
+
+
+def _exp2_local(x: Any, out: Any) -> tuple[Any]:
+    if math.isinf(_data(out)) and _data(x) < 1026.0:
+        # 2**x overflows for x >= 1024, but 2**x ln 2 only from x = 1024.53 on
+        return (exp2(x - 1.0) * (2.0 * _LN2),)
+    return (out * _LN2,)
 
 
 def _one_minus_square(x: Any) -> Any:
@@ -510,7 +518,7 @@ LOG1P = register("log1p", _log1p, lambda x, out: (1.0 / (1.0 + x),),
                  "ln(1 + x), exact near 0;  `d/dx = 1/(1 + x)`")
 EXPM1 = register("expm1", _expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 else exp(x),),
                  "e**x - 1, exact near 0;  `d/dx = e**x`")
-EXP2 = register("exp2", _exp2, lambda x, out: (out * _LN2,),
+EXP2 = register("exp2", _exp2, _exp2_local,
                 "2**x;  `d/dx = 2**x ln 2`")
 SIGN = register("sign", _sign_of, lambda x, out: (math.nan if _is_nan(x) else BLOCKED,),
                 "-1, 0 or 1;  `d/dx = 0` (no gradient flows)")
