@@ -323,6 +323,7 @@ def test_outside_the_domain_raises_naming_input_and_domain(
 
 
 # (inputs, value, partials): inf and nan in, overflow out, IEEE's answers
+NAN2 = (math.nan, math.nan)
 IEEE: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
     "tan": [((math.inf,), math.nan, (math.nan,))],
     "sinh": [((1000.0,), math.inf, (math.inf,)), ((-1000.0,), -math.inf, (math.inf,)),
@@ -344,10 +345,10 @@ IEEE: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
               (0.0, 0.0))],
     "atan2": [((0.0, 0.0), 0.0, (math.nan, math.nan)), ((1.0, math.inf), 0.0, (math.nan, -0.0)),
               ((1e-200, 1e-200), math.pi / 4, (0.5e200, -0.5e200))],
-    "%": [((-5.0, math.inf), math.inf, (1.0, 1.0)), ((math.inf, 3.0), math.nan,
-          (math.nan, math.nan))],
-    "fmod": [((-5.0, math.inf), -5.0, (1.0, -0.0)), ((math.inf, 3.0), math.nan,
-             (math.nan, math.nan))],
+    "%": [((-5.0, math.inf), math.inf, (1.0, 1.0)), ((math.nan, 0.0), math.nan, NAN2),
+          ((math.inf, 3.0), math.nan, NAN2)],
+    "fmod": [((-5.0, math.inf), -5.0, (1.0, -0.0)), ((math.nan, 0.0), math.nan, NAN2),
+             ((math.inf, 3.0), math.nan, NAN2)],
     "maximum": [((math.inf, 1.0), math.inf, (1.0, 0.0))],
 }  # fmt: skip
 

@@ -377,7 +377,9 @@ def _sign_of(x: float) -> float:
 
 
 def _remainder(a: float, b: float) -> float:
-    if b == 0.0 and not math.isnan(a):
+    if math.isnan(a) or math.isnan(b):
+        return math.nan  # even nan % 0: NaN is never outside the domain
+    if b == 0.0:
         raise ZeroDivisionError(f"remainder by zero: {a!r} % {b!r}")
     return a % b  # Python's %: the sign of the divisor, a - b floor(a/b)
 
