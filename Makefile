@@ -5,11 +5,12 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXTRAS  ?= dev,viz,examples,docs
 
-.PHONY: help setup dot demo test lint format typecheck pytest bench docs clean
+.PHONY: help setup dot demo test quick lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
 	@echo "make test   - set up, then lint, type-check, run the test suite and build the docs (strict)"
+	@echo "make quick  - lint and the fast tests (not the notebooks, docs build, examples, benchmarks)"
 	@echo "make bench  - side-by-side benchmarks (writes docs/performance.md)"
 	@echo "make docs   - build the documentation site into site/"
 
@@ -43,6 +44,10 @@ pytest: setup
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 test: setup lint typecheck pytest
+
+# Everyday loop: the tests not marked `slow` (pyproject.toml); `make test` runs them all.
+quick: setup lint
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

@@ -34,6 +34,8 @@ RUNNABLE_PAGES = sorted(
         DOCS / "coming-from-pytorch.md",
     ]
 )
+# Pages whose code trains a model for several seconds: the slow tier runs them.
+SLOW_PAGES = {DOCS / "howto" / "train-mlp.md"}
 _FENCE = re.compile(r"^(?P<indent>[ ]*)```python[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
 
 
@@ -73,12 +75,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # every test taking `site` waits for one mkdocs build (~40 s)
 def test_site_builds_strict_with_every_section(site: Path) -> None:
     for page in ["index.html", "installation/index.html", "concepts/index.html",
                  "reference/index.html", "tutorial/index.html"]:  # fmt: skip
         assert (site / page).is_file(), page
 
 
+@pytest.mark.slow
 def test_every_notebook_is_rendered_into_the_tutorial(site: Path) -> None:
     notebooks = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     assert notebooks
@@ -90,6 +94,7 @@ def test_every_notebook_is_rendered_into_the_tutorial(site: Path) -> None:
         assert f'href="{nb.name}"' in html and (page.parent / nb.name).is_file()  # download
 
 
+@pytest.mark.slow
 def test_every_public_module_has_an_api_page(site: Path) -> None:
     documented = set()
     for page in (DOCS / "reference").glob("*.md"):
@@ -101,6 +106,7 @@ def test_every_public_module_has_an_api_page(site: Path) -> None:
     assert "chainrule.engine.Value" in html and "backward" in html
 
 
+@pytest.mark.slow
 def test_figures_are_generated_into_the_site(site: Path) -> None:
     figures = sorted((site / "figures").glob("*.svg"))
     assert figures, "scripts/docs_figures.py wrote no figures"
@@ -109,7 +115,9 @@ def test_figures_are_generated_into_the_site(site: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "page", RUNNABLE_PAGES, ids=[p.relative_to(DOCS).as_posix() for p in RUNNABLE_PAGES]
+    "page",
+    [pytest.param(p, marks=pytest.mark.slow if p in SLOW_PAGES else ()) for p in RUNNABLE_PAGES],
+    ids=[p.relative_to(DOCS).as_posix() for p in RUNNABLE_PAGES],
 )
 def test_code_blocks_on_the_page_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

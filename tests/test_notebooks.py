@@ -69,6 +69,7 @@ def _stdout(cell: Any) -> str:
     return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
 
 
+@pytest.mark.slow
 def test_kernel_runs_this_interpreter_and_this_chainrule(kernel_dir: Path, tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
@@ -101,6 +102,7 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
     assert _load_stripper().problems(nb) == [], "run: python scripts/strip_notebooks.py"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes_without_error(path: Path, kernel_dir: Path, tmp_path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
