@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,7 @@ def test_kernel_runs_this_interpreter_and_this_chainrule(kernel_dir: Path, tmp_p
 
 def test_the_tutorial_notebooks_are_all_there() -> None:
     prefixes = {path.name[:2] for path in NOTEBOOKS}
-    assert {"01", "02", "03", "04", "05", "06"} <= prefixes, [p.name for p in NOTEBOOKS]
+    assert {"00", "01", "02", "03", "04", "05", "06", "07"} <= prefixes, [p.name for p in NOTEBOOKS]
 
 
 def _load_stripper() -> Any:
@@ -101,11 +102,32 @@ def test_notebook_is_stored_without_outputs(path: Path) -> None:
     assert _load_stripper().problems(nb) == [], "run: python scripts/strip_notebooks.py"
 
 
+_EXECUTED: dict[Path, Any] = {}
+
+
+def _executed(path: Path, kernel_dir: Path, tmp_path: Path) -> Any:
+    """``path`` run once per test session (later tests read its outputs)."""
+    if path not in _EXECUTED:
+        nb = nbformat.read(path, as_version=4)
+        # A scratch working directory: anything a notebook writes lands outside the repository.
+        _EXECUTED[path] = _run(nb, kernel_dir, tmp_path)
+    return _EXECUTED[path]
+
+
+def _cell(executed: Any, text: str) -> Any:
+    """The one code cell whose source contains ``text``."""
+    found = [c for c in executed.cells if c.cell_type == "code" and text in c.source]
+    assert len(found) == 1, f"{len(found)} code cells contain {text!r}"
+    return found[0]
+
+
+def _mime_types(cell: Any) -> set[str]:
+    return {mime for output in cell.outputs for mime in output.get("data", {})}
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes_without_error(path: Path, kernel_dir: Path, tmp_path: Path) -> None:
-    nb = nbformat.read(path, as_version=4)
-    # A scratch working directory: anything a notebook writes lands outside the repository.
-    executed = _run(nb, kernel_dir, tmp_path)
+    executed = _executed(path, kernel_dir, tmp_path)
     errors = [
         output
         for cell in executed.cells
@@ -116,3 +138,25 @@ def test_notebook_executes_without_error(path: Path, kernel_dir: Path, tmp_path:
     assert errors == []
     # Every code cell ran (an aborted run would leave later cells without an execution count).
     assert all(c.execution_count is not None for c in executed.cells if c.cell_type == "code")
+
+
+def test_build_your_own_value_draws_checks_and_plots_the_zero_grad_bug(
+    kernel_dir: Path, tmp_path: Path
+) -> None:
+    executed = _executed(NOTEBOOK_DIR / "00_build_your_own_value.ipynb", kernel_dir, tmp_path)
+    # the learner's own class is drawn by chainrule's renderer, grads and all
+    drawn = _cell(executed, "check_against_nudges(a, b, c, d, e, f)\ndraw_dot(L)")
+    assert "image/svg+xml" in _mime_types(drawn)
+    svg = next(o["data"]["image/svg+xml"] for o in drawn.outputs if "data" in o)
+    assert "grad 6<" in svg and "grad &#45;4<" in svg  # dL/da and dL/db, filled in by hand
+    assert "every grad matches its nudge" in _stdout(drawn)
+    # the fan-out bug is shown happening, then fixed
+    assert "db/da = 1.0 (should be 2.0)" in _stdout(_cell(executed, "(should be 2.0)"))
+    # the forgotten zero_grad: both runs measured, and plotted on one figure
+    losses = _stdout(_cell(executed, "def train(zero_grad"))
+    assert re.search(r"with zero_grad  loss 0\.0\d+", losses), losses
+    assert re.search(r"without +loss [1-9]\.\d+", losses), losses
+    assert "image/png" in _mime_types(_cell(executed, "forgot to zero the grads"))
+    # the same program on chainrule's Value gives the same losses
+    same = _stdout(_cell(executed, "from chainrule import Value"))
+    assert "chainrule" in same and "difference between the two loss curves" in same
