@@ -160,3 +160,63 @@ def test_build_your_own_value_draws_checks_and_plots_the_zero_grad_bug(
     # the same program on chainrule's Value gives the same losses
     same = _stdout(_cell(executed, "from chainrule import Value"))
     assert "chainrule" in same and "difference between the two loss curves" in same
+
+
+def _sources(name: str) -> str:
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_neuron_graph_names_its_weights_and_bias(kernel_dir: Path, tmp_path: Path) -> None:
+    executed = _executed(NOTEBOOK_DIR / "03_neuron_to_mlp.ipynb", kernel_dir, tmp_path)
+    graph = _cell(executed, "neuron.w[0].label")
+    svg = next(
+        o["data"]["image/svg+xml"] for o in graph.outputs if "image/svg+xml" in o.get("data", {})
+    )
+    assert ">w1<" in svg and ">w2<" in svg and ">b<" in svg
+
+
+def test_training_plots_say_which_loss_and_label_the_inputs() -> None:
+    source = _sources("03_neuron_to_mlp.ipynb")
+    assert 'label="loss: mean binary cross-entropy"' in source
+    for name in ("03_neuron_to_mlp.ipynb", "07_softmax_cross_entropy.ipynb"):
+        source = _sources(name)
+        assert 'set_xlabel("first input $x_1$")' in source, name
+        assert 'set_ylabel("second input $x_2$")' in source, name
+
+
+def test_gradient_checking_uses_chainrules_one_relative_error() -> None:
+    source = _sources("04_gradient_checking.ipynb")
+    assert "from chainrule.gradcheck import relative_error" in source
+    assert "def relative_error" not in source  # no second definition to drift from the table
+
+
+def test_too_large_weights_are_shown_saturating_not_vanishing(
+    kernel_dir: Path, tmp_path: Path
+) -> None:
+    executed = _executed(NOTEBOOK_DIR / "05_vanishing_and_exploding.ipynb", kernel_dir, tmp_path)
+    cell = _cell(executed, "def measure(scale)")
+    assert "image/png" in _mime_types(cell)
+    rows = {
+        m["name"].strip(): (float(m["ratio"]), float(m["mean"]), int(m["saturated"]))
+        for m in re.finditer(
+            r"^(?P<name>.+?) +first/last signal (?P<ratio>\S+), mean \|dL/db\| (?P<mean>\S+), "
+            r"saturated units (?P<saturated>\d+)%$",
+            _stdout(cell),
+            re.M,
+        )
+    }
+    small, xavier, large = (
+        rows[k] for k in ("xavier / 3 (too small)", "xavier", "xavier × 3 (too large)")
+    )
+    assert small[0] < 1e-6 < xavier[0] < large[0]  # the too-large signal is the flattest
+    assert large[1] > 10 * xavier[1] and large[2] >= 30 and xavier[2] == small[2] == 0
+    text = "\n".join(c.source for c in executed.cells if c.cell_type == "markdown")
+    assert "the signal does **not** vanish" in text
+
+
+def test_softmax_regions_are_drawn_from_each_class_margin() -> None:
+    source = _sources("07_softmax_cross_entropy.ipynb")
+    # contouring class indices draws a false class-1 band where classes 0 and 2 meet
+    assert "levels=[-0.5, 0.5, 1.5, 2.5]" not in source
+    assert "def margin(z, c)" in source and "levels=[0, top]" in source
