@@ -1,11 +1,9 @@
-"""The documentation site builds with ``mkdocs build --strict`` and its code runs.
+"""The documentation site builds with ``mkdocs build --strict``.
 
-* The build is strict: a broken link, a missing nav entry, an unresolved API reference or a
-  docstring mkdocstrings cannot parse fails the test (skipped only when mkdocs is not installed;
-  a missing plugin is a failure, not a skip).
-* Every ``python`` code block of the hand-written pages is executed, page by page, in one fresh
-  namespace per page, so the docs never show code that no longer works. Blocks fenced as ``py``
-  are shown but not run (used for other libraries' code, e.g. micrograd or PyTorch).
+The build is strict: a broken link, a missing nav entry, an unresolved API reference or a
+docstring mkdocstrings cannot parse fails the test (skipped only when mkdocs is not installed;
+a missing plugin is a failure, not a skip). The code blocks of every page and of the README
+are run, and their printed output checked, by tests/test_doc_code.py.
 """
 
 from __future__ import annotations
@@ -24,18 +22,6 @@ SRC = ROOT / "src" / "chainrule"
 NOTEBOOK_DIR = ROOT / "examples" / "notebooks"
 BUILD_TIMEOUT_S = 300  # a hang fails instead of stalling CI; the build takes seconds
 
-# The hand-written pages whose code blocks must run (other pages test their own code).
-RUNNABLE_PAGES = sorted(
-    [
-        DOCS / "index.md",
-        *(DOCS / "concepts").glob("*.md"),
-        *(DOCS / "howto").glob("*.md"),
-        DOCS / "coming-from-micrograd.md",
-        DOCS / "coming-from-pytorch.md",
-    ]
-)
-# Pages whose code trains a model for several seconds: the slow tier runs them.
-SLOW_PAGES = {DOCS / "howto" / "train-mlp.md"}
 _FENCE = re.compile(r"^(?P<indent>[ ]*)```python[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
 
 
@@ -112,19 +98,3 @@ def test_figures_are_generated_into_the_site(site: Path) -> None:
     assert figures, "scripts/docs_figures.py wrote no figures"
     for figure in figures:
         assert figure.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
-
-
-@pytest.mark.parametrize(
-    "page",
-    [pytest.param(p, marks=pytest.mark.slow if p in SLOW_PAGES else ()) for p in RUNNABLE_PAGES],
-    ids=[p.relative_to(DOCS).as_posix() for p in RUNNABLE_PAGES],
-)
-def test_code_blocks_on_the_page_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.chdir(tmp_path)  # anything a snippet writes lands in a scratch directory
-    namespace: dict[str, object] = {"__name__": "__docs__"}
-    for number, block in enumerate(python_blocks(page.read_text(encoding="utf-8")), start=1):
-        code = compile(block, f"{page.relative_to(ROOT)} (python block {number})", "exec")
-        exec(code, namespace)

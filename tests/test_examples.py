@@ -111,3 +111,24 @@ def test_without_dot_the_graph_source_is_written_and_install_help_printed(
     assert written.read_text(encoding="utf-8").startswith("digraph")
     assert not (tmp_path / "graph.svg").exists()
     assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+def test_plots_name_their_loss_and_label_the_input_axes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = importlib.import_module("_common")
+    figures: list[Any] = []
+
+    def keep(fig: Any, path: Path) -> Path:
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(common, "_save", keep)
+    history = {"loss": [0.9, 0.5, 0.2], "accuracy": [0.5, 0.7, 0.9]}
+    common.plot_history(history, tmp_path / "h.png", "moons", loss="mean hinge loss")
+    common.plot_decision_boundary(lambda p: p[0] - p[1], [[0.0, 1.0], [1.0, 0.0]], [0, 1],
+                                  tmp_path / "b.png", "boundary", resolution=8)  # fmt: skip
+    curve, boundary = (fig.axes[0] for fig in figures)
+    assert curve.get_ylabel() == "loss: mean hinge loss"
+    assert boundary.get_xlabel() == "first input $x_1$"
+    assert boundary.get_ylabel() == "second input $x_2$"
