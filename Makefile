@@ -4,12 +4,16 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 OUT     ?= out
 EXTRAS  ?= dev,viz,examples,docs
+DEMO_EXTRAS     := viz,examples
+NOTEBOOK_EXTRAS := notebooks
 
-.PHONY: help setup dot demo test lint format typecheck pytest bench docs clean
+.PHONY: help setup dot demo notebooks test quick lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
+	@echo "make notebooks - set up Jupyter, then open the tutorial notebooks (start with 00)"
 	@echo "make test   - set up, then lint, type-check, run the test suite and build the docs (strict)"
+	@echo "make quick  - lint and the fast tests (not the notebooks, docs build, examples, benchmarks)"
 	@echo "make bench  - side-by-side benchmarks (writes docs/performance.md)"
 	@echo "make docs   - build the documentation site into site/"
 
@@ -25,8 +29,24 @@ setup: $(BIN)/.installed dot
 dot:
 	@bash scripts/ensure-dot.sh
 
-demo: setup
+# The demo and the notebooks install only what they need (no test or docs tools).
+$(BIN)/.installed-demo: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(DEMO_EXTRAS)]"
+	touch $@
+
+$(BIN)/.installed-notebooks: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(NOTEBOOK_EXTRAS)]"
+	touch $@
+
+demo: $(BIN)/.installed-demo dot
 	$(BIN)/python examples/train_moons.py --out $(OUT)
+
+notebooks: $(BIN)/.installed-notebooks dot
+	$(BIN)/jupyter notebook examples/notebooks/00_build_your_own_value.ipynb
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests examples benchmarks scripts
@@ -43,6 +63,10 @@ pytest: setup
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 test: setup lint typecheck pytest
+
+# Everyday loop: the tests not marked `slow` (pyproject.toml); `make test` runs them all.
+quick: setup lint
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

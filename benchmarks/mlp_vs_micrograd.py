@@ -5,105 +5,67 @@ same process and run, built by the same code (only the Value class differs). Pri
 time ratio (min of several repeats, garbage collector on, as users run it), micrograd's time
 with the collector off, and the bytes per graph node measured with tracemalloc.
 
-    python benchmarks/mlp_vs_micrograd.py
+    python benchmarks/mlp_vs_micrograd.py [--repeats 3]
+    python benchmarks/mlp_vs_micrograd.py --json   # one JSON object (benchmarks/run.py reads it)
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import random
-import tracemalloc
+import json
 from functools import partial
 from typing import Any
 
-from run import best_time, count_nodes, make_problem  # the full benchmark, same folder
+from workloads import best_time, bytes_per_node, train
+
+MICROGRAD = "micrograd 0.1.0"
 
 
-def make_mlp(value: type, sizes: list[int], seed: int = 1) -> list[list[tuple[list[Any], Any]]]:
-    """Layers of neurons, each (weights, bias), initialised uniform(-1, 1) like micrograd."""
-    rng = random.Random(seed)
-    return [
-        [([value(rng.uniform(-1, 1)) for _ in range(nin)], value(0.0)) for _ in range(nout)]
-        for nin, nout in zip(sizes[:-1], sizes[1:])
-    ]
-
-
-def forward(layers: list[list[tuple[list[Any], Any]]], x: list[Any]) -> Any:
-    for depth, layer in enumerate(layers):
-        last = depth == len(layers) - 1
-        outs = []
-        for w, b in layer:
-            act = sum((wi * xi for wi, xi in zip(w, x)), b)
-            outs.append(act if last else act.relu())
-        x = outs
-    return x[0]
-
-
-def parameters(layers: list[list[tuple[list[Any], Any]]]) -> list[Any]:
-    return [p for layer in layers for w, b in layer for p in [*w, b]]
-
-
-def loss_fn(value: type, layers: Any, xs: list[list[float]], ys: list[float]) -> Any:
-    scores = [forward(layers, [value(a) for a in x]) for x in xs]
-    losses = [(1 + -y * s).relu() for y, s in zip(ys, scores)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    reg = 1e-4 * sum(p * p for p in parameters(layers))
-    return data_loss + reg
-
-
-def train(value: type, steps: int = 3) -> float:
-    xs, ys = make_problem()
-    layers = make_mlp(value, [2, 16, 16, 1])
-    params = parameters(layers)
-    loss: Any = None
-    for _ in range(steps):
-        loss = loss_fn(value, layers, xs, ys)
-        for p in params:
-            p.grad = 0.0
-        loss.backward()
-        for p in params:
-            p.data -= 0.05 * p.grad
-    return float(loss.data)
-
-
-def bytes_per_node(value: type) -> tuple[float, int]:
-    xs, ys = make_problem()
-    layers = make_mlp(value, [2, 16, 16, 1])
-    gc.collect()
-    tracemalloc.start()
-    loss = loss_fn(value, layers, xs, ys)
-    loss.backward()
-    used, _ = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return used / count_nodes(loss), count_nodes(loss)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+def measure(repeats: int) -> dict[str, Any]:
+    """Every figure of this benchmark, as plain numbers (seconds, bytes, ratios)."""
     from micrograd.engine import Value as MicrogradValue
 
     from chainrule import Value
 
-    engines = {"micrograd 0.1.0": MicrogradValue, "chainrule": Value}
-    losses = {name: train(v) for name, v in engines.items()}
-    times = {name: best_time(partial(train, v), args.repeats) for name, v in engines.items()}
-    micrograd_gc_off = best_time(partial(train, MicrogradValue), args.repeats, gc_off=True)
-    memory = {name: bytes_per_node(v) for name, v in engines.items()}
-    print(f"MLP 2-16-16-1, 100 points, 3 SGD steps (min of {args.repeats}), GC on")
-    for name in engines:
-        per_node, nodes = memory[name]
-        print(f"  {name:<16} {times[name]:7.3f} s   {per_node:6.0f} B/node ({nodes} nodes)"
-              f"   final loss {losses[name]:.6f}")  # fmt: skip
-    ratio = times["micrograd 0.1.0"] / times["chainrule"]
-    mem = memory["chainrule"][0] / memory["micrograd 0.1.0"][0]
-    print(
-        f"chainrule is {ratio:.2f}x faster than micrograd and uses {mem:.2f} of its bytes per node"
-    )
-    print(f"micrograd with gc.disable() takes {micrograd_gc_off:.3f} s: "
-          f"{micrograd_gc_off / times['chainrule']:.2f}x chainrule's time (GC on)")  # fmt: skip
+    values = {MICROGRAD: MicrogradValue, "chainrule": Value}
+    engines: dict[str, dict[str, float]] = {n: {"final_loss": train(v)} for n, v in values.items()}
+    for name, value in values.items():
+        engines[name]["time"] = best_time(partial(train, value), repeats)
+    mg_off = best_time(partial(train, MicrogradValue), repeats, gc_off=True)
+    for name, value in values.items():  # memory last: the timings run before any tracing
+        engines[name]["bytes_per_node"], engines[name]["nodes"] = bytes_per_node(value)
+    ours, theirs = engines["chainrule"], engines[MICROGRAD]
+    return {
+        "workload": "MLP 2-16-16-1, 100 points, 3 SGD steps",
+        "repeats": repeats,
+        "engines": engines,
+        "micrograd_gc_off_time": mg_off,
+        "speedup": theirs["time"] / ours["time"],  # micrograd time / chainrule time, both GC on
+        "memory_ratio": ours["bytes_per_node"] / theirs["bytes_per_node"],
+        "gc_off_ratio": mg_off / ours["time"],  # micrograd GC off / chainrule GC on
+    }
+
+
+def text(result: dict[str, Any]) -> list[str]:
+    """The figures as the lines this script prints when run alone."""
+    lines = [f"{result['workload']} (min of {result['repeats']}), GC on"]
+    for name, e in result["engines"].items():
+        lines.append(f"  {name:<16} {e['time']:7.3f} s   {e['bytes_per_node']:6.0f} B/node "
+                     f"({e['nodes']:.0f} nodes)   final loss {e['final_loss']:.6f}")  # fmt: skip
+    lines.append(f"chainrule is {result['speedup']:.2f}x faster than micrograd and uses "
+                 f"{result['memory_ratio']:.2f} of its bytes per node")  # fmt: skip
+    lines.append(f"micrograd with gc.disable() takes {result['micrograd_gc_off_time']:.3f} s: "
+                 f"{result['gc_off_ratio']:.2f}x chainrule's time (GC on)")  # fmt: skip
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print one JSON object, no prose")
+    args = parser.parse_args()
+    result = measure(args.repeats)
+    print(json.dumps(result) if args.json else "\n".join(text(result)))
 
 
 if __name__ == "__main__":

@@ -4,19 +4,18 @@ One process, one run. Engines: micrograd 0.1.0 (garbage collector on, as users r
 micrograd with ``gc.disable()``, PyTorch CPU on 0-d float64 tensors (skipped with a line when
 not importable), chainrule's dynamic ``Value`` (collector on, and off), chainrule's compiled
 trace (MLP only) and the *floor*: the same computation hand-written on plain floats with a
-hand-derived backward pass.
-
-Workloads (every engine builds the same graph; constants are nodes in every engine):
-  mlp    MLP 2-16-16-1 training step: 100 points, hinge loss + L2, SGD update
-  chain  a chain of 1,000,000 nodes (alternating y*x and relu), build + backward
-  fanout one leaf fanned out into 100,000 terms x*c_i, summed pairwise, build + backward
-  dag    a random DAG of 100,000 nodes whose operands are drawn from all earlier nodes
-         (shared subexpressions), build + backward from the sum of its sinks
+hand-derived backward pass. The workloads (``benchmarks/workloads.py``): the MLP training
+step, a chain of 1,000,000 nodes, a fan-out of 100,000 terms, a random DAG of 100,000 nodes.
 
 Figures: time (min of repeats), ratios, tracemalloc peak and bytes per node, and whether the
-traced memory returns to its baseline on ``del`` with the garbage collector off.
+traced memory returns to its baseline on ``del`` with the garbage collector off; then
+``mlp_vs_micrograd.py --json`` in a fresh process, and ``profile_engine.py``'s phase split.
 
-    python benchmarks/run.py            # full run, writes docs/performance.md and docs/img/
+The page keeps its prose in docs/performance.md itself: this script replaces only the part
+between the two ``GENERATED`` markers there, so the text around the tables (what the engines
+do, what was tried) is edited as documentation.
+
+    python benchmarks/run.py            # full run, rewrites the tables of docs/performance.md
     python benchmarks/run.py --quick    # sizes / 10, one repeat, prints only
 """
 
@@ -24,323 +23,43 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import platform
-import random
-import re
+import subprocess
 import sys
 import textwrap
 import time
-import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+from profile_engine import gc_by_generation, phases, split_engines, tracked_per_node
+from workloads import (
+    ROOT,
+    Engine,
+    Memory,
+    best_time,
+    chain,
+    count_nodes,
+    dag,
+    dag_program,
+    engines,
+    fanout,
+    floor_chain,
+    floor_dag,
+    floor_fanout,
+    floor_mlp_grad,
+    make_problem,
+    memory,
+    mlp_init,
+    mlp_loss,
+)
 
-# --- engines ---
-
-
-@dataclass
-class Engine:
-    """How one library makes leaves, reads adjoints and resets them."""
-
-    name: str
-    leaf: Callable[[float], Any]  # a differentiable input
-    const: Callable[[float], Any]  # an input that needs no gradient
-    grad: Callable[[Any], float]
-    zero: Callable[[Any], None]
-    gc_off: bool = False
-    traced_memory: bool = True  # False when the library allocates outside Python's allocator
-
-
-def _set_grad_zero(p: Any) -> None:
-    p.grad = 0.0
-
-
-def engines() -> tuple[list[Engine], list[str]]:
-    """Available engines, and a line for each one that is skipped."""
-    found, skipped = [], []
-    try:
-        import micrograd
-        from micrograd.engine import Value as MG
-
-        version = getattr(micrograd, "__version__", "0.1.0")
-        for gc_off in (False, True):
-            found.append(Engine(f"micrograd {version}" + (" gc off" if gc_off else ""), MG, MG,
-                                lambda p: float(p.grad), _set_grad_zero, gc_off))  # fmt: skip
-    except ImportError:
-        skipped.append("micrograd: not importable (pip install micrograd==0.1.0)")
-    try:
-        import torch
-
-        def tleaf(x: float) -> Any:
-            return torch.tensor(x, dtype=torch.float64, requires_grad=True)
-
-        def tconst(x: float) -> Any:
-            return torch.tensor(x, dtype=torch.float64)
-
-        def tzero(p: Any) -> None:
-            p.grad = None
-
-        found.append(Engine(f"torch {torch.__version__}", tleaf, tconst,
-                            lambda p: float(p.grad), tzero, traced_memory=False))  # fmt: skip
-    except ImportError:
-        skipped.append(
-            "torch: not importable; skipped (pip install -e '.[bench-torch]': torch==2.13.0)"
-        )
-    from chainrule import Value
-
-    for gc_off in (False, True):
-        found.append(Engine("chainrule" + (" gc off" if gc_off else ""), Value,
-                            lambda x: Value(x, requires_grad=False), lambda p: float(p.grad),
-                            _set_grad_zero, gc_off))  # fmt: skip
-    return found, skipped
-
-
-# --- workloads on any engine: each returns (root, leaves); the caller runs backward ---
-
-
-def make_problem(seed: int = 0) -> tuple[list[list[float]], list[float]]:
-    rng = random.Random(seed)
-    xs = [[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(100)]
-    ys = [1.0 if x[0] * x[1] > 0 else -1.0 for x in xs]
-    return xs, ys
-
-
-SIZES = [2, 16, 16, 1]
-
-
-def mlp_init(seed: int = 1) -> list[float]:
-    """Flat parameters, neuron by neuron: weights then bias (uniform(-1, 1), bias 0)."""
-    rng = random.Random(seed)
-    flat: list[float] = []
-    for nin, nout in zip(SIZES[:-1], SIZES[1:]):
-        for _ in range(nout):
-            flat += [rng.uniform(-1, 1) for _ in range(nin)] + [0.0]
-    return flat
-
-
-def mlp_loss(params: list[Any], xs: list[list[Any]], ys: list[float]) -> Any:
-    """Hinge loss + 1e-4 L2 of an MLP whose flat parameters are ``params``."""
-    scores = []
-    for x in xs:
-        k, h = 0, x
-        for depth, (nin, nout) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-            outs = []
-            for _ in range(nout):
-                act = params[k + nin]
-                for i in range(nin):
-                    act = act + params[k + i] * h[i]
-                k += nin + 1
-                outs.append(act if depth == len(SIZES) - 2 else act.relu())
-            h = outs
-        scores.append(h[0])
-    total = 0.0
-    for y, s in zip(ys, scores):
-        total = total + (1.0 + (-y) * s).relu()
-    reg = 0.0
-    for p in params:
-        reg = reg + p * p
-    return total * (1.0 / len(ys)) + 1e-4 * reg
-
-
-def pairwise_sum(terms: list[Any]) -> Any:
-    """Sum as a balanced tree: depth log2(n), so recursive walks survive."""
-    while len(terms) > 1:
-        paired = [a + b for a, b in zip(terms[::2], terms[1::2])]
-        terms = paired + ([terms[-1]] if len(terms) % 2 else [])
-    return terms[0]
-
-
-def chain(e: Engine, n: int) -> tuple[Any, list[Any]]:
-    x = e.leaf(0.9999999)
-    y = x
-    for _ in range(n // 2):
-        y = (y * x).relu()
-    return y, [x]
-
-
-def fanout(e: Engine, n: int) -> tuple[Any, list[Any]]:
-    x = e.leaf(0.5)
-    return pairwise_sum([x * float(i % 7 - 3) for i in range(n)]), [x]
-
-
-def dag_program(n: int, leaves: int = 100, seed: int = 2) -> list[tuple[int, int, int]]:
-    """(kind, i, j) per node: kind 0 is a*b, kind 1 is (a+b)*0.5 (three nodes with the constant)."""
-    rng = random.Random(seed)
-    prog: list[tuple[int, int, int]] = []
-    size = leaves  # size counts graph nodes; operands index the earlier results
-    while size < leaves + n:
-        kind = rng.randrange(2)
-        made = leaves + len(prog)
-        prog.append((kind, rng.randrange(made), rng.randrange(made)))
-        size += 1 if kind == 0 else 3
-    return prog
-
-
-def dag(e: Engine, prog: list[tuple[int, int, int]], leaves: int = 100) -> tuple[Any, list[Any]]:
-    rng = random.Random(3)
-    xs = [e.leaf(rng.uniform(-1, 1)) for _ in range(leaves)]
-    nodes, used = list(xs), [False] * (leaves + len(prog))
-    for kind, i, j in prog:
-        a, b = nodes[i], nodes[j]
-        used[i] = used[j] = True
-        nodes.append(a * b if kind == 0 else (a + b) * 0.5)
-    return pairwise_sum([v for v, u in zip(nodes, used) if not u]), xs
-
-
-# --- the floor: the same computations on plain floats, backward derived by hand ---
-
-
-def floor_chain(n: int) -> float:
-    x = 0.9999999
-    ys, y = [], x
-    for _ in range(n // 2):
-        ys.append(y)
-        y = y * x
-        y = y if y > 0.0 else 0.0
-    g, gx = 1.0, 0.0
-    for prev in reversed(ys):  # y_new = relu(prev * x)
-        if prev * x <= 0.0:
-            g = 0.0
-        gx += g * prev
-        g *= x
-    return gx + g
-
-
-def floor_fanout(n: int) -> float:
-    x = 0.5
-    total = sum(x * float(i % 7 - 3) for i in range(n))
-    del total
-    return sum(float(i % 7 - 3) for i in range(n))  # d total / dx
-
-
-def floor_dag(prog: list[tuple[int, int, int]], leaves: int = 100) -> list[float]:
-    rng = random.Random(3)
-    vals = [rng.uniform(-1, 1) for _ in range(leaves)]
-    used = [False] * (leaves + len(prog))
-    for kind, i, j in prog:
-        used[i] = used[j] = True
-        vals.append(vals[i] * vals[j] if kind == 0 else (vals[i] + vals[j]) * 0.5)
-    grads = [1.0 if not u else 0.0 for u in used[: len(vals)]]
-    for k in range(len(prog) - 1, -1, -1):
-        kind, i, j = prog[k]
-        g = grads[leaves + k]
-        if kind == 0:
-            grads[i] += g * vals[j]
-            grads[j] += g * vals[i]
-        else:
-            grads[i] += 0.5 * g
-            grads[j] += 0.5 * g
-    return grads[:leaves]
-
-
-def floor_mlp_grad(
-    flat: list[float], xs: list[list[float]], ys: list[float]
-) -> tuple[float, list[float]]:
-    """Loss and gradient of ``mlp_loss`` on floats, backpropagation written out by hand."""
-    grad = [0.0] * len(flat)
-    n = len(ys)
-    loss = 0.0
-    for x, y in zip(xs, ys):
-        # forward, remembering each layer's input and each neuron's pre-activation
-        inputs, pre, h, k = [], [], x, 0
-        for depth, (nin, nout) in enumerate(zip(SIZES[:-1], SIZES[1:])):
-            inputs.append(h)
-            acts = []
-            for _ in range(nout):
-                act = flat[k + nin]
-                for i in range(nin):
-                    act += flat[k + i] * h[i]
-                acts.append(act)
-                k += nin + 1
-            pre.append(acts)
-            h = acts if depth == len(SIZES) - 2 else [a if a > 0.0 else 0.0 for a in acts]
-        margin = 1.0 - y * h[0]
-        if margin <= 0.0:
-            continue
-        loss += margin
-        upstream = [-y / n]  # d loss / d score
-        for depth in range(len(SIZES) - 2, -1, -1):
-            nin, nout = SIZES[depth], SIZES[depth + 1]
-            k = sum((a + 1) * b for a, b in zip(SIZES[:depth], SIZES[1 : depth + 1]))
-            h_in, acts = inputs[depth], pre[depth]
-            down = [0.0] * nin
-            for o in range(nout):
-                g = upstream[o]
-                if depth != len(SIZES) - 2 and acts[o] <= 0.0:
-                    g = 0.0
-                base = k + o * (nin + 1)
-                if g != 0.0:
-                    for i in range(nin):
-                        grad[base + i] += g * h_in[i]
-                        down[i] += g * flat[base + i]
-                    grad[base + nin] += g
-            upstream = down
-    reg = 0.0
-    for i, p in enumerate(flat):
-        reg += p * p
-        grad[i] += 2e-4 * p
-    return loss / n + 1e-4 * reg, grad
-
-
-# --- measurement ---
-
-
-def best_time(fn: Callable[[], object], repeats: int, gc_off: bool = False) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        if gc_off:
-            gc.disable()
-        try:
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        finally:
-            gc.enable()
-    return min(times)
-
-
-def count_nodes(root: Any) -> int:
-    seen, stack = {id(root)}, [root]
-    while stack:
-        for p in stack.pop()._prev:
-            if id(p) not in seen:
-                seen.add(id(p))
-                stack.append(p)
-    return len(seen)
-
-
-@dataclass
-class Memory:
-    peak: int  # bytes above the baseline, tracemalloc peak
-    per_node: float  # bytes held after backward / nodes
-    freed: bool  # back to baseline on del, garbage collector off
-    residual: int  # bytes still traced after del
-
-
-def memory(build: Callable[[], tuple[Any, list[Any]]], nodes: int) -> Memory:
-    gc.collect()
-    gc.disable()
-    try:
-        tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0]
-        graph = build()
-        graph[0].backward()
-        held, peak = tracemalloc.get_traced_memory()
-        del graph
-        after = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-    finally:
-        gc.enable()
-        gc.collect()
-    held -= base
-    return Memory(peak - base, held / nodes, after - base < 0.02 * held + 4096, after - base)
+BEGIN = "<!-- GENERATED by benchmarks/run.py: everything down to the END marker -->"
+END = "<!-- END of the GENERATED part: the text below is written by hand -->"
 
 
 @dataclass
@@ -366,7 +85,7 @@ def run(
     nodes: dict[str, int] = {}
 
     from chainrule import Value
-    from chainrule.compile import compile as cr_compile
+    from chainrule import compile as cr_compile
 
     gc.collect()
     heap = len(gc.get_objects())
@@ -647,34 +366,38 @@ def targets(results: dict[str, dict[str, Row]], fresh: dict[str, float]) -> list
 
 
 def fresh_process(repeats: int) -> tuple[dict[str, float], list[str]]:
-    """``mlp_vs_micrograd.py`` in its own process: a heap holding nothing but the two engines."""
-    import subprocess
+    """``mlp_vs_micrograd.py --json`` in its own process: a heap holding only the two engines.
 
+    Its figures for the targets table (``ratio``, ``gc_off``) and the page's lines for it.
+    """
     script = Path(__file__).resolve().parent / "mlp_vs_micrograd.py"
-    try:
-        done = subprocess.run([sys.executable, str(script), "--repeats", str(repeats)],
-                              capture_output=True, text=True, check=True)  # fmt: skip
-    except subprocess.CalledProcessError as err:
-        return {}, [f"`mlp_vs_micrograd.py` failed: {err.stderr.strip().splitlines()[-1]}"]
-    lines = done.stdout.strip().splitlines()
-    figures = {}
-    for key, pattern in (("ratio", r"chainrule is ([\d.]+)x faster"),
-                         ("gc_off", r"([\d.]+)x chainrule's time")):  # fmt: skip
-        found = re.search(pattern, done.stdout)
-        if found:
-            figures[key] = float(found[1])
-    return figures, ["```text", *lines, "```"]
+    cmd = [sys.executable, str(script), "--repeats", str(repeats), "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {}, [f"`mlp_vs_micrograd.py` failed: {last}"]
+    result = json.loads(done.stdout)
+    lines = [f"| engine ({result['workload']}, min of {result['repeats']}, GC on) | time | "
+             "bytes/node | nodes | final loss |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, e in result["engines"].items():
+        lines.append(f"| {name} | {e['time']:.3f} s | {e['bytes_per_node']:.0f} | "
+                     f"{e['nodes']:,.0f} | {e['final_loss']:.6f} |")  # fmt: skip
+    lines += [
+        "",
+        f"chainrule is {result['speedup']:.2f}x faster than micrograd and uses "
+        f"{result['memory_ratio']:.2f} of its bytes per node; micrograd with `gc.disable()` "
+        f"takes {result['micrograd_gc_off_time']:.3f} s, {result['gc_off_ratio']:.2f}x "
+        "chainrule's time (GC on).",
+    ]
+    return {"ratio": result["speedup"], "gc_off": result["gc_off_ratio"]}, lines
 
 
 def profile_lines(repeats: int) -> list[str]:
     """The dynamic engine's MLP step split into phases (benchmarks/profile_engine.py)."""
-    from profile_engine import gc_by_generation, phases, tracked_per_node
-
     lines = ["## Where chainrule's time goes (MLP loss graph)", ""]
-    lines.append(f"GC-tracked objects allocated per node: {tracked_per_node():.2f} "
-                 "(a Value and its `_prev` tuple; a `*`, `/`, `**` or function node adds its "
-                 "backward closure, a bound method over that tuple; `+`, `-` and `neg` nodes "
-                 "share one closure).")  # fmt: skip
+    per_node = tracked_per_node()
+    lines.append(f"GC-tracked objects allocated per node: {per_node:.2f} "
+                 "(what a node holds: [What the engines do](#what-the-engines-do)).")  # fmt: skip
     lines += ["", "| GC | build | topological walk | reverse pass | free on del | "
               "collections |", "|---|---|---|---|---|---|"]  # fmt: skip
     for gc_on in (True, False):
@@ -683,29 +406,27 @@ def profile_lines(repeats: int) -> list[str]:
         lines.append(f"| {'on' if gc_on else 'off'} | " + " | ".join(
             f"{b[k] * 1e3:.1f} ms" for k in ("build", "walk", "reverse", "free")
         ) + f" | {b['collections']:.0f} |")  # fmt: skip
-    engines: list[tuple[str, type]] = [("chainrule", _chainrule_value())]
-    try:
-        from micrograd.engine import Value as MicrogradValue
-
-        engines.insert(0, ("micrograd 0.1.0", MicrogradValue))
-    except ImportError:
-        pass
     lines += ["", "The garbage collector during 3 training steps "
               "(`benchmarks/mlp_vs_micrograd.py`'s loop), per generation: collections and "
               "their total time. Full (generation 2) collections traverse every live graph "
               "node, and they are most of the cost:", "",
               "| engine | gen 0 | gen 1 | gen 2 (full) |", "|---|---|---|---|"]  # fmt: skip
-    for name, value in engines:
+    for name, value in split_engines():
         split = gc_by_generation(value)
         lines.append(f"| {name} | " + " | ".join(
             f"{n} x, {t * 1e3:.0f} ms" for n, t in split.values()) + " |")  # fmt: skip
     return [*lines, ""]
 
 
-def _chainrule_value() -> type:
-    from chainrule import Value
-
-    return Value
+def fill_page(page: str, generated: str) -> str:
+    """``page`` with the text between its GENERATED markers replaced by ``generated``."""
+    start, end = page.find(BEGIN), page.find(END)
+    if start < 0 or end < start:
+        raise ValueError(
+            f"the page has no {BEGIN!r} line followed by an {END!r} line; "
+            "expected both, around the tables this script writes"
+        )
+    return page[: start + len(BEGIN)] + "\n\n" + generated.strip() + "\n\n" + page[end:]
 
 
 def plot(results: dict[str, dict[str, Row]], path: Path) -> None:
@@ -755,79 +476,11 @@ def main() -> None:
     img = args.out.parent / "img" / "performance.png"
     plot(results, img)
     command = "python benchmarks/run.py" + (f" --repeats {args.repeats}" if args.repeats else "")
-    head = PAGE_HEAD.format(machine=machine(), command=command, date=time.strftime("%Y-%m-%d"))
-    args.out.write_text(head + body + "\n" + PAGE_TAIL)
+    head = (f"Generated by `{command}` on {time.strftime('%Y-%m-%d')} (`make bench` runs it). "
+            f"Machine: {machine()}.\n\n![time per workload](img/performance.png)\n\n")  # fmt: skip
+    source = args.out if args.out.exists() else ROOT / "docs" / "performance.md"
+    args.out.write_text(fill_page(source.read_text(), head + body))
     print(f"wrote {args.out} and {img}")
-
-
-PAGE_HEAD = """# Performance
-
-Generated by `{command}` on {date} (`make bench` runs it). Every figure in the tables
-below comes from that one run: one process, plus the one it starts for the fresh-process
-figure. The list of what was tried, at the end, cites earlier A/B runs.
-
-Machine: {machine}.
-
-![time per workload](img/performance.png)
-
-"""
-
-PAGE_TAIL = """
-## What the engines do
-
-- **micrograd 0.1.0**: each `_backward` closure captures its own output node, a reference
-  cycle per node, so only the cyclic garbage collector frees a graph; its recursive
-  topological sort raises `RecursionError` on deep graphs.
-- **chainrule**: one `Value` (slots) and one `_prev` tuple per node; the backward closure of
-  a node is its op's rule bound to that tuple (a 64-byte bound method), and `+`, `-`, `neg`
-  nodes share one. Closures hold parents, never their node, so reference counting frees
-  the graph on `del`.
-- **chainrule compiled**: `chainrule.compile(f)` traces `f` once into straight-line Python
-  (one line per node forward, one `+=` line per edge backward) and reruns that code on floats.
-- **floor**: the hand-written float program with a hand-derived backward pass: what pure
-  Python can do at all. (The compiled trace can beat this floor: the hand-written MLP
-  backward recomputes layer offsets per sample; the generated code has none of that.)
-
-## What was tried on the dynamic engine (issue 7), and what it gave
-
-Measured with `benchmarks/profile_engine.py` and A/B runs in one process (the machine was
-shared, so differences under ~10% are noise):
-
-- **Topological walk without a `(node, iterator)` pair per node** (adopted): those are two
-  GC-tracked objects alive per node while the walk descends; on a 300,000-node chain the walk
-  took 1,065 ms with GC on and 201 ms off; with an index stack (two lists) 255 ms on.
-- **The tuple `op.local` returns becomes the closure's `__defaults__`** (adopted, then
-  replaced): 402 -> 376 B/node, 3.96 -> 3.49 GC-tracked objects per node.
-- **The closure is the op's rule bound to the `_prev` tuple; partials computed during backward**
-  (adopted): `MethodType(rule, parents)` costs 64 bytes and one tracked object where a function
-  object costs 152 bytes plus its defaults tuple and floats; `+`, `-`, `neg` nodes share one
-  closure. MLP graph 376 -> 230 B/node, 3.49 -> 2.50 tracked objects per node;
-  `mlp_vs_micrograd.py` 2.2x -> 3.5-3.9x micrograd (on the machine of 2026-11-25, where
-  micrograd took 1.4-1.6 s; see the fresh-process figure above for this run). With a bound
-  method for every node (no sharing): 260 B/node, 2.97 tracked objects, 3.3-3.8x.
-- **The parents tuple as the closure** (not adopted, 2026-11-26): a tuple subclass per op
-  with a `__call__`, so that `_prev` and `_backward` are one object. 1.98 tracked objects and
-  205 B/node, but `mlp_vs_micrograd.py` within noise (6.0-7.1x against 6.4-6.7x for the
-  current engine, same session) and about 10% slower with the collector off: not worth a
-  `_backward` that is its own `_prev`.
-- **Inlining `_node` into `_unary`/`_binary`** (not adopted): one call fewer per node, but
-  within noise (MLP step GC on 181-204 ms vs 171-264 ms for the current code).
-- **Walk with parallel node/iterator lists** (not adopted): the iterators are still
-  GC-tracked; no gain (2,221 vs 2,657 ms on the 300k chain build+backward, noise-level).
-- **The 5x target, with a closure per node.** With the collectors off, chainrule's MLP step
-  and micrograd's take about the same time (the targets table; 0.9-1.3x across runs on
-  2026-11-26): the engines do about the same work per node. With the collectors on, the
-  difference is collection work, and most of it is full collections, each traversing every
-  live tracked object: per graph node a `Value`, its `_prev` tuple and, for most ops, its
-  closure. chainrule leaves 2.5 per node where micrograd leaves 6.9 and a reference cycle. The
-  multiple this buys depends on what else the process holds (the two MLP rows of the targets
-  table) and on the machine: on the machine of 2026-11-25, where micrograd's 3 steps took
-  1.4-1.6 s instead of this run's, `mlp_vs_micrograd.py` gave 3.5-3.9x. So 5x holds in a small
-  process on this machine and is not a guarantee. Merging the closure into the parents tuple
-  (below) reaches 2.0 tracked objects per node and gains nothing measurable; fewer still means
-  a node without a closure (the op or its partials stored on the node), which the design card
-  rules out. For speed, the compiled path (`chainrule.compile`) is the answer.
-"""
 
 
 if __name__ == "__main__":

@@ -120,15 +120,21 @@ def accuracy(predicted: Sequence[int], labels: Sequence[int]) -> float:
 # --- pictures ---
 
 
-def plot_history(history: Mapping[str, Sequence[float]], path: Path, title: str) -> Path:
-    """Loss (log scale) on the left axis and, if recorded, accuracy on the right one."""
+def plot_history(
+    history: Mapping[str, Sequence[float]], path: Path, title: str, *, loss: str
+) -> Path:
+    """Loss (log scale) on the left axis and, if recorded, accuracy on the right one.
+
+    ``loss`` names the loss on its axis (``"mean hinge loss + L2 penalty"``): a curve labelled
+    only "loss" does not say what was minimised.
+    """
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     steps = range(1, len(history["loss"]) + 1)
-    ax.plot(steps, history["loss"], color=CLASS_COLORS[0], lw=2, label="loss")
+    ax.plot(steps, history["loss"], color=CLASS_COLORS[0], lw=2, label=loss)
     if min(history["loss"]) > 0:
         ax.set_yscale("log")
     ax.set_xlabel("step")
-    ax.set_ylabel("loss", color=CLASS_COLORS[0])
+    ax.set_ylabel(f"loss: {loss}", color=CLASS_COLORS[0])
     ax.grid(alpha=0.3)
     if "accuracy" in history:
         ax2 = ax.twinx()
@@ -184,6 +190,8 @@ def plot_decision_boundary(
         )  # fmt: skip
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     ax.set_title(title)
+    ax.set_xlabel("first input $x_1$")
+    ax.set_ylabel("second input $x_2$")
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
     ax.set_aspect("equal")

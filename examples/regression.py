@@ -91,7 +91,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     out: Path = args.out
     paths = {
-        "training curve": plot_history(history, out / "regression_training.png", "MSE per step"),
+        "training curve": plot_history(
+            history, out / "regression_training.png", "regression", loss="mean squared error"
+        ),
         "fit": plot_fit(xs, ys, grid, curve, out / "regression_fit.png"),
     }
     results = {

@@ -82,7 +82,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out: Path = args.out
     paths = {
         "training curve": plot_history(
-            history, out / "spiral_training.png", f"{args.classes}-class spiral, cross-entropy"
+            history,
+            out / "spiral_training.png",
+            f"{args.classes}-class spiral",
+            loss="mean cross-entropy",
         ),
         "decision boundary": plot_decision_boundary(
             lambda p: [z.data for z in model(p)],

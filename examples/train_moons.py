@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out: Path = args.out
     paths = {
         "training curve": plot_history(
-            history, out / "moons_training.png", f"two moons, MLP 2-16-16-1, {steps} steps"
+            history,
+            out / "moons_training.png",
+            f"two moons, MLP 2-16-16-1, {steps} steps",
+            loss="mean hinge loss + L2 penalty (1e-4)",
         ),
         "decision boundary": plot_decision_boundary(
             lambda p: model(p).data,  # the score: class 1 where it is > 0

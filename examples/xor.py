@@ -76,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out: Path = args.out
     paths = {
         "training curve": plot_history(
-            history, out / "xor_training.png", f"XOR, MLP 2-{args.hidden}-1 (tanh)"
+            history,
+            out / "xor_training.png",
+            f"XOR, MLP 2-{args.hidden}-1 (tanh)",
+            loss="mean binary cross-entropy",
         ),
         "decision boundary": plot_decision_boundary(
             lambda p: model(p).data,  # the logit: class 1 where it is > 0

@@ -3,6 +3,7 @@ numbers. Timing is never asserted here (benchmarks/run.py measures it)."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -16,33 +17,39 @@ BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import run  # noqa: E402  (benchmarks/run.py)
+import workloads  # noqa: E402  (benchmarks/workloads.py)
 
 TOL = 1e-12
 
 
-def _chainrule() -> run.Engine:
-    engines, _ = run.engines()
+def _chainrule() -> workloads.Engine:
+    engines, _ = workloads.engines()
     return next(e for e in engines if e.name == "chainrule")
 
 
 def test_floor_mlp_gradient_is_chainrules() -> None:
-    xs, ys = run.make_problem()
-    flat = run.mlp_init()
+    xs, ys = workloads.make_problem()
+    flat = workloads.mlp_init()
     params = [Value(p) for p in flat]
-    loss = run.mlp_loss(params, [[Value(a, requires_grad=False) for a in x] for x in xs], ys)
+    loss = workloads.mlp_loss(params, [[Value(a, requires_grad=False) for a in x] for x in xs], ys)
     loss.backward()
-    floor_loss, floor_grad = run.floor_mlp_grad(flat, xs, ys)
+    floor_loss, floor_grad = workloads.floor_mlp_grad(flat, xs, ys)
     assert floor_loss == pytest.approx(loss.data, abs=TOL)
     assert floor_grad == pytest.approx([p.grad for p in params], abs=TOL)
     assert any(g != 0.0 for g in floor_grad)
 
 
-def test_compiled_mlp_matches_the_floor() -> None:  # and so the engine (test above)
-    xs, ys = run.make_problem()
-    flat = run.mlp_init()
-    step = compile(lambda *ps: run.mlp_loss(list(ps), [[float(a) for a in x] for x in xs], ys))
+@pytest.mark.parametrize("points", [10, pytest.param(100, marks=pytest.mark.slow)])
+def test_compiled_mlp_matches_the_floor(points: int) -> None:  # and so the engine (test above)
+    """The benchmark's compiled step on its 100 points (a 65,818-node trace), and on 10."""
+    xs, ys = workloads.make_problem()
+    xs, ys = xs[:points], ys[:points]
+    flat = workloads.mlp_init()
+    step = compile(
+        lambda *ps: workloads.mlp_loss(list(ps), [[float(a) for a in x] for x in xs], ys)
+    )
     loss, grads = step(*flat)
-    floor_loss, floor_grad = run.floor_mlp_grad(flat, xs, ys)
+    floor_loss, floor_grad = workloads.floor_mlp_grad(flat, xs, ys)
     assert loss == pytest.approx(floor_loss, abs=TOL)
     assert list(grads) == pytest.approx(floor_grad, abs=TOL)
 
@@ -50,25 +57,25 @@ def test_compiled_mlp_matches_the_floor() -> None:  # and so the engine (test ab
 @pytest.mark.parametrize("n", [2, 10, 1_001])
 def test_floor_chain_and_fanout(n: int) -> None:
     e = _chainrule()
-    root, (x,) = run.chain(e, n)
+    root, (x,) = workloads.chain(e, n)
     root.backward()
-    assert x.grad == pytest.approx(run.floor_chain(n), rel=TOL)
-    root, (x,) = run.fanout(e, n)
+    assert x.grad == pytest.approx(workloads.floor_chain(n), rel=TOL)
+    root, (x,) = workloads.fanout(e, n)
     root.backward()
-    assert x.grad == pytest.approx(run.floor_fanout(n), abs=TOL)
+    assert x.grad == pytest.approx(workloads.floor_fanout(n), abs=TOL)
 
 
 def test_floor_dag_and_node_count() -> None:
-    prog = run.dag_program(500)
-    root, leaves = run.dag(_chainrule(), prog)
+    prog = workloads.dag_program(500)
+    root, leaves = workloads.dag(_chainrule(), prog)
     root.backward()
-    assert [v.grad for v in leaves] == pytest.approx(run.floor_dag(prog), rel=1e-9, abs=TOL)
-    assert run.count_nodes(root) > 500
+    assert [v.grad for v in leaves] == pytest.approx(workloads.floor_dag(prog), rel=1e-9, abs=TOL)
+    assert workloads.count_nodes(root) > 500
 
 
 def test_pairwise_sum_is_balanced() -> None:
     terms: list[Any] = [Value(float(i)) for i in range(1_000)]
-    total = run.pairwise_sum(terms)
+    total = workloads.pairwise_sum(terms)
     assert total.data == sum(range(1_000))
     depth, node = 0, total
     while node._prev:
@@ -76,6 +83,67 @@ def test_pairwise_sum_is_balanced() -> None:
     assert depth == 10  # ceil(log2(1000))
 
 
+def _imports(path: Path) -> set[str]:
+    """Top-level module names ``path`` imports, anywhere in the file."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle in ``graph`` as a path [a, b, ..., a], or [] when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> list[str]:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                return [*path[path.index(dep) :], dep]
+            if dep not in state and (found := visit(dep, [*path, dep])):
+                return found
+        state[name] = 2
+        return []
+
+    for name in sorted(graph):
+        if name not in state and (found := visit(name, [name])):
+            return found
+    return []
+
+
+def test_cycle_finder_finds_a_circle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
+
+
+def test_benchmark_scripts_import_no_circle() -> None:
+    """Scripts share benchmarks/workloads.py and never import each other in a circle."""
+    scripts = {p.stem: p for p in BENCH.glob("*.py")}
+    graph = {name: _imports(path) & set(scripts) for name, path in scripts.items()}
+    assert {"run", "workloads", "profile_engine", "mlp_vs_micrograd"} <= set(graph)
+    assert _cycle(graph) == [], f"import circle in benchmarks/: {' -> '.join(_cycle(graph))}"
+    assert graph["workloads"] == set() and graph["profile_engine"] == {"workloads"}
+    assert "mlp_vs_micrograd" not in graph["run"]  # run.py starts it as a child process
+
+
+def test_fill_page_replaces_only_the_generated_part() -> None:
+    page = f"# P\n\nintro\n\n{run.BEGIN}\n\nold table\n\n{run.END}\n\n## History\n\nkept\n"
+    filled = run.fill_page(page, "| new |")
+    assert filled == f"# P\n\nintro\n\n{run.BEGIN}\n\n| new |\n\n{run.END}\n\n## History\n\nkept\n"
+    with pytest.raises(ValueError, match="GENERATED"):
+        run.fill_page("# P\n\nno markers\n", "| new |")
+
+
+def test_the_committed_page_has_its_markers() -> None:
+    page = (BENCH.parent / "docs" / "performance.md").read_text()
+    assert page.count(run.BEGIN) == 1 and page.count(run.END) == 1
+    assert page.index(run.BEGIN) < page.index(run.END)
+
+
+@pytest.mark.slow
 def test_quick_run_prints_every_engine(tmp_path: Path) -> None:
     """`run.py --quick` runs end to end (a missing peer is skipped with a line), writes nothing."""
     done = subprocess.run(
@@ -88,4 +156,15 @@ def test_quick_run_prints_every_engine(tmp_path: Path) -> None:
     for engine in ("chainrule ", "chainrule gc off", "chainrule compiled", "floor (plain floats)"):
         assert engine in done.stdout
     assert "## The issue's targets, from this run" in done.stdout
+    try:
+        import micrograd  # noqa: F401
+    except ImportError:
+        return
+    # mlp_vs_micrograd.py --json ran as a child, and its JSON became the page's table
+    assert "`mlp_vs_micrograd.py` failed" not in done.stdout
+    assert "| the same, 3 steps in a fresh process (`mlp_vs_micrograd.py`) | not" not in done.stdout
+    fresh = done.stdout.split("| engine (MLP 2-16-16-1, 100 points, 3 SGD steps")[1].splitlines()
+    cells = [row.strip("| ").split(" | ") for row in fresh[2:4]]
+    assert [c[0] for c in cells] == ["micrograd 0.1.0", "chainrule"]
+    assert cells[0][3:] == cells[1][3:] == ["65,818", "0.714169"]  # same graph, same final loss
     assert not (tmp_path / "p.md").exists()

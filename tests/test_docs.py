@@ -1,11 +1,9 @@
-"""The documentation site builds with ``mkdocs build --strict`` and its code runs.
+"""The documentation site builds with ``mkdocs build --strict``.
 
-* The build is strict: a broken link, a missing nav entry, an unresolved API reference or a
-  docstring mkdocstrings cannot parse fails the test (skipped only when mkdocs is not installed;
-  a missing plugin is a failure, not a skip).
-* Every ``python`` code block of the hand-written pages is executed, page by page, in one fresh
-  namespace per page, so the docs never show code that no longer works. Blocks fenced as ``py``
-  are shown but not run (used for other libraries' code, e.g. micrograd or PyTorch).
+The build is strict: a broken link, a missing nav entry, an unresolved API reference or a
+docstring mkdocstrings cannot parse fails the test (skipped only when mkdocs is not installed;
+a missing plugin is a failure, not a skip). The code blocks of every page and of the README
+are run, and their printed output checked, by tests/test_doc_code.py.
 """
 
 from __future__ import annotations
@@ -24,16 +22,6 @@ SRC = ROOT / "src" / "chainrule"
 NOTEBOOK_DIR = ROOT / "examples" / "notebooks"
 BUILD_TIMEOUT_S = 300  # a hang fails instead of stalling CI; the build takes seconds
 
-# The hand-written pages whose code blocks must run (other pages test their own code).
-RUNNABLE_PAGES = sorted(
-    [
-        DOCS / "index.md",
-        *(DOCS / "concepts").glob("*.md"),
-        *(DOCS / "howto").glob("*.md"),
-        DOCS / "coming-from-micrograd.md",
-        DOCS / "coming-from-pytorch.md",
-    ]
-)
 _FENCE = re.compile(r"^(?P<indent>[ ]*)```python[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
 
 
@@ -73,12 +61,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # every test taking `site` waits for one mkdocs build (~40 s)
 def test_site_builds_strict_with_every_section(site: Path) -> None:
     for page in ["index.html", "installation/index.html", "concepts/index.html",
                  "reference/index.html", "tutorial/index.html"]:  # fmt: skip
         assert (site / page).is_file(), page
 
 
+@pytest.mark.slow
 def test_every_notebook_is_rendered_into_the_tutorial(site: Path) -> None:
     notebooks = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     assert notebooks
@@ -90,6 +80,7 @@ def test_every_notebook_is_rendered_into_the_tutorial(site: Path) -> None:
         assert f'href="{nb.name}"' in html and (page.parent / nb.name).is_file()  # download
 
 
+@pytest.mark.slow
 def test_every_public_module_has_an_api_page(site: Path) -> None:
     documented = set()
     for page in (DOCS / "reference").glob("*.md"):
@@ -101,22 +92,9 @@ def test_every_public_module_has_an_api_page(site: Path) -> None:
     assert "chainrule.engine.Value" in html and "backward" in html
 
 
+@pytest.mark.slow
 def test_figures_are_generated_into_the_site(site: Path) -> None:
     figures = sorted((site / "figures").glob("*.svg"))
     assert figures, "scripts/docs_figures.py wrote no figures"
     for figure in figures:
         assert figure.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
-
-
-@pytest.mark.parametrize(
-    "page", RUNNABLE_PAGES, ids=[p.relative_to(DOCS).as_posix() for p in RUNNABLE_PAGES]
-)
-def test_code_blocks_on_the_page_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.chdir(tmp_path)  # anything a snippet writes lands in a scratch directory
-    namespace: dict[str, object] = {"__name__": "__docs__"}
-    for number, block in enumerate(python_blocks(page.read_text(encoding="utf-8")), start=1):
-        code = compile(block, f"{page.relative_to(ROOT)} (python block {number})", "exec")
-        exec(code, namespace)

@@ -136,6 +136,7 @@ def test_random_expression_dags_match_central_differences(
 # --- deep graphs and memory ---
 
 
+@pytest.mark.slow
 def test_million_node_chain_has_no_recursion_limit() -> None:
     x = Value(1.0)
     y = x
@@ -145,6 +146,7 @@ def test_million_node_chain_has_no_recursion_limit() -> None:
     assert x.grad == 1.0
 
 
+@pytest.mark.slow
 def test_graph_is_freed_by_reference_counting_alone() -> None:
     gc.collect()
     gc.disable()

@@ -37,6 +37,7 @@ def assert_png(path: Path) -> None:
     assert len(data) > 5_000, f"{path} is suspiciously small ({len(data)} bytes)"
 
 
+@pytest.mark.slow
 def test_train_moons_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     result = run("train_moons", tmp_path)
     paths = result["paths"]
@@ -57,6 +58,7 @@ def test_train_moons_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert str(paths["decision boundary"]) in printed and "train_accuracy" in printed
 
 
+@pytest.mark.slow
 def test_xor_quick(tmp_path: Path) -> None:
     result = run("xor", tmp_path)
     assert_png(result["paths"]["training curve"])
@@ -64,6 +66,7 @@ def test_xor_quick(tmp_path: Path) -> None:
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
 
 
+@pytest.mark.slow
 def test_regression_quick(tmp_path: Path) -> None:
     result = run("regression", tmp_path, "--steps", "15")
     assert_png(result["paths"]["fit"])
@@ -72,6 +75,7 @@ def test_regression_quick(tmp_path: Path) -> None:
     assert result["train_mse"] == pytest.approx(result["history"]["loss"][-1], rel=0.5)
 
 
+@pytest.mark.slow
 def test_spiral_quick(tmp_path: Path) -> None:
     result = run("spiral_softmax", tmp_path)
     assert_png(result["paths"]["decision boundary"])
@@ -79,6 +83,7 @@ def test_spiral_quick(tmp_path: Path) -> None:
     assert result["model"].layers[-1].nout == 3
 
 
+@pytest.mark.slow
 def test_same_seed_same_run(tmp_path: Path) -> None:
     a = run("xor", tmp_path / "a", "--steps", "3", "--seed", "5")
     b = run("xor", tmp_path / "b", "--steps", "3", "--seed", "5")
@@ -106,3 +111,24 @@ def test_without_dot_the_graph_source_is_written_and_install_help_printed(
     assert written.read_text(encoding="utf-8").startswith("digraph")
     assert not (tmp_path / "graph.svg").exists()
     assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+def test_plots_name_their_loss_and_label_the_input_axes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = importlib.import_module("_common")
+    figures: list[Any] = []
+
+    def keep(fig: Any, path: Path) -> Path:
+        figures.append(fig)
+        return path
+
+    monkeypatch.setattr(common, "_save", keep)
+    history = {"loss": [0.9, 0.5, 0.2], "accuracy": [0.5, 0.7, 0.9]}
+    common.plot_history(history, tmp_path / "h.png", "moons", loss="mean hinge loss")
+    common.plot_decision_boundary(lambda p: p[0] - p[1], [[0.0, 1.0], [1.0, 0.0]], [0, 1],
+                                  tmp_path / "b.png", "boundary", resolution=8)  # fmt: skip
+    curve, boundary = (fig.axes[0] for fig in figures)
+    assert curve.get_ylabel() == "loss: mean hinge loss"
+    assert boundary.get_xlabel() == "first input $x_1$"
+    assert boundary.get_ylabel() == "second input $x_2$"

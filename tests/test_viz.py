@@ -7,6 +7,7 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from oracle import expression
@@ -396,6 +397,36 @@ def test_any_model_shaped_object_can_be_drawn() -> None:
         module_graph(Scale())
     with pytest.raises(TypeError, match="needs a model"):
         module_graph(42)
+
+
+class Scalar:
+    """A learner's own node, not chainrule's: micrograd's five fields, parents in a set."""
+
+    def __init__(
+        self, data: float, children: tuple[Scalar, ...] = (), op: str = "", label: str = ""
+    ) -> None:
+        self.data, self.grad, self.label = data, 0.0, label
+        self._prev, self._op = set(children), op
+
+    def __mul__(self, other: Scalar) -> Scalar:
+        return Scalar(self.data * other.data, (self, other), "*")
+
+
+def test_any_object_with_the_five_node_fields_is_drawn() -> None:
+    a, b = Scalar(2.0, label="a"), Scalar(-3.0, label="b")
+    product = a * b
+    product.label, product.grad, a.grad = "c", 1.0, -3.0
+    c: Any = product  # the annotations say Value; the renderer reads only the five fields
+    source = to_dot(c)
+    assert "{ c | data -6 | grad 1 }" in source
+    assert "{ a | data 2 | grad -3 }" in source and "{ b | data -3 | grad 0 }" in source
+    assert source.count("-> op2") == 2 and 'label="*"' in source
+    # a set has no order: either parent may come first
+    assert re.fullmatch(r"#2 c = #[01] \* #[01]   data -6  grad 1", to_text(c).splitlines()[-1])
+    nodes = svg_nodes(pipe_source(draw_dot(c).source, "svg"))
+    assert len(nodes) == 4  # three values and the op circle
+    with pytest.raises(TypeError, match="needs chainrule Values, got a Scalar"):
+        to_dot(c, direction="backward")
 
 
 # --- the docs page and its pictures ---

@@ -205,3 +205,17 @@ def test_walkthrough_refuses_large_graphs_and_bad_formats(tmp_path: Path) -> Non
         render_backward(v, tmp_path)
     with pytest.raises(ValueError, match="format must be 'svg' or 'png'"):
         render_backward(expression()[3], tmp_path, "pdf")
+
+
+def test_caption_of_a_square_labels_each_argument_and_states_the_sum(tmp_path: Path) -> None:
+    x = Value(1.5, label="x")
+    h = x * 1.5
+    h.label = "h"
+    q = h * h
+    q.label = "q"
+    caption = render_backward(q, tmp_path).captions[0].splitlines()
+    assert caption[2:] == [
+        "  local ∂q/∂(first h) = 2.25  ->  h receives 1 × 2.25 = 2.25",
+        "  local ∂q/∂(second h) = 2.25  ->  h receives 1 × 2.25 = 2.25",
+        "  h is used twice: ∂q/∂h = 2.25 + 2.25 = 4.5, so h receives 4.5 in all",
+    ]

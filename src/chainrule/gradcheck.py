@@ -12,13 +12,26 @@ from collections.abc import Callable, Sequence
 from chainrule.engine import Value
 from chainrule.grad_mode import no_grad
 
-__all__ = ["GradcheckError", "gradcheck", "numerical_gradient"]
+__all__ = ["GradcheckError", "gradcheck", "numerical_gradient", "relative_error"]
 
 ScalarFunction = Callable[..., Value]
 
 
 class GradcheckError(AssertionError):
     """Analytic and numeric gradients disagree; the message is a per-input table."""
+
+
+def relative_error(analytic: float, numeric: float) -> float:
+    """``|analytic - numeric| / |numeric|``: the error relative to the numerical reference.
+
+    The "rel err" column of a :class:`GradcheckError` table; ``gradcheck`` passes a partial when
+    ``|analytic - numeric| <= atol + rtol * |numeric|``, i.e. ``rel <= rtol`` plus a little
+    absolute slack near 0. At ``numeric == 0`` it is ``0.0`` if both agree, else ``inf``.
+    """
+    err = abs(analytic - numeric)
+    if numeric == 0.0:
+        return float("inf") if err else 0.0
+    return err / abs(numeric)
 
 
 def _evaluate(f: ScalarFunction, xs: Sequence[float]) -> float:
@@ -73,7 +86,7 @@ def gradcheck(
         err = abs(a - n)
         good = err <= atol + rtol * abs(n)
         ok = ok and good
-        rel = err / abs(n) if n != 0.0 else float("inf") if err else 0.0
+        rel = relative_error(a, n)
         mark = "ok" if good else "MISMATCH"
         rows.append(
             f"{i:>5}  {xs[i]:>12.6g}  {a:>14.8g}  {n:>14.8g}  {err:>10.3g}  {rel:>10.3g}  {mark}"

@@ -22,8 +22,9 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from chainrule.engine import Value
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
     KINDS,
@@ -33,11 +34,10 @@ from chainrule.viz.trace import (
     as_float,
     format_number,
     labels_of,
+    parents,
+    requires_grad,
     trace,
 )
-
-if TYPE_CHECKING:
-    from chainrule.engine import Value
 
 __all__ = ["STYLE", "dot_lines", "to_dot"]
 
@@ -161,7 +161,8 @@ def dot_lines(
             0 if overlay is None else overlay.width.get(i, 0),
         )
         lines.append(f"\tv{i} [{_attrs({'label': record, 'shape': 'record', **style})}]\n")
-        if not node._prev:
+        prev = parents(node)
+        if not prev:
             continue
         op_style = {
             "label": _plain(node._op or "?"),
@@ -174,7 +175,7 @@ def dot_lines(
         }
         lines.append(f"\top{i} [{_attrs(op_style)}]\n")
         lines.append(f"\top{i} -> v{i}{_edge_style(backward, None)}\n")
-        for pos, parent in enumerate(node._prev):
+        for pos, parent in enumerate(prev):
             p = tr.number.get(id(parent))
             if p is None:
                 continue
@@ -185,7 +186,7 @@ def dot_lines(
                 label = (label or "").ljust(overlay.edge_width[key])
             lines.append(f"\tv{p} -> op{i}{_edge_style(backward, label, hot, parent)}\n")
         if i in tr.cut:
-            hidden = sum(id(p) not in tr.number for p in node._prev)
+            hidden = sum(id(p) not in tr.number for p in prev)
             more = {
                 "label": f"... {hidden} parent{'s' * (hidden > 1)} not drawn",
                 "shape": "plaintext",
@@ -214,6 +215,13 @@ def _adjoint_texts(
             f"direction='backward' needs one output, got {len(tr.roots)}; draw each output "
             "on its own (the adjoints of different outputs are different numbers)"
         )
+    foreign = next((n for n in tr.nodes if not isinstance(n, Value)), None)
+    if foreign is not None:
+        raise TypeError(
+            "direction='backward' recomputes the adjoints with chainrule's backward rules, so "
+            f"it needs chainrule Values, got a {type(foreign).__name__}; call its own "
+            "backward() and draw it with direction='forward' (the default) to see its grads"
+        )
     root = tr.roots[0]
     adj = adjoints(root, nodes=None if tr.cut else tr.nodes)
     grads: dict[int, str] = {}
@@ -238,7 +246,7 @@ def _record(
     else:
         fields = [_field(label)] if label else []
         fields.append(f"data {data}")
-        if grad is not None and node.requires_grad:
+        if grad is not None and requires_grad(node):
             # no-break spaces pad it (a record trims plain blanks) to the same width in every frame
             fields.append(f"grad {_field(grad)}" + "\u00a0" * (width - len(grad)))
     body = " | ".join(fields)
@@ -250,7 +258,7 @@ def _edge_style(
     backward: bool, label: str | None, hot: bool = False, parent: Value | None = None
 ) -> str:
     attrs: dict[str, str] = {}
-    no_grad = parent is not None and not parent.requires_grad
+    no_grad = parent is not None and not requires_grad(parent)
     if backward:
         # Keep the forward layout (output on the right) but point the arrows back.
         attrs["dir"] = "back"

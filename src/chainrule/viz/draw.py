@@ -22,6 +22,8 @@ from chainrule.viz.trace import (
     GraphTooLargeError,
     as_roots,
     format_number,
+    parents,
+    requires_grad,
     trace,
 )
 
@@ -155,14 +157,15 @@ def to_text(root: Value | Sequence[Value], max_lines: int = 40, precision: int =
     rows: list[str] = []
     for i, node in enumerate(tr.nodes):
         name = f"{node.label} " if node.label else ""
-        if node._prev:
-            args = [f"#{tr.index(p)}" for p in node._prev]
+        prev = parents(node)
+        if prev:
+            args = [f"#{tr.index(p)}" for p in prev]
             binary = len(args) == 2 and len(node._op) <= 2
             expr = f" {node._op} ".join(args) if binary else f"{node._op}({', '.join(args)})"
             expr = f"= {expr}"
         else:
             expr = tr.kinds[i]
-        grad = f"  grad {format_number(node.grad, precision)}" if node.requires_grad else ""
+        grad = f"  grad {format_number(node.grad, precision)}" if requires_grad(node) else ""
         rows.append(f"#{i} {name}{expr}   data {format_number(node.data, precision)}{grad}")
     if len(rows) > max_lines:
         head = max_lines // 2

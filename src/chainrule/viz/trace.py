@@ -2,9 +2,14 @@
 
 Everything here is pure Python on the engine's public node fields (``data``, ``grad``,
 ``_prev``, ``_op``, ``label``, ``requires_grad``, ``_backward``), so :func:`to_dot` and the
-walkthrough work without graphviz. Nodes are numbered by their position in a topological
-order (parents before children, parents visited in argument order), never by ``id()``: the
-same graph always gets the same numbers, so its DOT text is the same on every run.
+walkthrough work without graphviz. Drawing forward needs only ``data``, ``grad``, ``_prev``,
+``_op`` and ``label``: any object with those fields is drawn (a learner's own ``Value``
+class, micrograd's, ...), its ``_prev`` may be any iterable (micrograd keeps a ``set``), and a
+node without ``requires_grad`` counts as requiring grad.
+
+Nodes are numbered by their position in a topological order (parents before children,
+parents visited in argument order), never by ``id()``: the same graph always gets the same
+numbers, so its DOT text is the same on every run.
 """
 
 from __future__ import annotations
@@ -67,11 +72,22 @@ class Trace:
         """``(parent, child, argument position)`` for every drawn edge, in a fixed order."""
         out: list[tuple[int, int, int]] = []
         for c, node in enumerate(self.nodes):
-            for pos, parent in enumerate(node._prev):
+            for pos, parent in enumerate(parents(node)):
                 p = self.number.get(id(parent))
                 if p is not None:
                     out.append((p, c, pos))
         return out
+
+
+def parents(node: Value) -> tuple[Value, ...]:
+    """``node._prev`` as a tuple (another class may keep its parents in a set or a list)."""
+    prev = node._prev
+    return prev if isinstance(prev, tuple) else tuple(prev)
+
+
+def requires_grad(node: Value) -> bool:
+    """``node.requires_grad``; True for a class without that field (micrograd's Value)."""
+    return bool(getattr(node, "requires_grad", True))
 
 
 def as_roots(root: Value | Sequence[Value]) -> tuple[Value, ...]:
@@ -105,7 +121,7 @@ def _levels(roots: tuple[Value, ...], depth: int, max_nodes: int) -> set[int]:
     for _ in range(depth - 1):
         nxt: list[Value] = []
         for node in frontier:
-            for parent in node._prev:
+            for parent in parents(node):
                 if id(parent) not in keep:
                     keep.add(id(parent))
                     nxt.append(parent)
@@ -145,7 +161,7 @@ def trace(
         stack: list[tuple[Value, int]] = [(r, 0)]
         while stack:
             node, i = stack[-1]
-            prev = node._prev
+            prev = parents(node)
             while i < len(prev) and (
                 id(prev[i]) in seen or (allowed is not None and id(prev[i]) not in allowed)
             ):
@@ -163,16 +179,16 @@ def trace(
     root_ids = {id(r) for r in roots}
     param_ids = None if params is None else {id(p) for p in params}
     kinds = [_kind(n, id(n) in root_ids, param_ids) for n in order]
-    cut = frozenset(number[id(n)] for n in order if any(id(p) not in number for p in n._prev))
+    cut = frozenset(number[id(n)] for n in order if any(id(p) not in number for p in parents(n)))
     return Trace(roots, order, number, kinds, cut)
 
 
 def _kind(node: Value, is_root: bool, param_ids: set[int] | None) -> Kind:
     if is_root:
         return "output"
-    if node._prev:
+    if parents(node):
         return "intermediate"
-    if not node.requires_grad:
+    if not requires_grad(node):
         return "constant"
     if param_ids is None or id(node) in param_ids:
         return "parameter"

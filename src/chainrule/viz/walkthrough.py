@@ -112,22 +112,47 @@ def _expr(node: Value, names: Mapping[int, str]) -> str:
     return f"{node._op}({', '.join(args)})"
 
 
+_ORDINALS = ("first", "second", "third", "fourth")
+
+
 def _caption(step: BackwardStep, total: int, out: str, names: Mapping[int, str]) -> str:
+    """What one step does, in words. A parent used twice (``q = h * h``) gets one partial per
+    argument, labelled by position (``∂q/∂(first h)``), then their sum, which is ``∂q/∂h``."""
     name = _name(step.node, names)
     a = format_number(step.adjoint)
     lines = [f"Step {step.index + 1} of {total}: at {name} = {_expr(step.node, names)}"]
     lines.append(f"  its adjoint is complete: ∂{out}/∂{name} = {a}")
-    for parent, d, share, take in zip(
-        step.parents, step.local, step.contributions, step.accumulates
+    uses: dict[int, list[int]] = {}  # id(parent) -> its argument positions
+    for pos, parent in enumerate(step.parents):
+        uses.setdefault(id(parent), []).append(pos)
+    for pos, (parent, d, share, take) in enumerate(
+        zip(step.parents, step.local, step.contributions, step.accumulates)
     ):
         p = _name(parent, names)
-        if take:
-            lines.append(
-                f"  local ∂{name}/∂{p} = {format_number(d)}  ->  {p} receives "
-                f"{a} × {format_number(d)} = {format_number(share)}"
-            )
-        else:
+        if not take:
             lines.append(f"  {p} is a constant: it needs no gradient")
+            continue
+        here = uses[id(parent)]
+        if len(here) > 1:
+            k = here.index(pos)
+            which = _ORDINALS[k] if k < len(_ORDINALS) else f"argument {pos + 1}:"
+            wrt = f"({which} {p})"
+        else:
+            wrt = p
+        lines.append(
+            f"  local ∂{name}/∂{wrt} = {format_number(d)}  ->  {p} receives "
+            f"{a} × {format_number(d)} = {format_number(share)}"
+        )
+        if len(here) > 1 and pos == here[-1]:
+            partials = [step.local[i] for i in here]
+            total_d = sum(partials)
+            summed = " + ".join(format_number(x) for x in partials)
+            lines.append(
+                f"  {p} is used {'twice' if len(here) == 2 else f'{len(here)} times'}: "
+                f"∂{name}/∂{p} = {summed} = "
+                f"{format_number(total_d)}, so {p} receives "
+                f"{format_number(sum(step.contributions[i] for i in here))} in all"
+            )
     return "\n".join(lines)
 
 
