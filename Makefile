@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXTRAS  ?= dev,viz,examples,docs
 
-.PHONY: help setup dot demo test lint format typecheck pytest bench docs clean
+.PHONY: help setup dot browser demo test lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
@@ -20,10 +20,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
-setup: $(BIN)/.installed dot
+setup: $(BIN)/.installed dot browser
 
 dot:
 	@bash scripts/ensure-dot.sh
+
+# The system Chromium for the browser tests (tests/browser.py); they skip without it outside CI.
+browser:
+	@bash scripts/ensure-browser.sh
 
 demo: setup
 	$(BIN)/python examples/train_moons.py --out $(OUT)
