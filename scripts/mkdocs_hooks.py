@@ -192,7 +192,8 @@ def on_page_content(html: str, page: Page, config: Any, files: Files) -> str:
     mkdocs-jupyter builds the table of contents from a Markdown copy of the notebook, whose
     slugs drop code and math ("Rule 1: `x * x`" gives ``#rule-1``), while the page's headings
     keep them (``id="rule-1-x-x"``): every such entry would be a dead link. Both list the same
-    headings in the same order, so each entry takes the id and the text of its heading.
+    headings in the same order, so each entry takes the id and the text of its heading. The
+    page title (in the navigation) is the notebook's first heading, code included.
     """
     if not page.file.src_uri.endswith(".ipynb"):
         return html
@@ -206,10 +207,12 @@ def on_page_content(html: str, page: Page, config: Any, files: Files) -> str:
             len(anchors),
         )
         return html
-    for anchor, (_, anchor_id, inner) in zip(anchors, headings):
-        text = re.sub(r"<[^>]+>", "", inner).replace("\u00b6", "").strip()
+    for anchor, (level, anchor_id, inner) in zip(anchors, headings):
+        text = htmlmod.unescape(re.sub(r"<[^>]+>", "", inner).replace("\u00b6", "").strip())
         anchor.id = anchor_id
-        anchor.title = htmlmod.escape(htmlmod.unescape(text), quote=False)
+        anchor.title = htmlmod.escape(text, quote=False)
+        if level == "1" and anchor is anchors[0]:
+            page.title = text
     return html
 
 

@@ -41,6 +41,7 @@ INSPECT = """async () => {
     do { promise = MathJax.startup.promise; await promise; }
     while (promise !== MathJax.startup.promise);
   }
+  await document.fonts.ready;
   const images = [...document.images];
   images.forEach((img) => { img.loading = "eager"; });
   await Promise.all(images.map((img) => img.decode().catch(() => null)));
@@ -77,6 +78,9 @@ INSPECT = """async () => {
     ids: [...document.querySelectorAll("[id], a[name]")].map((e) => e.id || e.name),
     math: document.querySelectorAll("mjx-container").length,
     mathErrors: [...document.querySelectorAll("mjx-merror")].map((e) => e.textContent),
+    blankGlyphs: [...document.querySelectorAll("mjx-c")]
+      .filter((c) => getComputedStyle(c, "::before").content === "none").length,
+    brokenFonts: [...document.fonts].filter((f) => f.status === "error").map((f) => f.family),
     pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     overflowingCode: overflowing,
     outputs: outputs.length,
@@ -187,6 +191,10 @@ def test_no_raw_tex_is_left_after_mathjax(visit: SiteVisit) -> None:
                 yield f"raw TeX {match[0]!r} in {line.strip()[:120]!r}"
         for error in page.report["mathErrors"]:
             yield f"MathJax error: {error}"
+        if page.report["blankGlyphs"]:
+            yield f"{page.report['blankGlyphs']} typeset characters have no glyph (blank math)"
+        for family in page.report["brokenFonts"]:
+            yield f"font {family} failed to load"
 
     assert not (problems := _failures(visit, raw_tex)), problems
 

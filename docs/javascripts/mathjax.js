@@ -18,8 +18,15 @@ window.MathJax = {
   },
 };
 
+// MathJax typesets the page it is loaded on by itself. Only a page that Material's instant
+// navigation swaps in (document$ emits again) needs typesetting here; clearing the first page's
+// cache after MathJax typeset it would drop the CSS of every glyph and leave the math blank.
+let firstPage = true;
 document$.subscribe(() => {
-  if (!window.MathJax.typesetPromise) return; // the first page: MathJax typesets it on startup
+  if (firstPage) {
+    firstPage = false;
+    return;
+  }
   MathJax.startup.output.clearCache();
   MathJax.typesetClear();
   MathJax.texReset();
