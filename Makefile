@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 OUT     ?= out
 EXTRAS  ?= dev,viz,examples,docs
 
-.PHONY: help setup dot browser demo test lint format typecheck pytest bench docs clean
+.PHONY: help setup dot browser mathjax demo test lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
@@ -29,6 +29,14 @@ dot:
 browser:
 	@bash scripts/ensure-browser.sh
 
+# MathJax for the docs site, pinned in package-lock.json: the site serves it, no CDN.
+mathjax: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: the docs need npm (Node.js) to install MathJax:" \
+	  "apt-get install npm, or see https://nodejs.org" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
 demo: setup
 	$(BIN)/python examples/train_moons.py --out $(OUT)
 
@@ -43,7 +51,7 @@ format: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup mathjax
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 test: setup lint typecheck pytest
@@ -54,8 +62,8 @@ bench: $(BIN)/.installed
 	  || echo "bench: PyTorch not installed; the benchmark skips it with a line"
 	$(BIN)/python benchmarks/run.py
 
-docs: setup
+docs: setup mathjax
 	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -73,6 +74,29 @@ def test_every_public_module_has_an_api_page(site: Path) -> None:
     assert modules <= documented, f"no API page for {sorted(modules - documented)}"
     html = (site / "reference" / "values" / "index.html").read_text(encoding="utf-8")
     assert "chainrule.engine.Value" in html and "backward" in html
+
+
+def test_docstring_powers_render_as_code_not_bold(site: Path) -> None:
+    """Markdown reads the two ``**`` of ``e**x;  d/dx = e**x`` as bold; scripts/griffe_rst.py
+    makes each power a code span, so no reference page glues a <strong> to a word."""
+    spec = importlib.util.spec_from_file_location("griffe_rst", ROOT / "scripts" / "griffe_rst.py")
+    assert spec is not None and spec.loader is not None
+    griffe_rst = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(griffe_rst)
+    cases = {
+        "e**x;  d/dx = e**x. OverflowError for x > 709.78.": (
+            "`e**x`;  d/dx = `e**x`. OverflowError for x > 709.78."
+        ),
+        "erf x;  d/dx = 2/sqrt(pi) e**(-x**2).": "erf x;  d/dx = 2/sqrt(pi) `e**(-x**2)`.",
+        "1 / (1 + e**-x);  d/dx = 1 - tanh(x)**2": "1 / (1 + `e**-x`);  d/dx = 1 - `tanh(x)**2`",
+        "``(p_i - t_i)**2`` and f(**kwargs)": "``(p_i - t_i)**2`` and f(**kwargs)",
+        ">>> x**2\n4": "```pycon\n>>> x**2\n4\n```",
+    }
+    for docstring, markdown in cases.items():
+        assert griffe_rst.markdown(docstring) == markdown
+    for page in (site / "reference").rglob("index.html"):
+        glued = re.findall(r"\w<strong>[^<]*</strong>", page.read_text(encoding="utf-8"))
+        assert not glued, f"{page.relative_to(site)}: {glued}"
 
 
 def test_figures_are_generated_into_the_site(site: Path) -> None:
