@@ -120,12 +120,12 @@ def _executed_notebooks(notebooks: list[Path], scratch: Path) -> dict[Path, str]
     todo = [nb for nb in notebooks if keys[nb] not in _executed]
     if todo:
         kernels = _kernelspec(scratch / "kernels")
-        workdir = scratch / "run"
-        workdir.mkdir()
+        for nb in todo:  # each in a folder of its own, for the files it writes
+            (scratch / "run" / nb.stem).mkdir(parents=True)
         start = time.perf_counter()
         # Two kernels at a time: each notebook spends much of its time starting its kernel.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            results = pool.map(lambda nb: _execute(nb, kernels, workdir), todo)
+            results = pool.map(lambda nb: _execute(nb, kernels, scratch / "run" / nb.stem), todo)
             for nb, text in zip(todo, results):
                 _executed[keys[nb]] = text
         log.info("executed %d notebooks in %.1f s", len(todo), time.perf_counter() - start)
@@ -136,7 +136,7 @@ def _mathjax_files(config: Any) -> list[File]:
     if not (MATHJAX_DIR / "tex-chtml.js").is_file():
         raise PluginError(
             f"MathJax is missing from {MATHJAX_DIR.relative_to(ROOT)}: run `npm ci` in the "
-            "repository root (needs Node.js; `make setup` does it). The site serves MathJax "
+            "repository root (needs Node.js; `make docs` does it). The site serves MathJax "
             "itself rather than loading it from a CDN."
         )
     files = []

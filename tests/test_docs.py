@@ -21,15 +21,25 @@ DOCS = ROOT / "docs"
 SRC = ROOT / "src" / "chainrule"
 NOTEBOOK_DIR = ROOT / "examples" / "notebooks"
 
-# The hand-written pages whose code blocks must run (other pages test their own code).
+# Pages whose code is run by the tests of what they document, in one namespace per page (run
+# here too, they would register their custom operations twice in the one operations table).
+TESTED_ELSEWHERE = {
+    DOCS / "concepts" / "graphs.md": "tests/test_viz.py",
+    DOCS / "howto" / "checkpointing.md": "tests/test_checkpoint.py",
+    DOCS / "howto" / "custom-ops-in-depth.md": "tests/test_function.py",
+    DOCS / "howto" / "forward-mode.md": "tests/test_forward.py",
+    DOCS / "howto" / "higher-order.md": "tests/test_func.py",
+}
+# The hand-written pages whose code blocks must run here.
 RUNNABLE_PAGES = sorted(
-    [
+    {
         DOCS / "index.md",
         *(DOCS / "concepts").glob("*.md"),
         *(DOCS / "howto").glob("*.md"),
         DOCS / "coming-from-micrograd.md",
         DOCS / "coming-from-pytorch.md",
-    ]
+    }
+    - set(TESTED_ELSEWHERE)
 )
 _FENCE = re.compile(r"^(?P<indent>[ ]*)```python[^\n]*\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
 
@@ -104,6 +114,12 @@ def test_figures_are_generated_into_the_site(site: Path) -> None:
     assert figures, "scripts/docs_figures.py wrote no figures"
     for figure in figures:
         assert figure.read_text(encoding="utf-8").lstrip().startswith(("<?xml", "<svg"))
+
+
+def test_pages_tested_elsewhere_are_run_there() -> None:
+    for page, test in TESTED_ELSEWHERE.items():
+        assert page.is_file(), page
+        assert f'"{page.name}"' in (ROOT / test).read_text(encoding="utf-8"), (page, test)
 
 
 @pytest.mark.parametrize(
