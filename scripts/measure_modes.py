@@ -265,9 +265,9 @@ def main() -> None:
     print("\n## checkpointing a chain of L tanh layers\n")
     print(memory)
     if args.write:
-        replace_section(DOCS / "forward-mode.md", "measure_modes:modes", modes)
-        replace_section(DOCS / "checkpointing.md", "measure_modes:checkpoint", memory)
-        print("\nupdated docs/forward-mode.md and docs/checkpointing.md")
+        replace_section(DOCS / "howto" / "forward-mode.md", "measure_modes:modes", modes)
+        replace_section(DOCS / "howto" / "checkpointing.md", "measure_modes:checkpoint", memory)
+        print("\nupdated docs/howto/forward-mode.md and docs/howto/checkpointing.md")
 
 
 if __name__ == "__main__":

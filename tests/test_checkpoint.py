@@ -184,7 +184,7 @@ def test_checkpoint_sequential_on_a_list_state() -> None:
 
 
 def test_the_docs_page_runs() -> None:
-    """Every python block of docs/checkpointing.md, in order, in one namespace."""
+    """Every python block of docs/howto/checkpointing.md, in order, in one namespace."""
     namespace: dict[str, object] = {}
-    for block in python_blocks((DOCS / "checkpointing.md").read_text()):
-        exec(compile(block, "docs/checkpointing.md", "exec"), namespace)
+    for block in python_blocks((DOCS / "howto" / "checkpointing.md").read_text()):
+        exec(compile(block, "docs/howto/checkpointing.md", "exec"), namespace)

@@ -242,7 +242,7 @@ def test_domain_errors_come_from_the_ops_table() -> None:
 
 
 def test_the_docs_page_runs() -> None:
-    """Every python block of docs/forward-mode.md, in order, in one namespace."""
+    """Every python block of docs/howto/forward-mode.md, in order, in one namespace."""
     namespace: dict[str, object] = {}
-    for block in python_blocks((DOCS / "forward-mode.md").read_text()):
-        exec(compile(block, "docs/forward-mode.md", "exec"), namespace)
+    for block in python_blocks((DOCS / "howto" / "forward-mode.md").read_text()):
+        exec(compile(block, "docs/howto/forward-mode.md", "exec"), namespace)

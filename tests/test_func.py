@@ -249,7 +249,7 @@ def test_bad_arguments_and_functions() -> None:
 
 
 def test_the_docs_page_runs() -> None:
-    """Every python block of docs/higher-order.md, in order, in one namespace."""
+    """Every python block of docs/howto/higher-order.md, in order, in one namespace."""
     namespace: dict[str, object] = {}
-    for block in python_blocks((DOCS / "higher-order.md").read_text()):
-        exec(compile(block, "docs/higher-order.md", "exec"), namespace)
+    for block in python_blocks((DOCS / "howto" / "higher-order.md").read_text()):
+        exec(compile(block, "docs/howto/higher-order.md", "exec"), namespace)

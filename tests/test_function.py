@@ -255,7 +255,7 @@ def test_names_stay_unique_when_redefined() -> None:
 
 
 def test_the_docs_page_runs() -> None:
-    """Every python block of docs/custom-ops.md, in order, in one namespace."""
+    """Every python block of docs/howto/custom-ops-in-depth.md, in order, in one namespace."""
     namespace: dict[str, object] = {}
-    for block in python_blocks((DOCS / "custom-ops.md").read_text()):
-        exec(compile(block, "docs/custom-ops.md", "exec"), namespace)
+    for block in python_blocks((DOCS / "howto" / "custom-ops-in-depth.md").read_text()):
+        exec(compile(block, "docs/howto/custom-ops-in-depth.md", "exec"), namespace)

@@ -432,7 +432,7 @@ def test_any_object_with_the_five_node_fields_is_drawn() -> None:
 # --- the docs page and its pictures ---
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "graphs.md"
+PAGE = ROOT / "docs" / "concepts" / "graphs.md"
 PICTURES = ROOT / "docs" / "img" / "graphs"
 
 
@@ -446,7 +446,9 @@ def test_code_on_the_graphs_page_runs(monkeypatch: pytest.MonkeyPatch, tmp_path:
         exec(compile(block, str(PAGE), "exec"), namespace)
     assert (tmp_path / "walkthrough" / "index.html").exists()
     assert (tmp_path / "walkthrough_png" / "backward.gif").exists()
-    for image in re.findall(r"\]\((img/graphs/[^)]+)\)", PAGE.read_text()):
+    images = re.findall(r"\]\((\.\./img/graphs/[^)]+)\)", PAGE.read_text())
+    assert images
+    for image in images:
         assert (PAGE.parent / image).exists(), image
 
 
