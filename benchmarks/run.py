@@ -366,7 +366,7 @@ def run(
     nodes: dict[str, int] = {}
 
     from chainrule import Value
-    from chainrule.compile import compile as cr_compile
+    from chainrule.compiler import compile as cr_compile
 
     gc.collect()
     heap = len(gc.get_objects())

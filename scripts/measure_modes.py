@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from chainrule import Value, topological_order
-from chainrule.checkpoint import checkpoint
-from chainrule.forward import Dual, jacfwd
-from chainrule.func import jacobian
+from chainrule.checkpointing import checkpoint
+from chainrule.dual import Dual, jacfwd
+from chainrule.transforms import jacobian
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TRUNK = 8  # tanh layers shared by every output / fed by every input

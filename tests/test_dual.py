@@ -13,8 +13,8 @@ from oracle import assert_close, away_from, central_difference, positive, reals,
 from test_docs import DOCS, python_blocks
 
 from chainrule import Value
-from chainrule.forward import Dual, jacfwd, jvp
-from chainrule.func import jacobian, vjp
+from chainrule.dual import Dual, jacfwd, jvp
+from chainrule.transforms import jacobian, vjp
 
 # --- closed forms ---
 
