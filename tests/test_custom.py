@@ -12,8 +12,8 @@ from test_docs import DOCS, python_blocks
 
 import chainrule
 from chainrule import GradcheckError, Value, gradcheck, no_grad
-from chainrule.dual import jvp
 from chainrule.custom import Function, FunctionCtx, custom_op
+from chainrule.dual import jvp
 from chainrule.ops import OPS
 
 
@@ -175,6 +175,7 @@ def test_a_function_or_custom_op_named_like_a_builtin_keeps_its_own_derivative()
 
 def test_custom_ops_in_a_loop_leave_the_ops_table_unchanged() -> None:
     before = dict(OPS)
+
     def make(k: int) -> Any:
         return custom_op(derivative=lambda x: float(k), name="scaled")(lambda x: k * x)
 
@@ -183,7 +184,7 @@ def test_custom_ops_in_a_loop_leave_the_ops_table_unchanged() -> None:
         x = Value(1.0)
         scaled(x).backward()
         assert x.grad == float(k)
-    assert OPS == before
+    assert before == OPS
 
 
 # --- custom_op ---

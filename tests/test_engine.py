@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from oracle import assert_close, central_difference, reals, reverse_mode
 
 import chainrule as cr
-from chainrule import Value
-from chainrule import ops
+from chainrule import Value, ops
 from chainrule.engine import adjoints, apply, topological_order
 from chainrule.ops import Op
 
@@ -170,8 +169,6 @@ def test_graph_is_freed_by_reference_counting_alone() -> None:
     assert freed - baseline < 0.01 * (built - baseline)
 
 
-
-
 def test_partials_use_the_parents_numbers_when_backward_runs() -> None:
     a, b = Value(2.0), Value(3.0)
     c = a * b
@@ -188,7 +185,14 @@ def test_a_node_refers_to_its_op_object_and_stores_no_closure() -> None:
     assert (a + b).grad_fn is (b + c).grad_fn is ops.ADD
     assert a.grad_fn is None and a.is_leaf and not c.is_leaf
     assert set(Value.__slots__) == {
-        "_hooks", "_op", "_prev", "data", "grad", "grad_fn", "label", "requires_grad"
+        "_hooks",
+        "_op",
+        "_prev",
+        "data",
+        "grad",
+        "grad_fn",
+        "label",
+        "requires_grad",
     }
 
 
@@ -200,7 +204,7 @@ def test_apply_makes_nodes_of_any_arity() -> None:
     out.backward()
     assert (x.grad, y.grad, out._prev[2].grad) == (1.0, 2.0, 0.0)
     with pytest.raises(TypeError, match="expected a Value or a real number, got str"):
-        apply(add3, x, y, "4")
+        apply(add3, x, y, "4")  # type: ignore[arg-type]  # the wrong type is the test
     with cr.no_grad():
         assert apply(add3, x, y, 1.0).grad_fn is None
 
@@ -272,7 +276,7 @@ def test_operations_with_non_numbers_raise_type_error() -> None:
     with pytest.raises(TypeError):
         x + True  # bool is an int to the type checker, a TypeError here
     with pytest.raises(TypeError):
-        x.leaky_relu("0.1")  # type: ignore[arg-type]
+        x.leaky_relu("0.1")
 
 
 @pytest.mark.parametrize(
@@ -308,10 +312,6 @@ def test_documented_ieee_cases() -> None:
 # --- modes, leaves, hooks ---
 
 
-
-
-
-
 def test_leaves_detach_item() -> None:
     x = Value(2.0)
     y = x * 3
@@ -325,15 +325,7 @@ def test_leaves_detach_item() -> None:
     assert c.grad == 0.0 and x.grad == 5.0
 
 
-
-
-
-
 # --- gradcheck ---
-
-
-
-
 
 
 def test_numpy_scalars_are_reals_and_numpy_bools_and_arrays_are_not() -> None:

@@ -183,7 +183,8 @@ class Function:
     def _no_second_order(cls, *inputs: Any) -> tuple[Any, ...]:
         raise RuntimeError(
             f"custom Function {cls.__name__} has a backward on floats only, so it cannot be "
-            "differentiated twice (create_graph=True, chainrule.transforms.hessian, grad(grad(f))); "
+            "differentiated twice (create_graph=True, chainrule.transforms.hessian, "
+            "grad(grad(f))); "
             "use chainrule.custom.custom_op with a derivative written with chainrule "
             "operations instead"
         )
@@ -218,7 +219,9 @@ class CustomOp:
             return Dual.apply(self.op, *args)
         if not any(isinstance(a, Value) for a in args):
             return self._checked_forward(*args)
-        return apply(self.op, *(a if isinstance(a, Value) else _constant(a, self.name) for a in args))
+        return apply(
+            self.op, *(a if isinstance(a, Value) else _constant(a, self.name) for a in args)
+        )
 
     def _checked_forward(self, *xs: Any) -> float:
         for x in xs:

@@ -88,8 +88,8 @@ class Dual(Operators):
         return self.primal
 
 
-Dual._apply = staticmethod(Dual.apply)  # type: ignore[assignment]
-Dual._varies = staticmethod(lambda x: isinstance(x, Dual) and x.tangent != 0.0)  # type: ignore[assignment]
+Dual._apply = staticmethod(Dual.apply)
+Dual._varies = staticmethod(lambda x: isinstance(x, Dual) and x.tangent != 0.0)
 
 
 def _primal(x: object) -> float:

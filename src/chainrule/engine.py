@@ -175,8 +175,8 @@ def _lift(x: object) -> Value:
     return Value(float(x), requires_grad=False)
 
 
-Value._apply = staticmethod(apply)  # type: ignore[assignment]  # Operators build nodes with it
-Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)  # type: ignore[assignment]
+Value._apply = staticmethod(apply)  # the operators of Operators build nodes with it
+Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 
 
 # --- walking the graph ---
@@ -250,7 +250,7 @@ def adjoints(root: Value, gradient: Value | float = 1.0, *, create_graph: bool =
                 raise ValueError(f"op {op.name!r} gave {len(shares)} partials for "
                                  f"{len(node._prev)} inputs")  # fmt: skip
             if anomaly.STATE.active:
-                anomaly.check_shares(node, shares)
+                anomaly.check_shares(node, tuple(shares))
             for parent, share in zip(node._prev, shares):
                 if parent.requires_grad:  # the chain rule: add this path's share
                     previous = grads.get(parent)

@@ -23,7 +23,9 @@ class Elementwise:
     def __init__(self, op: Op, name: str) -> None:
         self.op = op
         self.__name__ = name
-        self.__doc__ = f"{op.doc}\n\nA Value gives a Value (x.{name}()), a Dual a Dual, numbers a float."
+        self.__doc__ = (
+            f"{op.doc}\n\nA Value gives a Value (x.{name}()), a Dual a Dual, numbers a float."
+        )
 
     def __call__(self, x: Any, *extra: Any) -> Any:
         args = (x, *extra, *self.op.defaults[len(extra) :])

@@ -23,6 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = ["OPS", "NotANumber", "Op", "Operators", "register"]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
@@ -272,26 +275,27 @@ class Operators:
 
     __slots__ = ()
     _apply: ClassVar[Callable[..., Any]]
-    _varies: ClassVar[Callable[[Any], bool]]
+    _varies: ClassVar[Callable[..., bool]]
 
-    def __pow__(self, other: Any) -> Any:
+    def __pow__(self, other: Self | float) -> Self:
         """a ** b; the ``pow`` row when ``b`` varies, else ``**`` (d/db needs a > 0)."""
         try:
-            return self._apply(POW if self._varies(other) else POW_CONST, self, other)
+            result: Self = self._apply(POW if self._varies(other) else POW_CONST, self, other)
         except NotANumber:
             return NotImplemented
+        return result
 
-    def __rpow__(self, other: Any) -> Any:
+    def __rpow__(self, other: Self | float) -> Self:
         try:
-            return self._apply(POW if self._varies(self) else POW_CONST, other, self)
+            result: Self = self._apply(POW if self._varies(self) else POW_CONST, other, self)
         except NotANumber:
             return NotImplemented
+        return result
 
-    def __pos__(self) -> Any:
+    def __pos__(self) -> Self:
         return self
 
     if TYPE_CHECKING:  # the methods made from OPS, for type checkers
-        from typing import Self
 
         def __add__(self, other: Self | float) -> Self: ...
         def __radd__(self, other: Self | float) -> Self: ...
@@ -327,10 +331,14 @@ def _method(op: Op, kind: str) -> Callable[..., Any]:
         except NotANumber:
             return NotImplemented
 
-    fn: Callable[..., Any] = {"method": method, "unary": unary, "binary": binary,
-                              "reflected": reflected}[kind]  # fmt: skip
-    fn.__doc__ = op.doc
-    return fn
+    made: dict[str, Callable[..., Any]] = {
+        "method": method,
+        "unary": unary,
+        "binary": binary,
+        "reflected": reflected,
+    }
+    made[kind].__doc__ = op.doc
+    return made[kind]
 
 
 def _install(cls: type, op: Op) -> None:

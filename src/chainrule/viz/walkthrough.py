@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chainrule.engine import adjoints as reverse_pass
 from chainrule.viz.dot import Overlay, dot_lines
 from chainrule.viz.draw import pipe_source, require_dot, require_graphviz
-from chainrule.engine import adjoints as reverse_pass
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
     Trace,
