@@ -246,3 +246,10 @@ def test_the_docs_page_runs() -> None:
     namespace: dict[str, object] = {}
     for block in python_blocks((DOCS / "forward-mode.md").read_text()):
         exec(compile(block, "docs/forward-mode.md", "exec"), namespace)
+
+
+def test_mixing_a_value_and_a_dual_is_refused_in_both_orders() -> None:
+    with pytest.raises(TypeError, match="cannot mix"):
+        Value(1.0) + Dual(2.0, 1.0)
+    with pytest.raises(TypeError, match="cannot mix"):
+        Dual(2.0, 1.0) * Value(1.0)

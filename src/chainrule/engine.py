@@ -22,7 +22,7 @@ from typing import Any
 
 from chainrule import anomaly
 from chainrule.grad_mode import MODE, enable_grad
-from chainrule.ops import Op, Operators
+from chainrule.ops import NotANumber, Op, Operators
 
 __all__ = ["HookHandle", "Value", "adjoints", "apply", "topological_order"]
 
@@ -160,10 +160,6 @@ def apply(op: Op, *args: Value | float) -> Value:
     if anomaly.STATE.active:
         anomaly.STATE.record(out)
     return out
-
-
-class NotANumber(TypeError):
-    """An operand that is neither a Value nor a real number (operators then give way)."""
 
 
 def _lift(x: object) -> Value:

@@ -12,7 +12,9 @@ rule works on floats (the fast first-order pass), on :class:`~chainrule.Value`
 objects (``backward(create_graph=True)``, where the rule itself becomes part of the
 graph and can be differentiated again) and on forward-mode dual numbers.
 
-This module knows nothing about graphs: the walk lives in :mod:`chainrule.engine`.
+:class:`Operators` turns the rows into the operators and methods that ``Value`` and
+``Dual`` share (``x * y`` is the row ``MUL``, ``x.tanh()`` the row ``TANH``); how a node is
+built and how the graph is walked lives in :mod:`chainrule.engine`.
 """
 
 from __future__ import annotations
