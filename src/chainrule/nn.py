@@ -32,12 +32,12 @@ Scalar = float | int | Value
 Init = Literal["uniform", "xavier", "he"]
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
+    "relu": lambda v: v.relu(),
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
     "leaky_relu": lambda v: v.leaky_relu(),
-    "gelu": Value.gelu,
-    "silu": Value.silu,
+    "gelu": lambda v: v.gelu(),
+    "silu": lambda v: v.silu(),
     "linear": lambda v: v,
 }
 """Activation name -> function applied to a neuron's pre-activation."""

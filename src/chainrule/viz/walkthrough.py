@@ -8,8 +8,8 @@ path from the output to that node has already been accounted for, so the node's 
 
 and the parent adds it to what it has: ``adjoint(p_i) += share_i`` (a parent used twice —
 fan-out — receives two shares, and their sum is its adjoint, by the multivariable chain
-rule). :func:`backward_steps` replays exactly that with each node's own ``_backward``
-closure, on a private copy of the adjoints; :func:`render_backward` draws one picture per
+rule). :func:`backward_steps` watches the engine's own reverse pass do exactly that,
+without writing any ``.grad``; :func:`render_backward` draws one picture per
 step.
 """
 
@@ -23,9 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chainrule.engine import adjoints as reverse_pass
 from chainrule.viz.dot import Overlay, dot_lines
 from chainrule.viz.draw import pipe_source, require_dot, require_graphviz
-from chainrule.viz.trace import DEFAULT_MAX_NODES, Trace, as_float, format_number, trace
+from chainrule.viz.trace import (
+    DEFAULT_MAX_NODES,
+    Trace,
+    as_float,
+    format_number,
+    local_partials,
+    trace,
+)
 
 if TYPE_CHECKING:
     from chainrule.engine import Value
@@ -57,8 +65,8 @@ def backward_steps(
 ) -> Iterator[BackwardStep]:
     """Yield the steps of ``root.backward(gradient)``, output first, without touching ``.grad``.
 
-    Each step calls the node's ``_backward`` closure twice, with the adjoint (the shares)
-    and with 1.0 (the local derivatives). Adjoints live in a private dict, so ``.grad`` is
+    The steps are those of the engine's own reverse pass (:func:`chainrule.engine.adjoints`,
+    watched node by node), with each node's local derivatives beside its shares. ``.grad`` is
     neither read nor written and the graph is unchanged; hooks are not run. After the last
     step, ``step.adjoints[leaf]`` equals what ``backward()`` leaves in ``leaf.grad`` (when
     the leaf's ``grad`` started at 0). Every step keeps a snapshot of all adjoints, so
@@ -74,21 +82,17 @@ def _steps(tr: Trace, root: Value, gradient: float) -> Iterator[BackwardStep]:
             "nothing to walk through: this Value does not require grad (it was built under "
             "no_grad(), from constants only, or by detach()), so backward() has no steps"
         )
-    adj: dict[Value, float] = {root: float(gradient)}
-    index = 0
-    for node in reversed(tr.nodes):
-        backward = node._backward
-        if backward is None or node not in adj:
-            continue
-        a = adj[node]
-        shares = tuple(as_float(s) for s in backward(a, node.data))
-        local = tuple(as_float(d) for d in backward(1.0, node.data))
+    steps: list[BackwardStep] = []
+
+    def visit(node: Value, a: Any, shares: Any, adj: dict[Value, Any]) -> None:
         takes = tuple(bool(p.requires_grad) for p in node._prev)
-        for parent, share, take in zip(node._prev, shares, takes):
-            if take:
-                adj[parent] = adj.get(parent, 0.0) + share
-        yield BackwardStep(index, node, a, node._prev, local, shares, takes, dict(adj))
-        index += 1
+        shares = tuple(as_float(s) for s in shares)
+        snapshot = {n: as_float(g) for n, g in adj.items()}
+        steps.append(BackwardStep(len(steps), node, as_float(a), node._prev,
+                                  local_partials(node), shares, takes, snapshot))  # fmt: skip
+
+    reverse_pass(root, gradient, hooks=False, visit=visit)  # the engine's own pass, observed
+    yield from steps
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ So one pass through ``f`` with tangents ``v`` gives the Jacobian-vector product
 costs one pass per *input*, which is why forward mode wins when there are few
 inputs and many outputs (reverse mode costs one backward pass per *output*).
 
->>> from chainrule.forward import jvp
+>>> from chainrule.dual import jvp
 >>> jvp(lambda x, y: x * y.sin(), (2.0, 0.0), (1.0, 0.0))
 (0.0, 0.0)
 >>> jvp(lambda x, y: x * y.sin(), (2.0, 0.0), (0.0, 1.0))
@@ -26,7 +26,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
-from chainrule.ops import OPS
+from chainrule.ops import OPS, Op, Operators
 
 __all__ = ["Dual", "jacfwd", "jvp"]
 
@@ -40,12 +40,12 @@ def _real(x: object, what: str) -> float:
     return float(x)
 
 
-class Dual:
+class Dual(Operators):
     """A dual number ``primal + tangent·ε`` with ``ε² = 0``.
 
-    Supports the same operators and methods as :class:`chainrule.Value`, each one
-    evaluated through its row of :data:`chainrule.ops.OPS`, so forward and reverse
-    mode can never disagree about a derivative rule.
+    Has the operators and methods of :class:`chainrule.Value` (both come from
+    :class:`~chainrule.ops.Operators`), each evaluated through its row of
+    :data:`chainrule.ops.OPS`, so forward and reverse mode never disagree about a rule.
     """
 
     __slots__ = ("primal", "tangent")
@@ -57,20 +57,19 @@ class Dual:
     def __repr__(self) -> str:
         return f"Dual(primal={self.primal!r}, tangent={self.tangent!r})"
 
-    # --- the one place where the chain rule happens ---
-
     @staticmethod
-    def apply(op_name: str, *args: Scalar) -> Dual:
-        """Apply the primitive ``OPS[op_name]`` to duals or numbers.
+    def apply(op: Op | str, *args: Scalar) -> Dual:
+        """Apply the primitive ``op`` (an :class:`~chainrule.ops.Op`, or a built-in's name).
 
         ``tangent_out = sum_i local_i * tangent_i`` with ``local`` evaluated on floats.
         Inputs with a zero tangent are skipped, so a constant never turns an infinite
         local derivative (sqrt at 0) into ``inf * 0 = nan``.
         """
-        try:
-            op = OPS[op_name]
-        except KeyError:
-            raise KeyError(f"no operation named {op_name!r} in chainrule.ops.OPS") from None
+        if isinstance(op, str):
+            try:
+                op = OPS[op]
+            except KeyError:
+                raise KeyError(f"no operation named {op!r} in chainrule.ops.OPS") from None
         primals = [_primal(a) for a in args]
         tangents = [a.tangent if isinstance(a, Dual) else 0.0 for a in args]
         out = op.forward(*primals)
@@ -81,99 +80,16 @@ class Dual:
                 tangent += float(d) * t
         return Dual(out, tangent)
 
-    # --- operators (numbers are constants: tangent 0) ---
-
-    def __add__(self, other: Scalar) -> Dual:
-        return Dual.apply("+", self, other)
-
-    def __radd__(self, other: Scalar) -> Dual:
-        return Dual.apply("+", other, self)
-
-    def __sub__(self, other: Scalar) -> Dual:
-        return Dual.apply("-", self, other)
-
-    def __rsub__(self, other: Scalar) -> Dual:
-        return Dual.apply("-", other, self)
-
-    def __mul__(self, other: Scalar) -> Dual:
-        return Dual.apply("*", self, other)
-
-    def __rmul__(self, other: Scalar) -> Dual:
-        return Dual.apply("*", other, self)
-
-    def __truediv__(self, other: Scalar) -> Dual:
-        return Dual.apply("/", self, other)
-
-    def __rtruediv__(self, other: Scalar) -> Dual:
-        return Dual.apply("/", other, self)
-
-    def __pow__(self, other: Scalar) -> Dual:
-        return _power(self, other)
-
-    def __rpow__(self, other: Scalar) -> Dual:
-        return _power(other, self)
-
-    def __neg__(self) -> Dual:
-        return Dual.apply("neg", self)
-
-    def __pos__(self) -> Dual:
-        return self
-
-    def __abs__(self) -> Dual:
-        return Dual.apply("abs", self)
-
-    # --- methods, named as on Value ---
-
-    def relu(self) -> Dual:
-        """max(x, 0)"""
-        return Dual.apply("ReLU", self)
-
-    def leaky_relu(self, alpha: Scalar = 0.01) -> Dual:
-        """x if x > 0 else alpha·x"""
-        return Dual.apply("leaky_relu", self, alpha)
-
-    def tanh(self) -> Dual:
-        return Dual.apply("tanh", self)
-
-    def exp(self) -> Dual:
-        return Dual.apply("exp", self)
-
-    def log(self) -> Dual:
-        return Dual.apply("log", self)
-
-    def sigmoid(self) -> Dual:
-        return Dual.apply("sigmoid", self)
-
-    def softplus(self) -> Dual:
-        return Dual.apply("softplus", self)
-
-    def gelu(self) -> Dual:
-        return Dual.apply("gelu", self)
-
-    def silu(self) -> Dual:
-        return Dual.apply("silu", self)
-
-    def sqrt(self) -> Dual:
-        return Dual.apply("sqrt", self)
-
-    def abs(self) -> Dual:
-        return Dual.apply("abs", self)
-
-    def sin(self) -> Dual:
-        return Dual.apply("sin", self)
-
-    def cos(self) -> Dual:
-        return Dual.apply("cos", self)
-
-    def erf(self) -> Dual:
-        return Dual.apply("erf", self)
-
     # Comparisons are deliberately not overloaded, as on Value; `data` lets code that
     # branches on `x.data` (and the OPS helpers that read it) run unchanged on duals.
     @property
     def data(self) -> float:
         """The primal value (the name Value uses)."""
         return self.primal
+
+
+Dual._apply = staticmethod(Dual.apply)
+Dual._varies = staticmethod(lambda x: isinstance(x, Dual) and x.tangent != 0.0)
 
 
 def _primal(x: object) -> float:
@@ -185,13 +101,6 @@ def _primal(x: object) -> float:
             f"(got {type(x).__name__} {x!r}); pass plain numbers or Duals"
         )
     return _real(x, "a Dual operation")
-
-
-def _power(base: Scalar, exponent: Scalar) -> Dual:
-    # As in the engine: "**" treats the exponent as a constant, "pow" also differentiates
-    # in it (d/db = a**b ln a, which needs a > 0), so only a moving exponent pays for it.
-    moving = isinstance(exponent, Dual) and exponent.tangent != 0.0
-    return Dual.apply("pow" if moving else "**", base, exponent)
 
 
 def jvp(

@@ -1,4 +1,4 @@
-"""chainrule.func: grad, value_and_grad, vjp, jacobian, hessian — closed forms and FD."""
+"""chainrule.transforms: grad, value_and_grad, vjp, jacobian, hessian — closed forms and FD."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from oracle import assert_close, reals
 from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
-from chainrule.func import grad, hessian, hvp, jacobian, value_and_grad, vjp
-from chainrule.function import Function, custom_op
+from chainrule.custom import Function, custom_op
+from chainrule.transforms import grad, hessian, hvp, jacobian, value_and_grad, vjp
 
 EPS = 1e-5  # central differences of a first derivative: error ~ eps² f'''' + 1e-16/eps
 
@@ -216,7 +216,9 @@ def test_second_order_through_a_float_only_function_is_refused() -> None:
 
 
 def test_grad_of_a_non_scalar_says_use_jacobian() -> None:
-    with pytest.raises(TypeError, match=r"got a list of length 2; use chainrule.func.jacobian"):
+    with pytest.raises(
+        TypeError, match=r"got a list of length 2; use chainrule.transforms.jacobian"
+    ):
         grad(lambda x: [x, x])(1.0)
     with pytest.raises(TypeError, match=r"got str 'x'"):
         grad(lambda x: "x")(1.0)

@@ -7,12 +7,13 @@ Two forms, as in PyTorch and JAX:
   ``ctx.save_for_backward(...)`` keeps what backward needs. ``MyOp.apply(x, ...)``
   makes one node whose ``_prev`` are the ``Value`` arguments.
 * :func:`custom_op` — a decorator for a scalar function and its partial derivatives.
-  The pair is registered in :data:`chainrule.ops.OPS` like a built-in operation, so it
-  also works in forward mode (:class:`~chainrule.forward.Dual`) and, when the
-  derivative is written with chainrule operations, under ``create_graph=True``.
+  The pair is an :class:`~chainrule.ops.Op` like a built-in row (but not added to the
+  catalogue :data:`chainrule.ops.OPS`: it lives as long as you hold it), so it also works
+  in forward mode (:class:`~chainrule.dual.Dual`) and, when the derivative is written
+  with chainrule operations, under ``create_graph=True``.
 
-Either way the reverse pass does ``parent.grad += share`` for you; check your rule
-with :func:`chainrule.gradcheck`.
+Either way :func:`chainrule.engine.apply` makes the node and the reverse pass does
+``parent.grad += share`` for you; check your rule with :func:`chainrule.gradcheck`.
 """
 
 from __future__ import annotations
@@ -20,28 +21,18 @@ from __future__ import annotations
 import inspect
 import numbers
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from chainrule.engine import Value
-from chainrule.forward import Dual
-from chainrule.grad_mode import is_grad_enabled, no_grad
-from chainrule.ops import OPS, Op, register
+from chainrule.dual import Dual
+from chainrule.engine import Value, apply
+from chainrule.grad_mode import no_grad
+from chainrule.ops import Op
 
 __all__ = ["CustomOp", "Function", "FunctionCtx", "custom_op"]
 
 
 def _is_real(x: object) -> bool:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
-
-
-def _unique_name(name: str) -> str:
-    """``name``, or ``name#2``, ``name#3``, ... if the ops table already has it."""
-    if name not in OPS:
-        return name
-    k = 2
-    while f"{name}#{k}" in OPS:
-        k += 1
-    return f"{name}#{k}"
 
 
 class FunctionCtx:
@@ -91,8 +82,6 @@ class Function:
     than return a wrong number.
     """
 
-    _op_name: ClassVar[str | None] = None
-
     @staticmethod
     def forward(ctx: FunctionCtx, *args: Any) -> float:
         """The output as a float, from float (and other) arguments."""
@@ -116,13 +105,16 @@ class Function:
         out = cls._run_forward(ctx, args)
         if not any(isinstance(a, Value) for a in args):
             return out
-        name = cls._registered_name()
-        if not (any(needs) and is_grad_enabled()):
-            return Value(out, (), name, requires_grad=False)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
-        node = Value(out, tuple(args[i] for i in positions), name)
-        node._backward = lambda g, out: cls._shares(ctx, g, len(args), positions)
-        return node
+
+        def vjp(g: Any, *xs_out: Any) -> tuple[float, ...]:
+            if isinstance(g, Value):
+                cls._no_second_order()
+            return cls._shares(ctx, g, len(args), positions)
+
+        op = Op(cls.__name__, lambda *xs: out, cls._no_second_order,
+                f"custom Function {cls.__name__}", vjp=vjp)  # fmt: skip
+        return apply(op, *(args[i] for i in positions))
 
     # --- helpers (classmethods so a subclass's name shows in every error) ---
 
@@ -188,26 +180,12 @@ class Function:
         return Dual(out, tangent)
 
     @classmethod
-    def _registered_name(cls) -> str:
-        # Registering the name lets create_graph=True find the node's op and fail with
-        # a message that says what to do, instead of "no rule for op".
-        name: str | None = cls.__dict__.get("_op_name")
-        if name is None:
-            name = _unique_name(cls.__name__)
-            register(name, cls._float_forward, cls._no_second_order, f"custom Function {name}")
-            cls._op_name = name
-        return name
-
-    @classmethod
-    def _float_forward(cls, *xs: float) -> float:
-        return cls._run_forward(FunctionCtx(), xs)
-
-    @classmethod
     def _no_second_order(cls, *inputs: Any) -> tuple[Any, ...]:
         raise RuntimeError(
             f"custom Function {cls.__name__} has a backward on floats only, so it cannot be "
-            "differentiated twice (create_graph=True, chainrule.func.hessian, grad(grad(f))); "
-            "use chainrule.function.custom_op with a derivative written with chainrule "
+            "differentiated twice (create_graph=True, chainrule.transforms.hessian, "
+            "grad(grad(f))); "
+            "use chainrule.custom.custom_op with a derivative written with chainrule "
             "operations instead"
         )
 
@@ -226,7 +204,7 @@ class CustomOp:
         self.derivative = derivative
         self._arity = _arity(forward)
         self._wants_out = "out" in _parameters(derivative)
-        self.op: Op = register(name, self._checked_forward, self._local, f"custom op {name}")
+        self.op = Op(name, self._checked_forward, self._local, f"custom op {name}")
         self.name = name
         self.__name__ = getattr(forward, "__name__", name)
         self.__doc__ = forward.__doc__
@@ -238,18 +216,12 @@ class CustomOp:
         if self._arity is not None and len(args) != self._arity:
             raise TypeError(f"{self.name}() takes {self._arity} argument(s), got {len(args)}")
         if any(isinstance(a, Dual) for a in args):
-            return Dual.apply(self.name, *args)
+            return Dual.apply(self.op, *args)
         if not any(isinstance(a, Value) for a in args):
             return self._checked_forward(*args)
-        values = tuple(a if isinstance(a, Value) else _constant(a, self.name) for a in args)
-        data = [v.data for v in values]
-        out = self._checked_forward(*data)
-        if not (is_grad_enabled() and any(v.requires_grad for v in values)):
-            return Value(out, (), self.name, requires_grad=False)
-        partials = self._local(*data, out)
-        node = Value(out, values, self.name)
-        node._backward = lambda g, out: tuple(g * d for d in partials)
-        return node
+        return apply(
+            self.op, *(a if isinstance(a, Value) else _constant(a, self.name) for a in args)
+        )
 
     def _checked_forward(self, *xs: Any) -> float:
         for x in xs:
@@ -300,8 +272,8 @@ def custom_op(
         my_tanh(Value(0.5))   # a node; backward uses the derivative
         my_tanh(0.5)          # a float
 
-    The pair becomes a row of :data:`chainrule.ops.OPS` (named ``name``, default the
-    function's name), so the same rule serves reverse mode, forward mode and — when
+    The pair becomes an :class:`~chainrule.ops.Op` (named ``name``, default the function's
+    name; the name only labels nodes), so the same rule serves reverse mode, forward mode and — when
     ``derivative`` uses chainrule's functions (``chainrule.cos(x)``, which take floats and
     Values alike) rather than ``math`` — second derivatives.
     """
@@ -312,7 +284,7 @@ def custom_op(
         if not callable(forward):
             raise TypeError(f"custom_op decorates a function, got {type(forward).__name__}")
         base = name if name is not None else getattr(forward, "__name__", "custom_op")
-        return CustomOp(forward, derivative, _unique_name(base))
+        return CustomOp(forward, derivative, base)
 
     return decorate
 

@@ -13,8 +13,8 @@ from oracle import assert_close, away_from, central_difference, positive, reals,
 from test_docs import DOCS, python_blocks
 
 from chainrule import Value
-from chainrule.forward import Dual, jacfwd, jvp
-from chainrule.func import jacobian, vjp
+from chainrule.dual import Dual, jacfwd, jvp
+from chainrule.transforms import jacobian, vjp
 
 # --- closed forms ---
 
@@ -246,3 +246,10 @@ def test_the_docs_page_runs() -> None:
     namespace: dict[str, object] = {}
     for block in python_blocks((DOCS / "howto" / "forward-mode.md").read_text()):
         exec(compile(block, "docs/howto/forward-mode.md", "exec"), namespace)
+
+
+def test_mixing_a_value_and_a_dual_is_refused_in_both_orders() -> None:
+    with pytest.raises(TypeError, match="cannot mix"):
+        Value(1.0) + Dual(2.0, 1.0)  # type: ignore[operator]  # the mix is the test
+    with pytest.raises(TypeError, match="cannot mix"):
+        Dual(2.0, 1.0) * Value(1.0)  # type: ignore[operator]  # the mix is the test

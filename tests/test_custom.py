@@ -12,8 +12,8 @@ from test_docs import DOCS, python_blocks
 
 import chainrule
 from chainrule import GradcheckError, Value, gradcheck, no_grad
-from chainrule.forward import jvp
-from chainrule.function import Function, FunctionCtx, custom_op
+from chainrule.custom import Function, FunctionCtx, custom_op
+from chainrule.dual import jvp
 from chainrule.ops import OPS
 
 
@@ -124,7 +124,7 @@ def test_function_works_in_forward_mode() -> None:
 
 def test_second_order_is_refused_with_advice() -> None:
     x = Value(2.0)
-    with pytest.raises(RuntimeError, match=r"use chainrule.function.custom_op"):
+    with pytest.raises(RuntimeError, match=r"use chainrule.custom.custom_op"):
         Cube.apply(x).backward(create_graph=True)
 
 
@@ -157,7 +157,34 @@ def test_bad_forward_and_backward_results() -> None:
 def test_subclasses_get_their_own_op_names() -> None:
     assert Cube.apply(Value(1.0))._op == "Cube"
     assert WrongCube.apply(Value(1.0))._op == "WrongCube"
-    assert OPS["Cube"].forward(2.0) == 8.0
+    assert "Cube" not in OPS  # Functions are not registered anywhere: names only label nodes
+
+
+def test_a_function_or_custom_op_named_like_a_builtin_keeps_its_own_derivative() -> None:
+    @custom_op(derivative=lambda x, a: (10.0, 0.0), name="leaky_relu")
+    def fake(x: float, a: float) -> float:
+        return x
+
+    x = Value(2.0)
+    fake(x, 0.1).backward()
+    assert x.grad == 10.0 and OPS["leaky_relu"].forward(-1.0, 0.1) == -0.1
+    y = Value(2.0)
+    y.leaky_relu(0.1).backward()
+    assert y.grad == 1.0
+
+
+def test_custom_ops_in_a_loop_leave_the_ops_table_unchanged() -> None:
+    before = dict(OPS)
+
+    def make(k: int) -> Any:
+        return custom_op(derivative=lambda x: float(k), name="scaled")(lambda x: k * x)
+
+    for k in range(2000):
+        scaled = make(k)
+        x = Value(1.0)
+        scaled(x).backward()
+        assert x.grad == float(k)
+    assert before == OPS
 
 
 # --- custom_op ---
@@ -234,14 +261,14 @@ def test_custom_op_bad_usage() -> None:
     with pytest.raises(TypeError, match=r"takes 2 argument"):
         add(Value(1.0))
     with pytest.raises(ValueError, match=r"returned 1 partial.*for 2 input"):
-        add(Value(1.0), Value(2.0))
+        add(Value(1.0), Value(2.0)).backward()  # partials are computed when backward runs
     with pytest.raises(TypeError, match=r"needs Values or real numbers, got str"):
         add(Value(1.0), "2")
     with pytest.raises(TypeError, match=r"custom_op needs a callable derivative"):
         custom_op(derivative=3.0)  # type: ignore[arg-type]
 
 
-def test_names_stay_unique_when_redefined() -> None:
+def test_redefined_ops_are_distinct_ops_with_the_same_label() -> None:
     def make() -> Any:
         @custom_op(derivative=lambda x: 2.0 * x, name="square_twice")
         def sq(x: float) -> float:
@@ -250,8 +277,8 @@ def test_names_stay_unique_when_redefined() -> None:
         return sq
 
     first, second = make(), make()
-    assert first.name == "square_twice" and second.name == "square_twice#2"
-    assert second(Value(3.0))._op == "square_twice#2"
+    assert first.name == second.name == "square_twice" and first.op is not second.op
+    assert second(Value(3.0))._op == "square_twice" and "square_twice" not in OPS
 
 
 def test_the_docs_page_runs() -> None:

@@ -14,8 +14,8 @@ from oracle import assert_close, reals
 from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
-from chainrule.checkpoint import checkpoint, checkpoint_sequential
-from chainrule.func import grad
+from chainrule.checkpointing import checkpoint, checkpoint_sequential
+from chainrule.transforms import grad
 
 
 def layer(a: float, b: float) -> Callable[[Any], Any]:

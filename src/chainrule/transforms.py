@@ -4,7 +4,7 @@ Each transform takes a Python function of scalars and returns a new function. Yo
 call it with plain numbers and get plain numbers back; the Values and the graph live
 only inside the call::
 
-    >>> from chainrule.func import grad
+    >>> from chainrule.transforms import grad
     >>> f = lambda x: x**3
     >>> grad(f)(2.0)               # 3 x**2
     12.0
@@ -15,7 +15,8 @@ Transforms compose because a transform called with a ``Value`` that requires gra
 (which is what an outer transform passes in) runs ``backward(create_graph=True)``
 and returns a ``Value``: its graph is the backward pass itself, so the outer
 transform can differentiate it again. None of them touches any ``.grad`` the
-caller can see: every adjoint they read is saved before and restored after.
+caller can see: they read the adjoints of the engine's reverse pass
+(:func:`chainrule.engine.adjoints`) without storing them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.engine import Value, topological_order
+from chainrule.engine import Value, adjoints
 from chainrule.grad_mode import enable_grad
 
 __all__ = ["grad", "hessian", "hvp", "jacobian", "value_and_grad", "vjp"]
@@ -123,7 +124,7 @@ class _Trace:
             return [0.0] * len(self.inputs)  # f returned a constant number
         raise TypeError(
             f"{who} needs f to return a scalar (a Value or a number), got "
-            f"{_describe(out)}; use chainrule.func.jacobian for a list of outputs"
+            f"{_describe(out)}; use chainrule.transforms.jacobian for a list of outputs"
         )
 
     def pack(self, grads: list[Scalar], argnums: ArgNums) -> Any:
@@ -145,24 +146,9 @@ def _describe(x: object) -> str:
 
 def _adjoints(out: Value, inputs: tuple[Value, ...], seed: Scalar,
               create_graph: bool) -> list[Scalar]:  # fmt: skip
-    """Run ``out.backward(seed)`` and read the adjoints of ``inputs``, leaving no trace.
-
-    The engine writes adjoints into ``.grad`` (leaves accumulate); a transform must not
-    change what the caller sees, so every reachable node's ``.grad`` is saved and put
-    back afterwards.
-    """
-    order = topological_order(out)
-    reachable = set(order)
-    saved = [(node, node.grad) for node in order]
-    try:
-        for node in inputs:
-            node.grad = 0.0
-        with enable_grad():
-            out.backward(seed, create_graph=create_graph)
-        return [node.grad if node in reachable else 0.0 for node in inputs]
-    finally:
-        for node, g in saved:
-            node.grad = g
+    """d out / d input for each input, by the engine's reverse pass (no ``.grad`` is written)."""
+    grads = adjoints(out, seed, create_graph=create_graph)
+    return [grads.get(node, 0.0) for node in inputs]
 
 
 def _check_callable(f: object, who: str) -> None:
@@ -260,7 +246,7 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     For ``f`` returning a list of m scalars, ``jacobian(f)(*args)`` is a list of m
     rows; each row is ``d out_k / d arg`` (an int ``argnums``) or a tuple over
     ``argnums``. A scalar ``f`` gives the gradient itself. For functions with many
-    outputs and few inputs, forward mode (:func:`chainrule.forward.jacfwd`) is cheaper.
+    outputs and few inputs, forward mode (:func:`chainrule.dual.jacfwd`) is cheaper.
 
     >>> jacobian(lambda x, y: [x * y, x + y], argnums=(0, 1))(2.0, 3.0)
     [(3.0, 2.0), (1.0, 1.0)]

@@ -19,13 +19,11 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.engine import Value, topological_order
-from chainrule.grad_mode import enable_grad, is_grad_enabled, no_grad
-from chainrule.ops import OPS, register
+from chainrule.engine import Value, adjoints, apply
+from chainrule.grad_mode import enable_grad, no_grad
+from chainrule.ops import Op
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
-
-_OP_NAME = "checkpoint"
 
 
 def _no_second_order(*inputs: Any) -> tuple[Any, ...]:
@@ -34,14 +32,6 @@ def _no_second_order(*inputs: Any) -> tuple[Any, ...]:
         "differentiated to first order only; call the function without checkpoint() to "
         "take higher derivatives"
     )
-
-
-def _never_called(*xs: float) -> float:
-    raise RuntimeError("the checkpoint op has no standalone forward; use checkpoint(fn, *inputs)")
-
-
-if _OP_NAME not in OPS:  # a re-imported module must not register twice
-    register(_OP_NAME, _never_called, _no_second_order, "a recomputed segment (checkpoint)")
 
 
 class _Saved:
@@ -84,26 +74,27 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
                 f"checkpoint: {where} must return a Value, got {type(o).__name__} {o!r}"
             )
     parents = tuple(a for a in inputs if isinstance(a, Value) and a.requires_grad)
-    if not parents or not is_grad_enabled():
-        nodes = [Value(o.data, (), _OP_NAME, requires_grad=False) for o in outs]
-    else:
-        saved = tuple(_Saved(a) if isinstance(a, Value) else a for a in inputs)
-        nodes = []
-        for k, o in enumerate(outs):
-            node = Value(o.data, parents, _OP_NAME)
-            node._backward = _recompute_closure(fn, saved, inputs, k, many)
-            nodes.append(node)
+    saved = tuple(_Saved(a) if isinstance(a, Value) else a for a in inputs)
+    nodes = []
+    for k, o in enumerate(outs):
+        vjp = _recompute(fn, saved, inputs, k, many)
+        op = Op("checkpoint", lambda *xs, data=o.data: data, _no_second_order,
+                "a recomputed segment (checkpoint)", vjp=vjp)  # fmt: skip
+        nodes.append(apply(op, *parents))
     if many:
         return type(result)(nodes) if isinstance(result, tuple) else nodes
     return nodes[0]
 
 
-def _recompute_closure(
+def _recompute(
     fn: Callable[..., Any], saved: tuple[Any, ...], inputs: tuple[Any, ...], k: int, many: bool
-) -> Callable[[float, float], tuple[float, ...]]:
+) -> Callable[..., tuple[float, ...]]:
+    """The checkpoint node's backward: rebuild the segment, run the reverse pass through it."""
     is_parent = tuple(isinstance(a, Value) and a.requires_grad for a in inputs)
 
-    def backward(g: float, out: float) -> tuple[float, ...]:
+    def vjp(g: Any, *xs_out: Any) -> tuple[float, ...]:
+        if isinstance(g, Value):
+            _no_second_order()
         leaves: list[Value] = []
         args: list[Any] = []
         for a, parent in zip(saved, is_parent):
@@ -119,40 +110,19 @@ def _recompute_closure(
         out = result[k] if many else result
         if not isinstance(out, Value):
             raise TypeError(f"checkpoint: fn returned {type(out).__name__} on recomputation")
-        return _reverse(out, g, leaves)
+        if not out.requires_grad:
+            return tuple(0.0 for _ in leaves)
+        # The same reverse pass as backward(), hooks included. Adjoints stay in the pass's
+        # own dict: the segment's input leaves give the shares returned to the outer pass;
+        # other leaves (weights fn closes over) accumulate their gradient as backward() does.
+        grads = adjoints(out, g)
+        inputs_of_segment = set(leaves)
+        for node, a in grads.items():
+            if node.grad_fn is None and node not in inputs_of_segment:
+                node.grad = node.grad + a
+        return tuple(grads.get(leaf, 0.0) for leaf in leaves)
 
-    return backward
-
-
-def _reverse(out: Value, g: float, leaves: list[Value]) -> tuple[float, ...]:
-    """A reverse pass of the rebuilt segment that writes into no interior ``.grad``.
-
-    It runs while the outer ``backward()`` is still walking, so adjoints are kept in a
-    local dict instead of on the nodes: a node the segment shares with the outer graph
-    is never reset under the outer walk's feet. The segment's own input leaves give the
-    shares returned to the outer walk; other leaves (weights ``fn`` closes over)
-    accumulate their gradient directly, as ``backward()`` would.
-    """
-    position = {leaf: i for i, leaf in enumerate(leaves)}
-    shares = [0.0] * len(leaves)
-    if not out.requires_grad:
-        return tuple(shares)
-    adjoint: dict[Value, float] = {out: g}
-    for node in reversed(topological_order(out)):
-        a = adjoint.pop(node, None)
-        if a is None:
-            continue
-        if node._backward is None:
-            i = position.get(node)
-            if i is not None:
-                shares[i] += a
-            else:
-                node.grad += a
-            continue
-        for parent, share in zip(node._prev, node._backward(a, node.data)):
-            if parent.requires_grad:
-                adjoint[parent] = adjoint.get(parent, 0.0) + share
-    return tuple(shares)
+    return vjp
 
 
 def checkpoint_sequential(functions: Sequence[Callable[[Any], Any]], segments: int, x: Any) -> Any:

@@ -1,6 +1,6 @@
 """The backward pass as code: trace a scalar function once, run straight-line Python after.
 
->>> from chainrule.compile import compile  # also chainrule.compile
+>>> from chainrule.compiler import compile  # also chainrule.compile
 >>> f = compile(lambda x, y: (x * y + x).tanh())
 >>> value, (dx, dy) = f(0.5, 2.0)
 >>> round(dx, 12), round(dy, 12)
@@ -10,8 +10,8 @@ def forward_backward(x, y):
     # forward: one line per node
     t1 = x * y
     t2 = t1 + x
-    t3 = F_tanh(t2)
-    (t3_d,) = L_tanh(t2, t3)
+    t3 = F_tanh_0(t2)
+    (t3_d,) = L_tanh_0(t2, t3)
     # backward: adjoints in reverse topological order
     t3_bar = 1.0
     t2_bar = t3_bar * t3_d
@@ -27,9 +27,10 @@ numbers that do not depend on the inputs written as literals), then one line per
 backward, ``parent_bar += node_bar * d node / d parent``, nodes visited in the reverse of
 :func:`~chainrule.topological_order`, the order the dynamic engine uses (so the sums are
 added in the same order and the results are the same floats). ``+ - * /`` and negation are
-written as plain expressions; every other operation calls its row of
-:data:`chainrule.ops.OPS` (``F_<op>`` forward, ``L_<op>`` local partials), so the compiled
-code is correct for every op, custom ones included.
+written as plain expressions; every other operation calls its node's op object
+(``F_<op>`` forward, ``L_<op>`` local partials; the generated names are keyed on the op object,
+never on its name, so a custom op named like a built-in keeps its own derivative), so the
+compiled code is correct for every op with local partials, custom ones included.
 
 Value-dependent control flow. Operations that branch inside (relu, abs, leaky_relu) are
 fine: the branch is part of the op and is re-evaluated on every call. A Python ``if`` on a
@@ -53,9 +54,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from chainrule import ops
 from chainrule.engine import Value, topological_order
 from chainrule.grad_mode import enable_grad
-from chainrule.ops import OPS
+from chainrule.ops import Op
 
 __all__ = ["CompiledFunction", "TraceChangedError", "compile"]
 
@@ -63,12 +65,12 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 # Forward and local-partial templates for the operations written inline ({a}, {b}: inputs,
 # {o}: output, {g}: the node's adjoint). Shares match the dynamic engine's g * d exactly.
-_INLINE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "+": ("{a} + {b}", ("{g}", "{g}")),
-    "-": ("{a} - {b}", ("{g}", "-{g}")),
-    "*": ("{a} * {b}", ("{g} * {b}", "{g} * {a}")),
-    "/": ("{a} / {b}", ("{g} * (1.0 / {b})", "{g} * (-{o} / {b})")),
-    "neg": ("-{a}", ("-{g}",)),
+_INLINE: dict[Op, tuple[str, tuple[str, ...]]] = {
+    ops.ADD: ("{a} + {b}", ("{g}", "{g}")),
+    ops.SUB: ("{a} - {b}", ("{g}", "-{g}")),
+    ops.MUL: ("{a} * {b}", ("{g} * {b}", "{g} * {a}")),
+    ops.DIV: ("{a} / {b}", ("{g} * (1.0 / {b})", "{g} * (-{o} / {b})")),
+    ops.NEG: ("-{a}", ("-{g}",)),
 }
 
 
@@ -137,8 +139,8 @@ class CompiledFunction:
         with _recording_reads() as reads:
             root, leaves = _run(self.f, xs)
         names = _input_names(self.f, len(xs))
-        self._source = _generate(root, leaves, names)
-        namespace = _namespace()
+        self._source, used = _generate(root, leaves, names)
+        namespace = _namespace(used)
         exec(builtins.compile(self._source, f"<chainrule.compile {_name(self.f)}>", "exec"),
              namespace)  # fmt: skip
         self._code = namespace["forward_backward"]
@@ -233,10 +235,10 @@ def _signature(root: Value, leaves: list[Value]) -> tuple[object, ...]:
         if node in index:
             continue
         index[node] = len(sig)
-        if not node.requires_grad or node._backward is None:
+        if not node.requires_grad or node.grad_fn is None:
             sig.append(("const", node.data))
         else:
-            sig.append((node._op, tuple(index[p] for p in node._prev)))
+            sig.append((node.grad_fn, tuple(index[p] for p in node._prev)))
     return (index[root], *sig)
 
 
@@ -253,8 +255,11 @@ def _literal(x: float) -> str:
     return f"float({str(x)!r})"
 
 
-def _generate(root: Value, leaves: list[Value], names: list[str]) -> str:
-    """The Wengert list of ``root``'s graph as the source of ``forward_backward``."""
+def _generate(root: Value, leaves: list[Value], names: list[str]) -> tuple[str, dict[str, Op]]:
+    """The Wengert list of ``root``'s graph as the source of ``forward_backward``.
+
+    Also returns the ops it calls by their generated identifier (one per op object).
+    """
     for node in _graph(root):
         if node._hooks:
             raise ValueError("compile does not support hooks (register_hook) inside f")
@@ -263,23 +268,28 @@ def _generate(root: Value, leaves: list[Value], names: list[str]) -> str:
     inputs = set(leaves)
     forward: list[str] = []
     local: dict[Value, list[str]] = {}  # names of a node's local partials, if not inlined
+    idents: dict[Op, str] = {}  # op object -> its identifier in the generated code
     for node in _graph(root):
         if node in name:
             continue
-        if not node.requires_grad or node._backward is None:  # a constant, or a leaf made in f
+        op = node.grad_fn
+        if not node.requires_grad or op is None:  # a constant, or a leaf made in f
             name[node] = _literal(node.data)
             continue
-        if node._op not in OPS:
-            raise ValueError(f"compile needs op {node._op!r} in chainrule.ops.OPS")
+        if op.vjp is not None:
+            raise ValueError(
+                f"compile cannot compile op {op.name!r}: it has a hand-written backward "
+                "(a custom Function or a checkpoint), not local partials"
+            )
         t = name[node] = f"t{len(local) + 1}"
         args = [name[p] for p in node._prev]
-        inline = _INLINE.get(node._op)
+        inline = _INLINE.get(op)
         if inline is not None and len(args) == len(inline[1]):
             a, b = [*args, ""][:2]
             forward.append(f"{t} = {inline[0].format(a=a, b=b)}")
             local[node] = []
         else:
-            ident = _ident(node._op)
+            ident = idents.get(op) or idents.setdefault(op, f"{_ident(op.name)}_{len(idents)}")
             forward.append(f"{t} = F_{ident}({', '.join(args)})")
             ds = [f"{t}_d"] if len(args) == 1 else [f"{t}_d{i}" for i in range(len(args))]
             forward.append(f"({', '.join(ds)},) = L_{ident}({', '.join(args)}, {t})")
@@ -292,10 +302,10 @@ def _generate(root: Value, leaves: list[Value], names: list[str]) -> str:
         backward.append(f"{name[root]}_bar = 1.0")
         assigned.add(root)
         for node in reversed(order):
-            if node._backward is None:
+            if node.grad_fn is None:
                 continue
             g = f"{name[node]}_bar"
-            shares = None if local[node] else _INLINE[node._op][1]
+            shares = None if local[node] else _INLINE[node.grad_fn][1]
             for i, parent in enumerate(node._prev):
                 if parent not in local and parent not in inputs:
                     continue  # a constant: no adjoint
@@ -317,13 +327,12 @@ def _generate(root: Value, leaves: list[Value], names: list[str]) -> str:
         *(f"    {line}" for line in backward),
         f"    return {out}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})",
     ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", {ident: op for op, ident in idents.items()}
 
 
-def _namespace() -> dict[str, Any]:
+def _namespace(used: dict[str, Op]) -> dict[str, Any]:
     ns: dict[str, Any] = {"__builtins__": {"float": float}}
-    for op in OPS.values():
-        ident = _ident(op.name)
+    for ident, op in used.items():
         ns[f"F_{ident}"] = op.forward
         ns[f"L_{ident}"] = op.local
     return ns
