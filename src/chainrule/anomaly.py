@@ -4,12 +4,16 @@ Inside ``with detect_anomaly():`` every new node remembers the source line that 
 it, and ``backward()`` checks each value and each adjoint it computes. The first
 non-finite number raises :class:`AnomalyError` naming the operation and that line.
 Recording a stack per node is slow: use it to debug, not to train.
+
+Anomaly detection is per thread, like grad mode: ``detect_anomaly`` in one thread records
+and checks only that thread's operations and backward passes.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import threading
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +29,8 @@ class AnomalyError(ArithmeticError):
     """A NaN or inf appeared in the forward values or in the backward adjoints."""
 
 
-class _AnomalyState:
-    __slots__ = ("active", "sites")
+class _AnomalyState(threading.local):
+    """Whether detection is on, and the creation sites recorded, for the current thread."""
 
     def __init__(self) -> None:
         self.active = False
@@ -50,16 +54,30 @@ class _AnomalyState:
 STATE = _AnomalyState()
 
 
+class _Saved(threading.local):
+    """For one ``detect_anomaly`` object, in one thread: the states to restore, per open ``with``."""
+
+    def __init__(self) -> None:
+        self.stack: list[bool] = []
+
+
 class detect_anomaly:
-    """Context manager: record creation sites and check backward for NaN/inf."""
+    """Context manager: record creation sites and check backward for NaN/inf in this thread.
+
+    Nested and re-entered blocks restore the state they found; the recorded sites are
+    dropped when the outermost block of the thread exits.
+    """
+
+    def __init__(self) -> None:
+        self._saved = _Saved()
 
     def __enter__(self) -> detect_anomaly:
-        self._previous = STATE.active
+        self._saved.stack.append(STATE.active)
         STATE.active = True
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        STATE.active = self._previous
+    def __exit__(self, *exc: object) -> None:
+        STATE.active = self._saved.stack.pop()
         if not STATE.active:
             STATE.sites.clear()
 
