@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator
-from typing import Any
 
 import pytest
 
 import chainrule as cr
 from chainrule import Value
+from chainrule.grad_mode import _GradSwitch
 
-SWITCHES: list[tuple[str, Callable[[], Any], bool]] = [
+SWITCHES: list[tuple[str, Callable[[], _GradSwitch], bool]] = [
     ("no_grad", cr.no_grad, False),
     ("enable_grad", cr.enable_grad, True),
     ("set_grad_enabled(False)", lambda: cr.set_grad_enabled(False), False),
@@ -35,7 +35,7 @@ def grad_mode_on_after_each_test() -> Generator[None, None, None]:
 @pytest.mark.parametrize("outer", [True, False])
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
 def test_decorating_changes_nothing_until_the_call(
-    name: str, make: Callable[[], Any], mode: bool, outer: bool
+    name: str, make: Callable[[], _GradSwitch], mode: bool, outer: bool
 ) -> None:
     with cr.set_grad_enabled(outer):
 
@@ -52,7 +52,7 @@ def test_decorating_changes_nothing_until_the_call(
 @pytest.mark.parametrize("outer", [True, False])
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
 def test_recursive_decorated_function_restores_the_callers_mode(
-    name: str, make: Callable[[], Any], mode: bool, outer: bool
+    name: str, make: Callable[[], _GradSwitch], mode: bool, outer: bool
 ) -> None:
     seen: list[bool] = []
 
@@ -71,7 +71,9 @@ def test_recursive_decorated_function_restores_the_callers_mode(
 
 
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
-def test_an_exception_restores_the_mode(name: str, make: Callable[[], Any], mode: bool) -> None:
+def test_an_exception_restores_the_mode(
+    name: str, make: Callable[[], _GradSwitch], mode: bool
+) -> None:
     @make()
     def fail() -> None:
         raise KeyError("boom")
@@ -87,7 +89,9 @@ def test_an_exception_restores_the_mode(name: str, make: Callable[[], Any], mode
 
 
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
-def test_one_object_entered_again_while_open(name: str, make: Callable[[], Any], mode: bool) -> None:
+def test_one_object_entered_again_while_open(
+    name: str, make: Callable[[], _GradSwitch], mode: bool
+) -> None:
     for outer in (True, False):
         with cr.set_grad_enabled(outer):
             ctx = make()
@@ -105,7 +109,7 @@ def test_one_object_entered_again_while_open(name: str, make: Callable[[], Any],
 @pytest.mark.parametrize("outer", [True, False])
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
 def test_on_a_generator_each_resumption_runs_under_the_mode(
-    name: str, make: Callable[[], Any], mode: bool, outer: bool
+    name: str, make: Callable[[], _GradSwitch], mode: bool, outer: bool
 ) -> None:
     @make()
     def gen(n: int) -> Generator[bool, str, str]:
@@ -135,7 +139,7 @@ def _drive(g: Generator[bool, str, str]) -> Generator[bool, None, None]:
 
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
 def test_generator_throw_and_close_run_under_the_mode(
-    name: str, make: Callable[[], Any], mode: bool
+    name: str, make: Callable[[], _GradSwitch], mode: bool
 ) -> None:
     log: list[tuple[str, bool]] = []
 
@@ -206,7 +210,7 @@ def _run_in_thread(target: Callable[[], None]) -> tuple[threading.Thread, list[B
 
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
 def test_another_threads_mode_does_not_reach_this_one(
-    name: str, make: Callable[[], Any], mode: bool
+    name: str, make: Callable[[], _GradSwitch], mode: bool
 ) -> None:
     inside, done = threading.Event(), threading.Event()
     seen: list[bool] = []

@@ -55,7 +55,7 @@ STATE = _AnomalyState()
 
 
 class _Saved(threading.local):
-    """For one ``detect_anomaly`` object, in one thread: the states to restore, per open ``with``."""
+    """For one ``detect_anomaly`` object, in one thread: the states to restore, one per ``with``."""
 
     def __init__(self) -> None:
         self.stack: list[bool] = []
