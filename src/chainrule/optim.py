@@ -12,7 +12,9 @@ The loop is PyTorch's::
 ``lr`` is a plain attribute, so a schedule is one line between steps
 (``opt.lr = 1.0 - 0.9 * step / steps``). Updates change ``p.data`` in place and never build
 graph nodes. ``state_dict()`` / ``load_state_dict()`` save and restore the hyperparameters and
-the running averages as JSON-serialisable plain numbers, to resume training later.
+the running averages as JSON-serialisable plain numbers, to resume training later. Loading is
+all or nothing: every entry is checked (the constructor's checks, plus one finite number per
+parameter) before any is set, so a bad file leaves the optimizer as it was.
 """
 
 from __future__ import annotations
