@@ -34,7 +34,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 class _GradMode(threading.local):
     """The one switch every operation reads, one per thread (on in every new thread)."""
 
-    enabled = True
+    def __init__(self) -> None:  # runs once in each thread that reads the switch
+        # set on the instance, not as a class default: a read then finds it at once
+        self.enabled = True
 
 
 MODE = _GradMode()
