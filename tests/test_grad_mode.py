@@ -268,3 +268,12 @@ def test_a_shared_decorated_function_keeps_each_threads_mode() -> None:
     thread.join()
     assert not errors
     assert sorted(seen) == [("main", False), ("other", False), ("other after", True)]
+
+
+@pytest.mark.parametrize("switch", [cr.no_grad, cr.enable_grad])
+def test_decorating_without_parentheses_says_how(switch: type[_GradSwitch]) -> None:
+    def f() -> None:
+        pass
+
+    with pytest.raises(TypeError, match=rf"write @{switch.__name__}\(\) with the parentheses"):
+        switch(f)

@@ -64,7 +64,13 @@ class _GradSwitch:
 
     mode: bool = True
 
-    def __init__(self) -> None:
+    def __init__(self, *misuse: object) -> None:
+        if misuse:
+            name = type(self).__name__
+            raise TypeError(
+                f"{name}() takes no arguments, got {len(misuse)}; as a decorator, write "
+                f"@{name}() with the parentheses"
+            )
         self._saved = _Saved()
 
     def __enter__(self) -> None:
@@ -140,7 +146,7 @@ class set_grad_enabled(_GradSwitch):
             raise TypeError(
                 f"set_grad_enabled() needs True or False, got {type(mode).__name__} {mode!r}"
             )
-        super().__init__()
+        _GradSwitch.__init__(self)
         self.mode = mode
         self._saved.pending = MODE.enabled
         MODE.enabled = mode
