@@ -36,13 +36,14 @@ def test_nested_and_reentered_blocks_restore_the_state() -> None:
     outer = cr.detect_anomaly()
     with outer:
         with outer:  # the same object again, while open
-            assert anomaly.STATE.active
-        assert anomaly.STATE.active  # the inner exit restored "on", not "off"
+            assert anomaly.STATE.here.on
+        assert anomaly.STATE.here.on  # the inner exit restored "on", not "off"
         x, y = _sqrt_at_zero()
-        assert anomaly.STATE.sites  # creation sites kept until the outermost exit
+        assert anomaly.STATE.here.sites  # creation sites kept until the outermost exit
         with pytest.raises(cr.AnomalyError, match=r"op 'sqrt'.*test_anomaly.py:\d+"):
             y.backward()
-    assert not anomaly.STATE.active and not anomaly.STATE.sites
+    assert not anomaly.STATE.here.on and not anomaly.STATE.here.sites
+    assert not anomaly.STATE.active  # no thread detects any more
     x, y = _sqrt_at_zero()
     y.backward()  # no check outside: IEEE's inf goes through
     assert x.grad == math.inf
@@ -51,7 +52,8 @@ def test_nested_and_reentered_blocks_restore_the_state() -> None:
 def test_an_exception_inside_restores_the_state() -> None:
     with pytest.raises(KeyError), cr.detect_anomaly():
         raise KeyError("boom")
-    assert not anomaly.STATE.active and not anomaly.STATE.sites
+    assert not anomaly.STATE.here.on and not anomaly.STATE.here.sites
+    assert not anomaly.STATE.active
 
 
 def test_another_threads_detect_anomaly_does_not_reach_this_one() -> None:
@@ -60,15 +62,15 @@ def test_another_threads_detect_anomaly_does_not_reach_this_one() -> None:
 
     def other() -> None:
         with cr.detect_anomaly():
-            seen.append(anomaly.STATE.active)
+            seen.append(anomaly.STATE.here.on)
             inside.set()
             assert done.wait(timeout=30)
-            seen.append(anomaly.STATE.active)
+            seen.append(anomaly.STATE.here.on)
 
     thread, errors = _run_in_thread(other)
     assert inside.wait(timeout=30)
     # the other thread is inside detect_anomaly now; this one builds and differentiates freely
-    assert not anomaly.STATE.active
+    assert anomaly.STATE.active and not anomaly.STATE.here.on  # on in some thread, not here
     x, y = _sqrt_at_zero()
     y.backward()
     assert x.grad == math.inf
@@ -76,10 +78,11 @@ def test_another_threads_detect_anomaly_does_not_reach_this_one() -> None:
     z = (nan * 2).tanh()
     z.backward()
     assert math.isnan(nan.grad)
-    assert not anomaly.STATE.sites  # and none of these nodes was recorded anywhere here
+    assert not anomaly.STATE.here.sites  # and none of these nodes was recorded here
     done.set()
     thread.join()
     assert not errors and seen == [True, True]
+    assert not anomaly.STATE.active
 
 
 def test_this_threads_detect_anomaly_still_raises_while_another_thread_is_outside() -> None:
