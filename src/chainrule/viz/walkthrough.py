@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -231,6 +232,11 @@ def render_backward(
     buttons (and arrow keys; no external scripts) and, for ``png``, an animated
     ``backward.gif`` (needs Pillow). ``max_nodes`` defaults low: a walkthrough is for
     small graphs. ``.grad`` is not touched.
+
+    The folder may be reused: the frames (``frame_<number>.svg`` / ``.png``) and
+    ``backward.gif`` of an earlier walkthrough there are deleted first, and ``index.html``
+    is rewritten; any other file in the folder is left alone. Every frame is drawn before
+    the folder is touched, so an error (no ``dot``, a graph too large) leaves it as it was.
     """
     if format not in ("svg", "png"):
         raise ValueError(f"format must be 'svg' or 'png', got {format!r}")
@@ -254,10 +260,8 @@ def render_backward(
     for o in overlays:
         for key, text in o.edge_labels.items():
             edge_width[key] = max(edge_width.get(key, 0), len(text))
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    frames: list[Path] = []
-    for k, (caption, overlay) in enumerate(zip(_pad(captions), overlays)):
+    pictures: list[bytes] = []
+    for caption, overlay in zip(_pad(captions), overlays):
         overlay.width.update(width)
         overlay.edge_width.update(edge_width)
         lines = dot_lines(
@@ -270,8 +274,15 @@ def render_backward(
             fontname="monospace",
         )
         source = "digraph chainrule {\n" + "".join(lines) + "}\n"
+        pictures.append(pipe_source(source, format))
+    # every frame is drawn before the folder is touched: a failure leaves an earlier run whole
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_own_files(folder)
+    frames: list[Path] = []
+    for k, picture in enumerate(pictures):
         path = folder / f"frame_{k:03d}.{format}"
-        path.write_bytes(pipe_source(source, format))
+        path.write_bytes(picture)
         frames.append(path)
     page = folder / "index.html"
     page.write_text(_html(frames, captions), encoding="utf-8")
@@ -279,6 +290,18 @@ def render_backward(
     if format == "png" and gif:
         gif_path = _gif(frames, folder / "backward.gif", duration_ms)
     return WalkthroughFiles(frames, captions, page, gif_path)
+
+
+_OWN_FILE = re.compile(r"frame_\d{3,}\.(svg|png)|backward\.gif")
+"""The names ``render_backward`` writes (besides ``index.html``, which it rewrites)."""
+
+
+def _remove_own_files(folder: Path) -> None:
+    """Delete the frames and GIF of an earlier walkthrough in ``folder``, and nothing else, so
+    that no stale frame from a longer or other-format run is mixed with the new ones."""
+    for path in folder.iterdir():
+        if _OWN_FILE.fullmatch(path.name) and path.is_file():
+            path.unlink()
 
 
 def _children(tr: Trace) -> dict[int, list[int]]:
