@@ -7,7 +7,7 @@ EXTRAS  ?= dev,viz,examples,docs
 DEMO_EXTRAS     := viz,examples
 NOTEBOOK_EXTRAS := notebooks
 
-.PHONY: help setup dot demo notebooks test quick lint format typecheck pytest bench docs clean
+.PHONY: help setup dot browser mathjax demo notebooks test quick lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
@@ -24,7 +24,7 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
-setup: $(BIN)/.installed dot
+setup: $(BIN)/.installed dot browser
 
 dot:
 	@bash scripts/ensure-dot.sh
@@ -41,6 +41,18 @@ $(BIN)/.installed-notebooks: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(NOTEBOOK_EXTRAS)]"
 	touch $@
+
+# The system Chromium for the browser tests (tests/browser.py); they skip without it outside CI.
+browser:
+	@bash scripts/ensure-browser.sh
+
+# MathJax for the docs site, pinned in package-lock.json: the site serves it, no CDN.
+mathjax: node_modules/.package-lock.json
+
+node_modules/.package-lock.json: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: the docs need npm (Node.js) to install MathJax:" \
+	  "apt-get install npm, or see https://nodejs.org" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 
 demo: $(BIN)/.installed-demo dot
 	$(BIN)/python examples/train_moons.py --out $(OUT)
@@ -59,7 +71,7 @@ format: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup mathjax
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 test: setup lint typecheck pytest
@@ -74,8 +86,8 @@ bench: $(BIN)/.installed
 	  || echo "bench: PyTorch not installed; the benchmark skips it with a line"
 	$(BIN)/python benchmarks/run.py
 
-docs: setup
+docs: setup mathjax
 	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -151,11 +151,41 @@ def _doctests(lines: list[str]) -> list[str]:
     return out
 
 
+# A power written the Python way, ``e**x``, ``tanh(x)**2``, ``e**(-x**2)``, ``e**-x``: Markdown
+# would read a pair of ``**`` as bold ("e<strong>x; d/dx = e</strong>x"), so it becomes a code span.
+_NAME = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*"  # x, tanh, math.e
+_GROUP = r"\((?:[^()]|\([^()]*\))*\)"  # parentheses, nested one level
+_OPERAND = rf"(?:{_NAME})?{_GROUP}|{_NAME}|\d+(?:\.\d+)?"
+_POWER = re.compile(rf"(?<![\w`])(?:{_OPERAND})(?:\*\*-?(?:{_OPERAND}))+")
+_CODE_SPAN = re.compile(r"(`+)(?:(?!\1).)+?\1")
+
+
+def _powers(lines: list[str]) -> list[str]:
+    """Wrap each ``a**b`` outside code spans and fenced blocks in a code span."""
+    out: list[str] = []
+    fenced = False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if fenced or "**" not in line:
+            out.append(line)
+            continue
+        pieces, last = [], 0
+        for span in _CODE_SPAN.finditer(line):
+            pieces.append(_POWER.sub(lambda m: f"`{m[0]}`", line[last : span.start()]))
+            pieces.append(span[0])
+            last = span.end()
+        pieces.append(_POWER.sub(lambda m: f"`{m[0]}`", line[last:]))
+        out.append("".join(pieces))
+    return out
+
+
 def markdown(docstring: str) -> str:
-    """The docstring with reST roles, literal blocks, doctests and simple tables made Markdown."""
+    """The docstring with reST roles, literal blocks, doctests and simple tables made Markdown,
+    and Python powers (``e**x``) as code spans rather than bold."""
     text = _ROLE.sub(_role, docstring)
     lines = _literal_blocks(_tables(text.splitlines()))
-    return "\n".join(_doctests(lines))
+    return "\n".join(_powers(_doctests(lines)))
 
 
 class RestToMarkdown(griffe.Extension):

@@ -1,4 +1,4 @@
-"""Draw the pictures of docs/graphs.md from the current code.
+"""Draw the pictures of docs/concepts/graphs.md from the current code.
 
     python scripts/make_graph_docs.py                 # writes docs/img/graphs/
     python scripts/make_graph_docs.py OUT_DIR
@@ -62,7 +62,7 @@ def neuron_graph(out: Path) -> list[Path]:
 
 
 def generate(out: Path = DEFAULT_OUT) -> list[Path]:
-    """Write every picture of docs/graphs.md into ``out``; return the paths written."""
+    """Write every picture of docs/concepts/graphs.md into ``out``; return the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from chainrule import Value, topological_order
-from chainrule.checkpoint import checkpoint
-from chainrule.forward import Dual, jacfwd
-from chainrule.func import jacobian
+from chainrule.checkpointing import checkpoint
+from chainrule.dual import Dual, jacfwd
+from chainrule.transforms import jacobian
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 TRUNK = 8  # tanh layers shared by every output / fed by every input
@@ -81,15 +81,16 @@ class DualCounter:
     def __enter__(self) -> DualCounter:
         original = self._original.__func__
 
-        def counting(op_name: str, *args: Any) -> Dual:
+        def counting(op: Any, *args: Any) -> Dual:
             self.calls += 1
-            return original(op_name, *args)  # type: ignore[no-any-return]
+            return original(op, *args)  # type: ignore[no-any-return]
 
-        Dual.apply = staticmethod(counting)  # type: ignore[method-assign]
+        # the operators and methods call Dual._apply; Function and custom_op call Dual.apply
+        Dual.apply = Dual._apply = staticmethod(counting)  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        Dual.apply = self._original  # type: ignore[method-assign]
+        Dual.apply = Dual._apply = self._original  # type: ignore[method-assign]
 
 
 def reverse_counts(f: Callable[..., Any], xs: list[float]) -> tuple[int, int, int]:
@@ -104,9 +105,9 @@ def reverse_counts(f: Callable[..., Any], xs: list[float]) -> tuple[int, int, in
         if node not in recorded:
             recorded.add(node)
             stack.extend(node._prev)
-    ops = sum(node._backward is not None for node in recorded)  # constants evaluate no rule
+    ops = sum(node.grad_fn is not None for node in recorded)  # constants evaluate no rule
     # the engine calls each op node's closure once per backward pass that reaches it
-    steps = sum(sum(n._backward is not None for n in topological_order(o)) for o in outs)
+    steps = sum(sum(n.grad_fn is not None for n in topological_order(o)) for o in outs)
     return len(outs), ops, steps
 
 
@@ -265,9 +266,9 @@ def main() -> None:
     print("\n## checkpointing a chain of L tanh layers\n")
     print(memory)
     if args.write:
-        replace_section(DOCS / "forward-mode.md", "measure_modes:modes", modes)
-        replace_section(DOCS / "checkpointing.md", "measure_modes:checkpoint", memory)
-        print("\nupdated docs/forward-mode.md and docs/checkpointing.md")
+        replace_section(DOCS / "howto" / "forward-mode.md", "measure_modes:modes", modes)
+        replace_section(DOCS / "howto" / "checkpointing.md", "measure_modes:checkpoint", memory)
+        print("\nupdated docs/howto/forward-mode.md and docs/howto/checkpointing.md")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Watch an adjoint shrink through 20 sigmoid layers with hooks (the table in docs/debugging.md).
+"""Watch an adjoint shrink through 20 sigmoid layers with hooks (the table in the debugging guide).
 
 python scripts/vanishing_gradients.py            # print the table
-python scripts/vanishing_gradients.py --write    # refresh it in docs/debugging.md
+python scripts/vanishing_gradients.py --write    # refresh it in docs/howto/debugging.md
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def adjoints_through(layers: int = 20, activation: str = "sigmoid", seed: int = 
     return [seen[k] for k in range(layers)]
 
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "debugging.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "howto" / "debugging.md"
 START, END = "<!-- vanishing:start -->", "<!-- vanishing:end -->"
 
 

@@ -1,4 +1,4 @@
-"""docs/debugging.md shows what scripts/vanishing_gradients.py computes."""
+"""docs/howto/debugging.md shows what scripts/vanishing_gradients.py computes."""
 
 import importlib.util
 from pathlib import Path
@@ -11,6 +11,6 @@ def test_vanishing_gradient_table_is_current_and_vanishes() -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.table() in (ROOT / "docs" / "debugging.md").read_text()
+    assert module.table() in (ROOT / "docs" / "howto" / "debugging.md").read_text()
     sigmoid = module.adjoints_through(activation="sigmoid")
     assert sigmoid[-1] == 1.0 and sigmoid[0] < 1e-10  # 20 sigmoid layers: the gradient vanishes

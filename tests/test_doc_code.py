@@ -108,7 +108,7 @@ def test_a_block_that_does_not_raise_what_it_says_fails() -> None:
 
 def test_the_docs_have_code_to_check() -> None:
     names = {p.relative_to(ROOT).as_posix() for p in PAGES}
-    assert {"README.md", "docs/index.md", "docs/graphs.md"} <= names, sorted(names)
+    assert {"README.md", "docs/index.md", "docs/concepts/graphs.md"} <= names, sorted(names)
 
 
 def _run(block: Block, where: str, namespace: dict[str, Any]) -> None:

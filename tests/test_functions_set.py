@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,34 +22,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 from oracle import assert_close, away_from, central_difference, positive, reals
 
-from chainrule import Value, enable_grad
-from chainrule.engine import _binary, _unary
-from chainrule.forward import Dual
+import chainrule as cr
+from chainrule import Dual, Value, apply, enable_grad
 from chainrule.ops import BLOCKED, OPS
 
 mpmath.mp.dps = 50
 MAX = 1.7976931348623157e308
 
 
-# --- the adapter: how a test applies a row to Values ---
-
-
 def call(name: str, *args: Value | float) -> Value:
-    op = OPS[name]
-    if len(args) == 1:
-        x = args[0]
-        return _unary(op, x if isinstance(x, Value) else Value(x, requires_grad=False))
-    return _binary(op, args[0], args[1])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _node_methods() -> Iterator[None]:
-    """The methods the rules call on nodes under create_graph, made from the rows."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("sinh", "cosh", "rsqrt", "exp2"):
-            patch.setattr(Value, name, lambda x, n=name: call(n, x), raising=False)
-        patch.setattr(Value, "hypot", lambda a, b: call("hypot", a, b), raising=False)
-        yield
+    """The node of the row ``name`` (``rsqrt`` and ``%`` have no method of that name)."""
+    return apply(OPS[name], *args)
 
 
 def grads(name: str, *xs: float, seed: float = 1.0) -> tuple[float, list[float]]:
@@ -203,19 +186,19 @@ def test_first_derivative_matches_central_differences(name: str, data: st.DataOb
 # input inside its op's domain and away from its edges, so central differences apply.
 Step = Callable[[Value, Value], Value]
 STEPS: list[Step] = [
-    lambda u, v: call("tan", u.tanh()) * v,
-    lambda u, v: call("sinh", u.tanh()) + call("cosh", v.tanh()),
-    lambda u, v: call("asin", (u * 0.5).tanh()) - v,
-    lambda u, v: call("acos", u.sigmoid() - 0.25) * v,
-    lambda u, v: call("atan", u * v),
-    lambda u, v: call("asinh", u) + call("acosh", v * v + 1.5),
-    lambda u, v: call("atanh", (u * 0.5).tanh() * 0.9) * v,
-    lambda u, v: call("log2", u * u + 0.5) + call("log10", v.sigmoid()),
-    lambda u, v: call("log1p", u.sigmoid()) * call("expm1", v.tanh()),
-    lambda u, v: call("exp2", u.tanh()) * v,
-    lambda u, v: call("reciprocal", u * u + 1.0) + call("square", v),
-    lambda u, v: call("hypot", u, v + 3.0),
-    lambda u, v: call("atan2", u, v * v + 1.0),
+    lambda u, v: u.tanh().tan() * v,
+    lambda u, v: u.tanh().sinh() + v.tanh().cosh(),
+    lambda u, v: (u * 0.5).tanh().asin() - v,
+    lambda u, v: (u.sigmoid() - 0.25).acos() * v,
+    lambda u, v: (u * v).atan(),
+    lambda u, v: u.asinh() + (v * v + 1.5).acosh(),
+    lambda u, v: ((u * 0.5).tanh() * 0.9).atanh() * v,
+    lambda u, v: (u * u + 0.5).log2() + v.sigmoid().log10(),
+    lambda u, v: u.sigmoid().log1p() * v.tanh().expm1(),
+    lambda u, v: u.tanh().exp2() * v,
+    lambda u, v: (u * u + 1.0).reciprocal() + v.square(),
+    lambda u, v: u.hypot(v + 3.0),
+    lambda u, v: u.atan2(v * v + 1.0),
 ]
 
 
@@ -248,7 +231,7 @@ def test_random_expressions_match_central_differences(
 
 def test_every_smooth_row_appears_in_the_random_expressions() -> None:
     # the piecewise rows jump or kink where random inputs would cross; their own tests cover them
-    used = {name for step in STEPS for name in CASES if f'call("{name}"' in inspect.getsource(step)}
+    used = {name for step in STEPS for name in CASES if f".{name}(" in inspect.getsource(step)}
     assert used == set(CASES) - {"%", "fmod", "maximum", "minimum", "sign", "rsqrt"}
 
 
@@ -530,3 +513,132 @@ def test_dual_numbers_give_the_reverse_mode_gradient(name: str, data: st.DataObj
         out = Dual.apply(name, *duals)
         assert out.primal == OPS[name].forward(*xs)
         assert out.tangent == analytic[i]
+
+
+# --- the names: methods on Value and Dual, plain functions, aliases, operators ---
+
+# the public names of each row; an alias is the same row under NumPy's name
+NAMES: dict[str, tuple[str, ...]] = {
+    "tan": ("tan",),
+    "sinh": ("sinh",),
+    "cosh": ("cosh",),
+    "asin": ("asin", "arcsin"),
+    "acos": ("acos", "arccos"),
+    "atan": ("atan", "arctan"),
+    "asinh": ("asinh", "arcsinh"),
+    "acosh": ("acosh", "arccosh"),
+    "atanh": ("atanh", "arctanh"),
+    "log2": ("log2",),
+    "log10": ("log10",),
+    "log1p": ("log1p",),
+    "expm1": ("expm1",),
+    "exp2": ("exp2",),
+    "sign": ("sign",),
+    "reciprocal": ("reciprocal",),
+    "square": ("square",),
+    "hypot": ("hypot",),
+    "atan2": ("atan2", "arctan2"),
+    "%": ("remainder",),
+    "fmod": ("fmod",),
+    "maximum": ("maximum",),
+    "minimum": ("minimum",),
+    "clamp": ("clamp", "clip"),
+}
+
+
+@pytest.mark.parametrize("row", sorted(NAMES))
+def test_every_name_is_a_method_a_dual_method_and_a_plain_function(row: str) -> None:
+    op = OPS[row]
+    xs = CASES[row].sample(random.Random(row)) if row in CASES else (0.5, 0.0, 1.0)
+    expected = op.forward(*xs)
+    for name in NAMES[row]:
+        assert name in cr.__all__
+        node = getattr(Value(xs[0]), name)(*xs[1:])
+        assert node.grad_fn is op and node.data == expected
+        dual = getattr(Dual(xs[0], 1.0), name)(*xs[1:])
+        assert isinstance(dual, Dual) and dual.primal == expected
+        function = getattr(cr, name)
+        assert function(*xs) == expected and type(function(*xs)) is float
+        assert function(Value(xs[0]), *xs[1:]).grad_fn is op
+        assert isinstance(function(Dual(xs[0], 1.0), *xs[1:]), Dual)
+        if len(xs) > 1:  # a node in any position makes a node
+            assert function(xs[0], Value(xs[1]), *xs[2:]).grad_fn is op
+
+
+def test_aliases_are_the_same_row() -> None:
+    x = Value(0.5)
+    assert x.arcsin().data == x.asin().data and x.arcsin()._op == "asin"
+    assert cr.arctan2(1.0, 2.0) == cr.atan2(1.0, 2.0) == math.atan2(1.0, 2.0)
+    assert Value(0.5).clip(0.0, 0.25).data == Value(0.5).clamp(0.0, 0.25).data == 0.25
+
+
+def test_percent_is_pythons_remainder_on_values_duals_and_numbers() -> None:
+    a, b = Value(-7.0), Value(3.0)
+    r = a % b
+    r.backward()
+    assert (r.data, a.grad, b.grad) == (2.0, 1.0, 3.0)  # -7 = 3 * -3 + 2: d/db = -floor(-7/3)
+    assert (-7.0 % Value(3.0)).data == 2.0 and (Value(-7.0) % 3).data == 2.0
+    assert (Dual(-7.0, 1.0) % 3.0).tangent == 1.0 and (7.0 % Dual(3.0, 1.0)).tangent == -2.0
+    assert cr.remainder(-7.0, 3.0) == -7.0 % 3.0 and cr.fmod(-7.0, 3.0) == math.fmod(-7.0, 3.0)
+    with pytest.raises(ZeroDivisionError, match=r"remainder by zero: 1.0 % 0.0"):
+        Value(1.0) % 0
+
+
+def test_plain_functions_reject_what_is_not_a_number() -> None:
+    with pytest.raises(TypeError, match=r"hypot\(\) needs a Value or a real number, got str"):
+        cr.hypot(1.0, "2")
+    with pytest.raises(ValueError, match=r"atanh is undefined at x=2.0 \(needs -1 < x < 1\)"):
+        cr.atanh(2.0)
+
+
+# --- clamp on Values: keywords, missing and Value bounds ---
+
+
+@given(x=reals(-10, 10), lo=reals(-5, -0.5), hi=reals(0.5, 5))
+def test_clamp_matches_central_differences_away_from_its_bounds(
+    x: float, lo: float, hi: float
+) -> None:
+    if min(abs(x - lo), abs(x - hi)) < 1e-3:
+        return  # a kink: differences straddle it
+    xs = [x, lo, hi]
+    _, analytic = grads("clamp", *xs)
+    for i, g in enumerate(analytic):
+        assert_close(g, central_difference(lambda *v: call("clamp", *v), xs, i))
+
+
+def test_clamp_with_keywords_and_value_bounds() -> None:
+    x, lo = Value(-2.0), Value(-1.0)
+    y = x.clamp(min=lo)  # x < min: the bound is the result and gets the gradient
+    y.backward()
+    assert (y.data, x.grad, lo.grad) == (-1.0, 0.0, 1.0)
+    assert Value(5.0).clamp(max=3.0).data == 3.0 and cr.clamp(5.0, max=3.0) == 3.0
+    assert cr.clamp(-5.0, min=-1.0) == -1.0 and cr.clip(0.5, 0.0, 1.0) == 0.5
+    x = Value(1.0)
+    x.clamp(0.0, 1.0).backward()  # min <= x <= max passes, the boundary included
+    assert x.grad == 1.0
+    with pytest.raises(ValueError, match=r"clamp needs min or max \(or both\), got neither"):
+        Value(1.0).clamp()
+    with pytest.raises(ValueError, match=r"clamp needs min <= max, got min=2.0 and max=1.0"):
+        cr.clamp(Value(0.0), 2.0, 1.0)
+
+
+def test_clamp_blocks_inf_and_nan_adjoints_outside_its_range() -> None:
+    for adjoint in (math.inf, math.nan):
+        x = Value(5.0)
+        x.clamp(0.0, 1.0).backward(adjoint)
+        assert x.grad == 0.0
+    x = Value(math.nan)
+    y = x.clamp(0.0, 1.0)
+    y.backward()
+    assert math.isnan(y.data) and math.isnan(x.grad)
+
+
+def test_clamp_has_a_second_derivative_of_zero() -> None:
+    x = Value(0.5)
+    y = (x * x).clamp(0.0, 1.0)  # x**2 inside the range: d2/dx2 = 2
+    y.backward(create_graph=True)
+    g = x.grad
+    assert isinstance(g, Value) and g.data == 1.0
+    x.zero_grad()
+    g.backward()
+    assert x.grad == 2.0

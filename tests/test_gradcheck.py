@@ -1,4 +1,4 @@
-"""One definition of the relative error: the function, the failure table and the docs agree."""
+"""gradcheck: passes correct derivatives, names the wrong ones, with one relative error."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ import re
 
 import pytest
 
+import chainrule as cr
 from chainrule import GradcheckError, Value, gradcheck
+from chainrule.engine import apply
 from chainrule.gradcheck import relative_error
+from chainrule.ops import Op
 
 
 @pytest.mark.parametrize(
@@ -28,11 +31,10 @@ def test_relative_error_is_the_error_over_the_numeric_partial(
 
 
 def test_the_failure_table_prints_relative_error() -> None:
+    too_steep = Op("cube", lambda x: x * x * x, lambda x, out: (9.0 * x * x,))  # should be 3 x^2
+
     def cube_three_times_too_steep(x: Value) -> Value:
-        y = x * x * x
-        y._backward = lambda g, out: (g * 9.0 * x.data * x.data,)  # should be 3 x^2
-        y._prev = (x,)
-        return y
+        return apply(too_steep, x)
 
     with pytest.raises(GradcheckError) as info:
         gradcheck(cube_three_times_too_steep, [1.5])
@@ -42,3 +44,17 @@ def test_the_failure_table_prints_relative_error() -> None:
     # |a - n| / |n| = 13.5 / 6.75 = 2; dividing by max(|a|, |n|) would give 0.667
     assert rel == pytest.approx(2.0, rel=1e-3) == relative_error(analytic, numeric)
     assert re.search(r"MISMATCH$", str(info.value))
+
+
+def test_gradcheck_passes_and_catches_a_wrong_derivative() -> None:
+    assert cr.gradcheck(lambda a, b: (a * b).tanh() + a.exp() / b, [0.3, 1.2])
+
+    wrong = Op("wrong", lambda x: x * x, lambda x, out: (x,))  # d/dx x**2 is 2x, not x
+
+    def wrong_square(x: Value) -> Value:
+        return apply(wrong, x)
+
+    with pytest.raises(cr.GradcheckError) as info:
+        cr.gradcheck(wrong_square, [1.5])
+    text = str(info.value)
+    assert "MISMATCH" in text and "analytic" in text and "1.5" in text and "3" in text

@@ -183,6 +183,34 @@ def test_load_state_dict_mismatch_is_a_clear_error_and_changes_nothing() -> None
     assert model.state_dict() == before
 
 
+def test_load_state_dict_accepts_what_value_accepts() -> None:
+    np = pytest.importorskip("numpy")
+    model = MLP(2, [3, 1], seed=1)
+    target = MLP(2, [3, 1], seed=2).state_dict()
+    kinds = [np.float64, np.float32, np.int64, float, int, np.float16]
+    state = {k: kinds[i % len(kinds)](round(v, 2)) for i, (k, v) in enumerate(target.items())}
+    model.load_state_dict(state)
+    loaded = model.state_dict()
+    assert all(type(v) is float for v in loaded.values())
+    assert loaded == {k: float(v) for k, v in state.items()}
+
+
+@pytest.mark.parametrize("bad", [True, "numpy.bool_", None, "1.0", [1.0], 1 + 2j])
+def test_a_bad_value_anywhere_changes_no_parameter(bad: object) -> None:
+    if bad == "numpy.bool_":  # like bool, rejected by Value() too
+        bad = pytest.importorskip("numpy").bool_(True)
+    model = MLP(2, [3, 1], seed=1)
+    before = model.state_dict()
+    state = {k: v + 1.0 for k, v in before.items()}
+    last = list(state)[-1]  # every other entry is good and comes first
+    state[last] = bad  # type: ignore[assignment]  # the wrong type is the test
+    with pytest.raises(TypeError, match=rf"state_dict\['{last}'\] must be a number, got"):
+        model.load_state_dict(state)
+    assert model.state_dict() == before
+    with pytest.raises(TypeError, match="state_dict must be a dict, got list"):
+        model.load_state_dict(list(state.items()))  # type: ignore[arg-type]
+
+
 def test_same_seed_same_model() -> None:
     assert MLP(2, [3, 1], seed=7).state_dict() == MLP(2, [3, 1], seed=7).state_dict()
     assert MLP(2, [3, 1], seed=7).state_dict() != MLP(2, [3, 1], seed=8).state_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from chainrule import Value
-from chainrule.optim import SGD, Adam
+from chainrule.optim import SGD, Adam, Optimizer
 
 
 def _with_grad(data: float, grad: float) -> Value:
@@ -216,3 +217,128 @@ def test_load_state_dict_mismatch_is_an_error() -> None:
         SGD([Value(1.0), Value(2.0)], lr=0.1).load_state_dict(sgd)
     with pytest.raises(ValueError, match="lacks velocity"):
         SGD([Value(1.0)], lr=0.1).load_state_dict({k: v for k, v in sgd.items() if k != "velocity"})
+
+
+# --- load_state_dict: all or nothing ---
+
+
+def _trained(make: Callable[[list[Value]], Optimizer]) -> Optimizer:
+    """An optimizer over two parameters after two steps, so every state entry is filled in."""
+    params = [Value(1.0), Value(-2.0)]
+    opt = make(params)
+    for k in range(2):
+        for i, p in enumerate(params):
+            p.grad = math.sin(k + i + 1)
+        opt.step()
+    return opt
+
+
+NAN, INF = math.nan, math.inf
+SGD_BAD: list[tuple[str, object]] = [
+    ("lr", "0.1"), ("lr", -1.0), ("lr", NAN), ("lr", INF), ("lr", True), ("lr", None),
+    ("momentum", 1.0), ("momentum", -0.1), ("momentum", "0.9"), ("momentum", NAN),
+    ("weight_decay", -1), ("weight_decay", INF), ("weight_decay", "0"),
+    ("nesterov", "yes"), ("nesterov", 1), ("nesterov", None),
+    ("velocity", [0.5]), ("velocity", [0.5, 0.5, 0.5]), ("velocity", "ab"), ("velocity", 3.0),
+    ("velocity", [NAN, None]), ("velocity", [None, INF]), ("velocity", ["x", 1.0]),
+    ("velocity", [True, 1.0]),
+]  # fmt: skip
+ADAM_BAD: list[tuple[str, object]] = [
+    ("lr", "0.1"), ("lr", -1.0), ("lr", NAN),
+    ("betas", 0.9), ("betas", [0.9]), ("betas", [0.9, 0.99, 0.5]), ("betas", [0.9, 1.0]),
+    ("betas", [-0.1, 0.9]), ("betas", ["a", 0.9]), ("betas", [0.9, NAN]), ("betas", "ab"),
+    ("eps", 0), ("eps", 0.0), ("eps", -1e-8), ("eps", INF), ("eps", "1e-8"), ("eps", NAN),
+    ("weight_decay", -0.5),
+    ("t", 1.5), ("t", -1), ("t", True), ("t", "3"), ("t", None),
+    ("m", [None, 0.0]), ("m", [INF, 0.0]), ("m", [0.0]), ("m", 0.0), ("m", ["0", 0.0]),
+    ("v", [-1.0, 0.0]), ("v", [NAN, 0.0]), ("v", [0.0, 0.0, 0.0]), ("v", [None, 0.0]),
+]  # fmt: skip
+
+
+def _snapshot(opt: Optimizer) -> dict[str, Any]:
+    return copy.deepcopy({**vars(opt), "params": [(id(p), p.data) for p in opt.params]})
+
+
+@pytest.mark.parametrize(
+    ("make", "key", "bad"),
+    [(lambda ps: SGD(ps, lr=0.1, momentum=0.9), key, bad) for key, bad in SGD_BAD]
+    + [(lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.9)), key, bad) for key, bad in ADAM_BAD],
+)
+def test_a_bad_entry_is_an_error_and_changes_nothing(
+    make: Callable[[list[Value]], Optimizer], key: str, bad: object
+) -> None:
+    opt = _trained(make)
+    state = opt.state_dict()
+    state.update(lr=0.5)  # a good change before the bad one in the dict: must not stick either
+    state[key] = bad
+    before = _snapshot(opt)
+    with pytest.raises((TypeError, ValueError), match=f"state_dict for {type(opt).__name__}: "):
+        opt.load_state_dict(state)
+    assert _snapshot(opt) == before
+
+
+def test_issue_example_adam_lr_then_bad_betas_leaves_lr() -> None:
+    opt = Adam([Value(1.0)], lr=0.1)
+    state = {**opt.state_dict(), "lr": 0.5, "betas": 0.9}
+    with pytest.raises(TypeError, match=r"betas must be a pair \(b1, b2\), got float 0.9"):
+        opt.load_state_dict(state)
+    assert opt.lr == 0.1 and opt.betas == (0.9, 0.999)
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "message"),
+    [
+        ([("lr", 0.1)], TypeError, "state_dict must be a dict, got list"),
+        ({"learning_rate": 0.1}, ValueError, "unexpected entries 'learning_rate'"),
+        ({"nesterov": True, "momentum": 0.0}, ValueError, "nesterov=True needs a momentum > 0"),
+        ({"lr": "0.1"}, TypeError, "lr must be a real number, got str '0.1'"),
+        ({"velocity": [None, math.nan]}, ValueError, r"velocity\[1\] must be finite, got nan"),
+    ],
+)
+def test_load_errors_name_the_entry_and_what_it_needs(
+    state: Any, error: type[Exception], message: str
+) -> None:
+    opt = SGD([Value(1.0), Value(2.0)], lr=0.1, momentum=0.9, nesterov=True)
+    if isinstance(state, dict):
+        state = {**opt.state_dict(), **state}
+    with pytest.raises(error, match=message):
+        opt.load_state_dict(state)
+
+
+def test_load_accepts_numpy_numbers_and_copies_the_lists() -> None:
+    np = pytest.importorskip("numpy")
+    a = _trained(lambda ps: Adam(ps, lr=0.05))
+    assert isinstance(a, Adam)
+    state = a.state_dict()
+    b = Adam([Value(0.0), Value(0.0)])
+    numpy_state = {
+        **state,
+        "lr": np.float64(state["lr"]),
+        "eps": np.float32(1e-6),
+        "t": np.int64(state["t"]),
+        "m": [np.float64(x) for x in state["m"]],
+        "betas": [np.float64(x) for x in state["betas"]],
+    }
+    b.load_state_dict(numpy_state)
+    assert type(b.lr) is float and type(b.t) is int and type(b.eps) is float
+    assert all(type(x) is float for x in b.m) and b.m == state["m"]
+    assert b.eps == float(np.float32(1e-6)) and b.betas == a.betas
+    numpy_state["m"][0] = 99.0  # the optimizer holds its own copy
+    assert b.m[0] == state["m"][0]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda p: SGD(p, lr="0.1"), TypeError, "lr must be a real number, got str"),  # type: ignore[arg-type]
+        (lambda p: SGD(p, lr=math.inf), ValueError, "lr must be >= 0 and finite"),
+        (lambda p: SGD(p, 0.1, 0.9, nesterov=1), TypeError, "nesterov must be"),  # type: ignore[arg-type]
+        (lambda p: Adam(p, betas=0.9), TypeError, "betas must be a pair"),  # type: ignore[arg-type]
+        (lambda p: Adam(p, eps=math.inf), ValueError, "eps must be > 0 and finite"),
+    ],
+)
+def test_constructors_check_like_the_loader(
+    make: Callable[[list[Value]], object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        make([Value(1.0)])

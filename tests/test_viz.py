@@ -13,6 +13,7 @@ import pytest
 from oracle import expression
 
 from chainrule import Value
+from chainrule.nn import MLP
 from chainrule.viz import (
     STYLE,
     Graph,
@@ -201,6 +202,39 @@ def test_render_writes_svg_png_pdf_and_dot_by_extension(tmp_path: Path) -> None:
     assert render(y, tmp_path / "g.dot").read_text() == to_dot(y)
     with pytest.raises(ValueError, match=r"cannot tell the file type from 'g\.txt'"):
         render(y, tmp_path / "g.txt")
+
+
+def test_render_replaces_a_file_by_default_and_refuses_with_overwrite_false(
+    tmp_path: Path,
+) -> None:
+    x = Value(2.0, label="x")
+    for ext in ("dot", "svg"):
+        path = tmp_path / f"g.{ext}"
+        render(x * 3, path)
+        first = path.read_bytes()
+        render(x * 4 + 1, path)  # a re-run notebook cell redraws its picture
+        second = path.read_bytes()
+        assert second != first and b"4" in second
+        with pytest.raises(FileExistsError, match=rf"g\.{ext}' exists; pass overwrite=True"):
+            render(x * 5, path, overwrite=False)
+        assert path.read_bytes() == second
+        fresh = tmp_path / f"new.{ext}"
+        assert render(x * 5, fresh, overwrite=False).read_bytes() != b""
+    graph = module_graph(MLP(2, [1], seed=0))
+    with pytest.raises(FileExistsError):
+        graph.render(tmp_path / "g.svg", overwrite=False)
+    assert graph.render(tmp_path / "g.svg").read_bytes() != second
+
+
+def test_a_failed_render_leaves_the_old_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = render(expression()[3], tmp_path / "g.svg")
+    before = path.read_bytes()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no dot anywhere
+    with pytest.raises(GraphvizNotFoundError):
+        render(Value(1.0) * 2, path)
+    assert path.read_bytes() == before
 
 
 def test_top_to_bottom_layout_renders() -> None:
@@ -432,7 +466,7 @@ def test_any_object_with_the_five_node_fields_is_drawn() -> None:
 # --- the docs page and its pictures ---
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "docs" / "graphs.md"
+PAGE = ROOT / "docs" / "concepts" / "graphs.md"
 PICTURES = ROOT / "docs" / "img" / "graphs"
 
 
@@ -446,7 +480,9 @@ def test_code_on_the_graphs_page_runs(monkeypatch: pytest.MonkeyPatch, tmp_path:
         exec(compile(block, str(PAGE), "exec"), namespace)
     assert (tmp_path / "walkthrough" / "index.html").exists()
     assert (tmp_path / "walkthrough_png" / "backward.gif").exists()
-    for image in re.findall(r"\]\((img/graphs/[^)]+)\)", PAGE.read_text()):
+    images = re.findall(r"\]\((\.\./img/graphs/[^)]+)\)", PAGE.read_text())
+    assert images
+    for image in images:
         assert (PAGE.parent / image).exists(), image
 
 

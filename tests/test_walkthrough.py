@@ -219,3 +219,61 @@ def test_caption_of_a_square_labels_each_argument_and_states_the_sum(tmp_path: P
         "  local ∂q/∂(second h) = 2.25  ->  h receives 1 × 2.25 = 2.25",
         "  h is used twice: ∂q/∂h = 2.25 + 2.25 = 4.5, so h receives 4.5 in all",
     ]
+
+
+# --- reusing a folder: the frames of an earlier run are replaced, nothing else is touched ---
+
+
+def _names(folder: Path) -> set[str]:
+    return {p.name for p in folder.iterdir()}
+
+
+def test_a_shorter_run_leaves_no_stale_frames_and_no_foreign_file_is_touched(
+    tmp_path: Path,
+) -> None:
+    a = Value(3.0, label="a")
+    long_run = render_backward((a * a + a).tanh() * 2, tmp_path)
+    assert len(long_run.frames) > 4
+    mine = {"notes.txt": "keep", "frame_01.svg": "two digits", "my_frame_000.svg": "prefix"}
+    for name, text in mine.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "frame_999.svg").mkdir()  # a folder with a frame's name is not a frame
+    short_run = render_backward(expression()[3], tmp_path)
+    assert len(short_run.frames) == 4
+    frames = {f"frame_{k:03d}.svg" for k in range(4)}
+    assert _names(tmp_path) == frames | {"index.html", "frame_999.svg", *mine}
+    assert all((tmp_path / name).read_text() == text for name, text in mine.items())
+    page = short_run.html.read_text()
+    assert f'"frame_{len(long_run.frames) - 1:03d}.svg"' not in page
+
+
+def test_an_svg_run_removes_the_png_frames_and_gif_of_a_png_run(tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    render_backward(expression()[3], tmp_path, "png")
+    assert "backward.gif" in _names(tmp_path)
+    files = render_backward(expression()[3], tmp_path, "svg")
+    assert files.gif is None
+    assert _names(tmp_path) == {f.name for f in files.frames} | {"index.html"}
+
+
+def test_a_failed_run_leaves_the_earlier_walkthrough_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chainrule.viz.walkthrough as walkthrough
+    from chainrule.viz.draw import pipe_source
+
+    render_backward(expression()[3], tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    calls: list[int] = []
+
+    def fail_on_the_third_frame(source: str, format: str) -> bytes:
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("dot crashed")
+        return pipe_source(source, format)
+
+    monkeypatch.setattr(walkthrough, "pipe_source", fail_on_the_third_frame)
+    a = Value(3.0, label="a")
+    with pytest.raises(RuntimeError, match="dot crashed"):
+        render_backward((a * a + a).tanh(), tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -6,98 +6,63 @@
 >>> y.backward()
 >>> x.grad
 7.0
+
+The plain functions (``chainrule.tanh``, ``chainrule.relu``, ...) are made from the rows of
+:data:`chainrule.ops.OPS` in :mod:`chainrule.functional`.
 """
 
+from typing import TYPE_CHECKING
+
+from chainrule import data, dual, functional, losses, nn, optim, transforms
 from chainrule.anomaly import AnomalyError, detect_anomaly
-from chainrule.engine import HookHandle, Value, topological_order
-from chainrule.functional import (
-    abs,
-    cos,
-    erf,
-    exp,
-    gelu,
-    leaky_relu,
-    log,
-    relu,
-    sigmoid,
-    silu,
-    sin,
-    softplus,
-    sqrt,
-    tanh,
-)
+from chainrule.checkpointing import checkpoint, checkpoint_sequential
+from chainrule.compiler import CompiledFunction, TraceChangedError, compile
+from chainrule.custom import Function, FunctionCtx, custom_op
+from chainrule.dual import Dual, jvp
+from chainrule.engine import HookHandle, Value, apply, topological_order
+from chainrule.functional import *  # noqa: F403  # one plain function per op row
 from chainrule.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
+from chainrule.viz import draw_dot, to_dot
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError",
-    "GradcheckError",
-    "HookHandle",
-    "Value",
-    "__version__",
-    "abs",
-    "cos",
-    "detect_anomaly",
-    "enable_grad",
-    "erf",
-    "exp",
-    "gelu",
-    "gradcheck",
-    "is_grad_enabled",
-    "leaky_relu",
-    "log",
-    "no_grad",
-    "numerical_gradient",
-    "relu",
-    "set_grad_enabled",
-    "sigmoid",
-    "silu",
-    "sin",
-    "softplus",
-    "sqrt",
-    "tanh",
-    "topological_order",
-]
-
-# --- transforms, forward mode, custom ops, checkpointing ---
-# (the function `checkpoint` shadows the attribute `chainrule.checkpoint`; the module stays
-# importable with `from chainrule.checkpoint import checkpoint_sequential`)
-from chainrule import forward, func
-from chainrule.checkpoint import checkpoint, checkpoint_sequential
-from chainrule.forward import Dual, jvp
-from chainrule.function import Function, FunctionCtx, custom_op
-
-__all__ += [
+    "CompiledFunction",
     "Dual",
     "Function",
     "FunctionCtx",
+    "GradcheckError",
+    "HookHandle",
+    "TraceChangedError",
+    "Value",
+    "__version__",
+    "apply",
     "checkpoint",
     "checkpoint_sequential",
+    "compile",
     "custom_op",
-    "forward",
-    "func",
+    "data",
+    "detect_anomaly",
+    "draw_dot",
+    "dual",
+    "enable_grad",
+    "gradcheck",
+    "is_grad_enabled",
     "jvp",
+    "losses",
+    "nn",
+    "no_grad",
+    "numerical_gradient",
+    "optim",
+    "set_grad_enabled",
+    "to_dot",
+    "topological_order",
+    "transforms",
+    *[name for name in functional.__all__ if name != "Elementwise"],
 ]
-# --- end transforms, forward mode, custom ops, checkpointing ---
 
-# --- performance: the compiled path ---
-# (the function `compile` shadows the attribute `chainrule.compile` and, inside this package's
-# namespace only, the builtin; the module stays importable as `chainrule.compile`)
-from chainrule.compile import CompiledFunction, TraceChangedError, compile  # noqa: E402
+if TYPE_CHECKING:  # the plain functions of chainrule.functional, for type checkers
 
-__all__ += ["CompiledFunction", "TraceChangedError", "compile"]
-# --- end performance ---
-
-# --- nn, losses, optim, data ---
-from chainrule import data, losses, nn, optim  # noqa: E402
-
-__all__ += ["data", "losses", "nn", "optim"]
-# --- end nn, losses, optim, data ---
-
-# --- viz (graphviz itself is imported only when a picture is drawn) ---
-from chainrule.viz import draw_dot, to_dot  # noqa: E402
-
-__all__ += ["draw_dot", "to_dot"]
-# --- end viz ---
+    def __getattr__(name: str) -> functional.Elementwise: ...

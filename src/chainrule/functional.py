@@ -1,92 +1,67 @@
-"""Plain functions: ``chainrule.tanh(x)`` for a ``Value`` or a number.
+"""Plain functions made from the ops table: ``chainrule.tanh(x)`` for a Value, a Dual or a number.
 
-Given a :class:`~chainrule.Value` each returns a new node in the graph (the same as the
-method, ``x.tanh()``); given a plain number it returns a plain float, computed by the
-same forward rule with the same error policy. Anything else is a ``TypeError``.
+Every row of :data:`chainrule.ops.OPS` that names a plain method (``tanh``, ``relu``,
+``leaky_relu``, ...) becomes a function here. Given a :class:`~chainrule.Value` it returns
+a new node (the same as ``x.tanh()``), given a :class:`~chainrule.Dual` a dual number,
+given plain numbers a plain float computed by the same forward rule with the same error
+policy. Anything else is a ``TypeError``.
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
-from typing import overload
+from typing import TYPE_CHECKING, Any
 
-from chainrule.engine import Value
-from chainrule.ops import OPS
+from chainrule.ops import OPS, Op, Operators, clamp_bounds
 
-__all__ = [
-    "abs",
-    "cos",
-    "erf",
-    "exp",
-    "gelu",
-    "leaky_relu",
-    "log",
-    "relu",
-    "sigmoid",
-    "silu",
-    "sin",
-    "softplus",
-    "sqrt",
-    "tanh",
-]
+__all__ = ["Elementwise"]
 
 
-class _Elementwise:
-    """A function of one scalar that dispatches on its argument's type."""
+class Elementwise:
+    """A plain function for one op row that dispatches on its arguments' types."""
 
-    def __init__(self, method: str, op_name: str) -> None:
-        self._method = method
-        self._forward: Callable[[float], float] = OPS[op_name].forward
-        self.__name__ = method
+    def __init__(self, op: Op, name: str) -> None:
+        self.op = op
+        self.__name__ = name
         self.__doc__ = (
-            f"{OPS[op_name].doc}\n\nA Value gives a Value (x.{method}()); a number a float."
+            f"{op.doc}\n\nA Value gives a Value (x.{name}()), a Dual a Dual, numbers a float."
         )
 
-    @overload
-    def __call__(self, x: Value) -> Value: ...
-    @overload
-    def __call__(self, x: float) -> float: ...
-    def __call__(self, x: Value | float) -> Value | float:
-        if isinstance(x, Value):
-            result: Value = getattr(x, self._method)()
-            return result
-        if isinstance(x, bool) or not isinstance(x, numbers.Real):
-            raise TypeError(f"{self._method}() needs a Value or a real number, got "
-                            f"{type(x).__name__} {x!r}")  # fmt: skip
-        return self._forward(float(x))
+    def __call__(self, x: Any, *extra: Any) -> Any:
+        args = (x, *extra, *self.op.defaults[len(extra) :])
+        for a in args:
+            if isinstance(a, Operators):  # a Value or a Dual: that class evaluates the op
+                return a._apply(self.op, *args)
+        for a in args:
+            if isinstance(a, bool) or not isinstance(a, numbers.Real):
+                raise TypeError(f"{self.__name__}() needs a Value or a real number, got "
+                                f"{type(a).__name__} {a!r}")  # fmt: skip
+        return self.op.forward(*[float(a) for a in args])
 
     def __repr__(self) -> str:
-        return f"chainrule.{self._method}"
+        return f"chainrule.{self.__name__}"
 
 
-relu = _Elementwise("relu", "ReLU")
-tanh = _Elementwise("tanh", "tanh")
-exp = _Elementwise("exp", "exp")
-log = _Elementwise("log", "log")
-sigmoid = _Elementwise("sigmoid", "sigmoid")
-gelu = _Elementwise("gelu", "gelu")
-silu = _Elementwise("silu", "silu")
-softplus = _Elementwise("softplus", "softplus")
-sqrt = _Elementwise("sqrt", "sqrt")
-abs = _Elementwise("abs", "abs")
-sin = _Elementwise("sin", "sin")
-cos = _Elementwise("cos", "cos")
-erf = _Elementwise("erf", "erf")
+for _op in OPS.values():
+    for _name in _op.methods:
+        if not _name.startswith("_"):
+            globals()[_name] = Elementwise(_op, _name)
+            __all__.append(_name)
+
+_CLAMP = Elementwise(OPS["clamp"], "clamp")
 
 
-@overload
-def leaky_relu(x: Value, alpha: float | Value = ...) -> Value: ...
-@overload
-def leaky_relu(x: float, alpha: float = ...) -> float: ...
-def leaky_relu(x: Value | float, alpha: float | Value = 0.01) -> Value | float:
-    """x if x > 0 else alpha x;  d/dx = 1 or alpha. A Value gives a Value, a number a float."""
-    if isinstance(x, Value):
-        return x.leaky_relu(alpha)
-    if isinstance(alpha, Value):
-        return Value(x).leaky_relu(alpha)
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(
-            f"leaky_relu() needs a Value or a real number, got {type(x).__name__} {x!r}"
-        )
-    return OPS["leaky_relu"].forward(float(x), float(alpha))
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
+    """x limited to [min, max] (None: no bound);  `d/dx = 1 if min <= x <= max else 0`.
+
+    A Value or a Dual (as x or as a bound) gives a Value or a Dual, numbers a float.
+    """
+    return _CLAMP(x, *clamp_bounds(min, max))
+
+
+clip = clamp
+__all__ += ["clamp", "clip"]
+
+if TYPE_CHECKING:  # the functions above, for type checkers
+
+    def __getattr__(name: str) -> Elementwise: ...

@@ -13,10 +13,10 @@ loss                                          per sample                 d loss 
 ``cross_entropy(z, t)``                       ``logsumexp(z) - z_t``     ``softmax(z) - onehot(t)``
 ============================================  =========================  ========================
 
-``cross_entropy`` is one fused node per sample: its gradient is exactly
-``softmax(z) - onehot(t)``, computed with the max subtracted first, so logits of 1000 neither
-overflow nor lose the gradient. It is registered in :data:`chainrule.ops.OPS`, so
-``backward(create_graph=True)`` can differentiate it again.
+``cross_entropy`` is one fused node per sample, the n-ary op ``CROSS_ENTROPY``: its gradient
+is exactly ``softmax(z) - onehot(t)``, computed with the max subtracted first, so logits of
+1000 neither overflow nor lose the gradient. Its partials are written with chainrule
+operations, so ``backward(create_graph=True)`` can differentiate it again.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 from chainrule import ops
-from chainrule.engine import Value
-from chainrule.grad_mode import is_grad_enabled
+from chainrule.engine import Value, apply
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -145,7 +144,9 @@ def _split(args: Sequence[Any]) -> tuple[Sequence[Any], Sequence[Any]]:
     return args[:k], args[k:]
 
 
-def _add_all(xs: Iterable[Any]) -> Any:
+def _add_all(xs: Sequence[Any]) -> Any:
+    if all(type(x) is float for x in xs):
+        return math.fsum(xs)  # floats: the correctly rounded sum
     it = iter(xs)
     total = next(it)
     for x in it:
@@ -185,7 +186,7 @@ def _ce_local(*args: Any) -> tuple[Any, ...]:
     )
 
 
-CROSS_ENTROPY = ops.OPS.get("cross_entropy") or ops.register(
+CROSS_ENTROPY = ops.register(
     "cross_entropy",
     _ce_forward,
     _ce_local,
@@ -211,19 +212,7 @@ def _cross_entropy_one(logits: Sequence[Scalar], target: int | Sequence[Scalar])
         y = [_value(yi) for yi in target]
         if len(y) != k:
             raise ValueError(f"cross_entropy: got {k} logits but a target of length {len(y)}")
-    zf = [zi.data for zi in z]
-    yf = [yi.data for yi in y]
-    p, lse = _softmax_parts(zf)
-    loss = math.fsum(yi * (lse - zi) for zi, yi in zip(zf, yf, strict=True))
-    parents = (*z, *y)
-    if not (is_grad_enabled() and any(v.requires_grad for v in parents)):
-        return Value(loss, (), "cross_entropy", requires_grad=False)
-    out = Value(loss, parents, "cross_entropy")
-    ysum = math.fsum(yf)
-    dz = [pi * ysum - yi for pi, yi in zip(p, yf, strict=True)]
-    dy = [lse - zi for zi in zf]
-    out._backward = lambda g, _: tuple(g * d for d in dz) + tuple(g * d for d in dy)
-    return out
+    return apply(CROSS_ENTROPY, *z, *y)
 
 
 def cross_entropy(

@@ -19,6 +19,7 @@ micrograd's very weights), or scaled to the layer size: ``init="xavier"`` draws 
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
@@ -32,12 +33,12 @@ Scalar = float | int | Value
 Init = Literal["uniform", "xavier", "he"]
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
+    "relu": lambda v: v.relu(),
+    "tanh": lambda v: v.tanh(),
+    "sigmoid": lambda v: v.sigmoid(),
     "leaky_relu": lambda v: v.leaky_relu(),
-    "gelu": Value.gelu,
-    "silu": Value.silu,
+    "gelu": lambda v: v.gelu(),
+    "silu": lambda v: v.silu(),
     "linear": lambda v: v,
 }
 """Activation name -> function applied to a neuron's pre-activation."""
@@ -117,8 +118,12 @@ class Module:
         """Copy values from a :meth:`state_dict` into this model's parameters.
 
         The names must match exactly; otherwise nothing is changed and the error lists what is
-        missing and what is unexpected (a model of another size or shape).
+        missing and what is unexpected (a model of another size or shape). Values may be any
+        real number that ``Value()`` accepts (int, float, numpy floats). All or nothing: every
+        entry is checked before any parameter is set.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state_dict must be a dict, got {type(state).__name__}")
         own = dict(self.named_parameters())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
@@ -134,8 +139,11 @@ class Module:
             )
         values: dict[str, float] = {}
         for key, value in state.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"state_dict[{key!r}] must be a number, got {type(value).__name__}")
+            # what Value() accepts: any real number (numpy floats too), but not a bool
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(
+                    f"state_dict[{key!r}] must be a number, got {type(value).__name__} {value!r}"
+                )
             values[key] = float(value)
         for key, value in values.items():
             own[key].data = value

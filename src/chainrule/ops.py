@@ -12,18 +12,23 @@ rule works on floats (the fast first-order pass), on :class:`~chainrule.Value`
 objects (``backward(create_graph=True)``, where the rule itself becomes part of the
 graph and can be differentiated again) and on forward-mode dual numbers.
 
-This module knows nothing about graphs: the walk lives in :mod:`chainrule.engine`.
+:class:`Operators` turns the rows into the operators and methods that ``Value`` and
+``Dual`` share (``x * y`` is the row ``MUL``, ``x.tanh()`` the row ``TANH``); how a node is
+built and how the graph is walked lives in :mod:`chainrule.engine`.
 """
 
 from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-__all__ = ["OPS", "Op", "register"]
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["OPS", "NotANumber", "Op", "Operators", "register"]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -31,32 +36,45 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _EXP_MAX = math.log(1.7976931348623157e308)  # largest x with a finite exp(x), ~709.78
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Op:
-    """A primitive: its name (``Value._op``), forward on floats and local partials."""
+    """A primitive: its name (``Value._op``), forward on floats and local partials.
+
+    ``methods`` names the ``Value``/``Dual`` methods made from the row (a binary dunder
+    such as ``__mul__`` also gets its reflected ``__rmul__``); a name without underscores
+    also becomes a plain function (``chainrule.tanh``). ``defaults`` fills trailing
+    arguments a method call leaves out. ``vjp(g, *xs, out)``, when given, maps the adjoint
+    to the parents' shares directly (custom Functions and checkpoint have no partials).
+    Ops compare by identity: two ops with one name are two ops.
+    """
 
     name: str
     forward: Callable[..., float]
     local: Callable[..., tuple[Any, ...]]
     doc: str = ""
-    constant_partials: bool = False  # local() gives the same numbers for every input (+, -, neg)
+    methods: tuple[str, ...] = ()
+    defaults: tuple[Any, ...] = ()
+    vjp: Callable[..., Sequence[Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r})"
 
 
 OPS: dict[str, Op] = {}
+"""The built-in operations by name: the catalogue for docs, tests and ``compile``."""
 
 
 def register(name: str, forward: Callable[..., float], local: Callable[..., tuple[Any, ...]],
-             doc: str = "", *, constant_partials: bool = False) -> Op:  # fmt: skip
-    """Add an operation to :data:`OPS` (custom operations use this too).
-
-    ``constant_partials=True`` promises that ``local`` ignores its arguments; every node of the
-    operation then shares one backward closure.
-    """
+             doc: str = "", *methods: str, defaults: tuple[Any, ...] = ()) -> Op:  # fmt: skip
+    """Add a built-in operation to :data:`OPS` (custom operations make an :class:`Op` instead)."""
     if name in OPS:
         raise ValueError(f"an operation named {name!r} is already registered")
-    op = Op(name, forward, local, doc, constant_partials)
-    OPS[name] = op
+    op = OPS[name] = Op(name, forward, local, doc, methods, defaults)
     return op
+
+
+class NotANumber(TypeError):
+    """An operand that is neither a node nor a real number (an operator then gives way)."""
 
 
 # --- polymorphic helpers: floats go to the float forward, anything else to its method ---
@@ -200,48 +218,49 @@ def _silu_local(x: Any, out: Any) -> tuple[Any]:
 
 # fmt: off
 ADD = register("+", operator.add, lambda a, b, out: (1.0, 1.0),
-               "a + b;  d/da = 1, d/db = 1", constant_partials=True)
+               "a + b;  d/da = 1, d/db = 1", "__add__")
 SUB = register("-", operator.sub, lambda a, b, out: (1.0, -1.0),
-               "a - b;  d/da = 1, d/db = -1", constant_partials=True)
+               "a - b;  d/da = 1, d/db = -1", "__sub__")
 MUL = register("*", operator.mul, lambda a, b, out: (b, a),
-               "a * b;  d/da = b, d/db = a")
+               "a * b;  d/da = b, d/db = a", "__mul__")
 DIV = register("/", _div, lambda a, b, out: (1.0 / b, -out / b),
-               "a / b;  d/da = 1/b, d/db = -a/b**2")
+               "a / b;  d/da = 1/b, d/db = -a/b**2", "__truediv__")
 POW_CONST = register("**", _pow, lambda a, b, out: (_base_partial(a, b), 0.0),
                      "a ** c, c constant;  d/da = c a**(c-1)")
 POW = register("pow", _pow, _pow_local,
                "a ** b;  d/da = b a**(b-1), d/db = a**b ln(a)")
 NEG = register("neg", operator.neg, lambda x, out: (-1.0,),
-               "-x;  d/dx = -1", constant_partials=True)
+               "-x;  d/dx = -1", "__neg__")
 RELU = register("ReLU", lambda x: x if x > 0.0 else 0.0, lambda x, out: (_step(x),),
-                "max(x, 0);  d/dx = 1 if x > 0 else 0")
+                "max(x, 0);  d/dx = 1 if x > 0 else 0", "relu")
 LEAKY_RELU = register("leaky_relu", _leaky_relu,
                       lambda x, alpha, out: (1.0, 0.0) if _data(x) > 0.0 else (alpha, x),
-                      "x if x > 0 else alpha x;  d/dx = 1 or alpha, d/dalpha = 0 or x")
+                      "x if x > 0 else alpha x;  d/dx = 1 or alpha, d/dalpha = 0 or x",
+                      "leaky_relu", defaults=(0.01,))
 TANH = register("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
-                "tanh(x);  d/dx = 1 - tanh(x)**2")
+                "tanh(x);  d/dx = 1 - tanh(x)**2", "tanh")
 EXP = register("exp", _exp, lambda x, out: (out,),
-               "e**x;  d/dx = e**x")
+               "e**x;  d/dx = e**x. OverflowError for x > 709.78", "exp")
 LOG = register("log", _log, lambda x, out: (1.0 / x,),
-               "ln x;  d/dx = 1/x")
+               "ln x;  d/dx = 1/x. ValueError for x <= 0", "log")
 SIGMOID = register("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),),
-                   "1 / (1 + e**-x);  d/dx = s (1 - s)")
+                   "1 / (1 + e**-x);  d/dx = s (1 - s)", "sigmoid")
 SOFTPLUS = register("softplus", _softplus, lambda x, out: (sigmoid(x),),
-                    "ln(1 + e**x);  d/dx = sigmoid(x)")
+                    "ln(1 + e**x);  d/dx = sigmoid(x)", "softplus")
 GELU = register("gelu", _gelu, _gelu_local,
-                "x Phi(x);  d/dx = Phi(x) + x phi(x)")
+                "x Phi(x);  d/dx = Phi(x) + x phi(x)", "gelu")
 SILU = register("silu", _silu, _silu_local,
-                "x sigmoid(x);  d/dx = s (1 + x (1 - s))")
+                "x sigmoid(x);  d/dx = s (1 + x (1 - s))", "silu")
 SQRT = register("sqrt", _sqrt, _sqrt_local,
-                "sqrt(x);  d/dx = 1 / (2 sqrt(x))")
+                "sqrt(x);  d/dx = 1 / (2 sqrt(x)). ValueError for x < 0", "sqrt")
 ABS = register("abs", abs, lambda x, out: (_sign(x),),
-               "|x|;  d/dx = sign(x) (0 at x = 0)")
+               "|x|;  d/dx = sign(x) (0 at x = 0)", "abs", "__abs__")
 SIN = register("sin", math.sin, lambda x, out: (cos(x),),
-               "sin x;  d/dx = cos x")
+               "sin x;  d/dx = cos x", "sin")
 COS = register("cos", math.cos, lambda x, out: (-sin(x),),
-               "cos x;  d/dx = -sin x")
+               "cos x;  d/dx = -sin x", "cos")
 ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),),
-               "erf x;  d/dx = 2/sqrt(pi) e**(-x**2)")
+               "erf x;  d/dx = 2/sqrt(pi) e**(-x**2)", "erf")
 # fmt: on
 
 
@@ -408,17 +427,33 @@ def _clamp(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x  # a nan x fails both tests and stays nan
 
 
-rsqrt = _poly("rsqrt", _rsqrt)
-sinh = _poly("sinh", _sinh)
-cosh = _poly("cosh", _cosh)
-exp2 = _poly("exp2", _exp2)
+def _use(op: Op, *xs: Any) -> Any:
+    """``op`` on floats (a float) or on nodes (a node of the same kind: a Value under
+    create_graph, a Dual in forward mode), so a rule that uses it is differentiable again."""
+    for x in xs:
+        if isinstance(x, Operators):
+            return x._apply(op, *xs)
+    return op.forward(*xs)
+
+
+def rsqrt(x: Any) -> Any:
+    return _use(RSQRT, x)
+
+
+def sinh(x: Any) -> Any:
+    return _use(SINH, x)
+
+
+def cosh(x: Any) -> Any:
+    return _use(COSH, x)
+
+
+def exp2(x: Any) -> Any:
+    return _use(EXP2, x)
 
 
 def hypot(a: Any, b: Any) -> Any:
-    """sqrt(a**2 + b**2) without overflow, for two floats or a node and anything."""
-    if isinstance(a, (int, float)):
-        return math.hypot(a, b)
-    return a.hypot(b)
+    return _use(HYPOT, a, b)
 
 
 def _hypot_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
@@ -472,6 +507,13 @@ def _inv_hypot1(x: Any) -> Any:
     return 1.0 / hypot(x, 1.0)
 
 
+def clamp_bounds(low: Any, high: Any) -> tuple[Any, Any]:
+    """clamp's bounds with None as an infinite bound (at least one must be given, as PyTorch)."""
+    if low is None and high is None:
+        raise ValueError("clamp needs min or max (or both), got neither")
+    return -math.inf if low is None else low, math.inf if high is None else high
+
+
 def _pick(first: bool, a: Any, b: Any) -> tuple[Any, Any]:
     """The partials of max/min: 1 for the selected input, half each at a tie (as PyTorch)."""
     if _is_nan(a, b):
@@ -493,54 +535,191 @@ def _clamp_local(x: Any, lo: Any, hi: Any, out: Any) -> tuple[Any, Any, Any]:
 
 # fmt: off
 TAN = register("tan", _tan, lambda x, out: (1.0 + out * out,),
-               "tan x;  `d/dx = 1 + tan(x)**2`")
+               "tan x;  `d/dx = 1 + tan(x)**2`",
+               "tan")
 SINH = register("sinh", _sinh, lambda x, out: (cosh(x),),
-                "sinh x;  `d/dx = cosh x`")
+                "sinh x;  `d/dx = cosh x`",
+                "sinh")
 COSH = register("cosh", _cosh, lambda x, out: (sinh(x),),
-                "cosh x;  `d/dx = sinh x`")
+                "cosh x;  `d/dx = sinh x`",
+                "cosh")
 RSQRT = register("rsqrt", _rsqrt, lambda x, out: (-0.5 * out * out * out,),
                  "1/sqrt(x), inf at 0;  `d/dx = -1/(2 x**1.5)` (the slope of asin, acos, acosh)")
 ASIN = register("asin", _asin, lambda x, out: (rsqrt(_one_minus_square(x)),),
-                "asin x;  `d/dx = 1/sqrt((1-x)(1+x))`, inf at x = +-1")
+                "asin x;  `d/dx = 1/sqrt((1-x)(1+x))`, inf at x = +-1",
+                "asin", "arcsin")
 ACOS = register("acos", _acos, lambda x, out: (-rsqrt(_one_minus_square(x)),),
-                "acos x;  `d/dx = -1/sqrt((1-x)(1+x))`, -inf at x = +-1")
+                "acos x;  `d/dx = -1/sqrt((1-x)(1+x))`, -inf at x = +-1",
+                "acos", "arccos")
 ATAN = register("atan", math.atan, lambda x, out: (_inv_hypot1(x) * _inv_hypot1(x),),
-                "atan x;  `d/dx = 1/(1 + x**2)`")
+                "atan x;  `d/dx = 1/(1 + x**2)`",
+                "atan", "arctan")
 ASINH = register("asinh", math.asinh, lambda x, out: (_inv_hypot1(x),),
-                 "asinh x;  `d/dx = 1/sqrt(1 + x**2)`")
+                 "asinh x;  `d/dx = 1/sqrt(1 + x**2)`",
+                 "asinh", "arcsinh")
 ACOSH = register("acosh", _acosh, lambda x, out: (rsqrt(x - 1.0) * rsqrt(x + 1.0),),
-                 "acosh x;  `d/dx = 1/sqrt((x-1)(x+1))`, inf at x = 1")
+                 "acosh x;  `d/dx = 1/sqrt((x-1)(x+1))`, inf at x = 1",
+                 "acosh", "arccosh")
 ATANH = register("atanh", _atanh, lambda x, out: (1.0 / ((1.0 - x) * (1.0 + x)),),
-                 "atanh x;  `d/dx = 1/((1-x)(1+x))`")
+                 "atanh x;  `d/dx = 1/((1-x)(1+x))`",
+                 "atanh", "arctanh")
 LOG2 = register("log2", _log2, lambda x, out: (_INV_LN2 / x,),
-                "log2 x;  `d/dx = 1/(x ln 2)`")
+                "log2 x;  `d/dx = 1/(x ln 2)`",
+                "log2")
 LOG10 = register("log10", _log10, lambda x, out: (_INV_LN10 / x,),
-                 "log10 x;  `d/dx = 1/(x ln 10)`")
+                 "log10 x;  `d/dx = 1/(x ln 10)`",
+                 "log10")
 LOG1P = register("log1p", _log1p, lambda x, out: (1.0 / (1.0 + x),),
-                 "ln(1 + x), exact near 0;  `d/dx = 1/(1 + x)`")
+                 "ln(1 + x), exact near 0;  `d/dx = 1/(1 + x)`",
+                 "log1p")
 EXPM1 = register("expm1", _expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 else exp(x),),
-                 "e**x - 1, exact near 0;  `d/dx = e**x`")
+                 "e**x - 1, exact near 0;  `d/dx = e**x`",
+                 "expm1")
 EXP2 = register("exp2", _exp2, _exp2_local,
-                "2**x;  `d/dx = 2**x ln 2`")
+                "2**x;  `d/dx = 2**x ln 2`",
+                "exp2")
 SIGN = register("sign", _sign_of, lambda x, out: (math.nan if _is_nan(x) else BLOCKED,),
-                "-1, 0 or 1;  `d/dx = 0` (no gradient flows)")
+                "-1, 0 or 1;  `d/dx = 0` (no gradient flows)",
+                "sign")
 RECIPROCAL = register("reciprocal", _reciprocal, lambda x, out: (-out * out,),
-                      "1/x;  `d/dx = -1/x**2`")
+                      "1/x;  `d/dx = -1/x**2`",
+                      "reciprocal")
 SQUARE = register("square", lambda x: x * x, lambda x, out: (2.0 * x,),
-                  "x**2;  `d/dx = 2 x`")
+                  "x**2;  `d/dx = 2 x`",
+                  "square")
 HYPOT = register("hypot", math.hypot, _hypot_local,
-                 "sqrt(a**2 + b**2), no overflow;  `d/da = a/hypot(a, b)`, 0 at (0, 0)")
+                 "sqrt(a**2 + b**2), no overflow;  `d/da = a/hypot(a, b)`, 0 at (0, 0)",
+                 "hypot")
 ATAN2 = register("atan2", math.atan2, _atan2_local,
                  "the angle of the point (x, y);  `d/dy = x/(x**2 + y**2)`, "
-                 "`d/dx = -y/(x**2 + y**2)`")
+                 "`d/dx = -y/(x**2 + y**2)`",
+                 "atan2", "arctan2")
 REMAINDER = register("%", _remainder, _remainder_local,
-                     "a % b, Python's (the sign of b);  `d/da = 1`, `d/db = -floor(a/b)`")
+                     "a % b, Python's (the sign of b);  `d/da = 1`, `d/db = -floor(a/b)`",
+                     "__mod__", "remainder")
 FMOD = register("fmod", _fmod, _fmod_local,
-                "fmod(a, b), C's (the sign of a);  `d/da = 1`, `d/db = -trunc(a/b)`")
+                "fmod(a, b), C's (the sign of a);  `d/da = 1`, `d/db = -trunc(a/b)`",
+                "fmod")
 MAXIMUM = register("maximum", _maximum, lambda a, b, out: _pick(_data(a) > _data(b), a, b),
-                   "the larger of a and b;  `d/da = 1 if a > b else 0`, 0.5 each at a tie")
+                   "the larger of a and b;  `d/da = 1 if a > b else 0`, 0.5 each at a tie",
+                   "maximum")
 MINIMUM = register("minimum", _minimum, lambda a, b, out: _pick(_data(a) < _data(b), a, b),
-                   "the smaller of a and b;  `d/da = 1 if a < b else 0`, 0.5 each at a tie")
+                   "the smaller of a and b;  `d/da = 1 if a < b else 0`, 0.5 each at a tie",
+                   "minimum")
 CLAMP = register("clamp", _clamp, _clamp_local,
                  "x limited to [min, max];  `d/dx = 1 if min <= x <= max else 0`")
 # fmt: on
+
+
+# --- the operators and methods of Value and Dual, made from the rows above ---
+
+
+class Operators:
+    """Operators and methods shared by :class:`~chainrule.Value` and :class:`~chainrule.Dual`.
+
+    Each comes from a row of :data:`OPS`: ``x * y`` is ``_apply(MUL, x, y)``, ``x.tanh()``
+    is ``_apply(TANH, x)``. A class sets ``_apply`` (how it evaluates an op: a graph node
+    or a dual number) and ``_varies`` (whether an exponent is differentiated too).
+    """
+
+    __slots__ = ()
+    _apply: ClassVar[Callable[..., Any]]
+    _varies: ClassVar[Callable[..., bool]]
+
+    def __pow__(self, other: Self | float) -> Self:
+        """a ** b; the ``pow`` row when ``b`` varies, else ``**`` (d/db needs a > 0)."""
+        try:
+            result: Self = self._apply(POW if self._varies(other) else POW_CONST, self, other)
+        except NotANumber:
+            return NotImplemented
+        return result
+
+    def __rpow__(self, other: Self | float) -> Self:
+        try:
+            result: Self = self._apply(POW if self._varies(self) else POW_CONST, other, self)
+        except NotANumber:
+            return NotImplemented
+        return result
+
+    def __pos__(self) -> Self:
+        return self
+
+    def clamp(self, min: Self | float | None = None, max: Self | float | None = None) -> Self:
+        """x limited to [min, max] (None: no bound);  `d/dx = 1 if min <= x <= max else 0`.
+
+        A bound that is a node gets the gradient where it is the result.
+        """
+        result: Self = self._apply(CLAMP, self, *clamp_bounds(min, max))
+        return result
+
+    clip = clamp
+
+    if TYPE_CHECKING:  # the methods made from OPS, for type checkers
+
+        def __add__(self, other: Self | float) -> Self: ...
+        def __radd__(self, other: Self | float) -> Self: ...
+        def __sub__(self, other: Self | float) -> Self: ...
+        def __rsub__(self, other: Self | float) -> Self: ...
+        def __mul__(self, other: Self | float) -> Self: ...
+        def __rmul__(self, other: Self | float) -> Self: ...
+        def __truediv__(self, other: Self | float) -> Self: ...
+        def __rtruediv__(self, other: Self | float) -> Self: ...
+        def __mod__(self, other: Self | float) -> Self: ...
+        def __rmod__(self, other: Self | float) -> Self: ...
+        def __neg__(self) -> Self: ...
+        def __abs__(self) -> Self: ...
+        def __getattr__(self, name: str) -> Callable[..., Self]: ...
+
+
+def _method(op: Op, kind: str) -> Callable[..., Any]:
+    """One method made from ``op``: ``x.name(*extra)``, ``x.name()``, ``x <op> y``, ``y <op> x``."""
+
+    def method(self: Operators, *extra: Any) -> Any:
+        return self._apply(op, self, *extra, *op.defaults[len(extra) :])
+
+    def unary(self: Operators) -> Any:
+        return self._apply(op, self)
+
+    def binary(self: Operators, other: Any) -> Any:
+        try:
+            return self._apply(op, self, other)
+        except NotANumber:
+            return NotImplemented  # Python then tries the other operand
+
+    def reflected(self: Operators, other: Any) -> Any:
+        try:
+            return self._apply(op, other, self)
+        except NotANumber:
+            return NotImplemented
+
+    made: dict[str, Callable[..., Any]] = {
+        "method": method,
+        "unary": unary,
+        "binary": binary,
+        "reflected": reflected,
+    }
+    made[kind].__doc__ = op.doc
+    return made[kind]
+
+
+def _takes_more(op: Op) -> bool:
+    """Whether a method made from ``op`` takes arguments besides ``self``."""
+    return bool(op.defaults) or op.local.__code__.co_argcount > 2  # local(x, out): one input
+
+
+def _install(cls: type, op: Op) -> None:
+    """Put the methods ``op.methods`` names on ``cls`` (a binary dunder with its reflection)."""
+    for name in op.methods:
+        if name in ("__neg__", "__abs__") or not (name.startswith("__") or _takes_more(op)):
+            made = {name: _method(op, "unary")}
+        elif name.startswith("__"):
+            made = {name: _method(op, "binary"), f"__r{name[2:]}": _method(op, "reflected")}
+        else:
+            made = {name: _method(op, "method")}
+        for attr, fn in made.items():
+            fn.__name__ = fn.__qualname__ = attr
+            setattr(cls, attr, fn)
+
+
+for _op in OPS.values():
+    _install(Operators, _op)

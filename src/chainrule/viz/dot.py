@@ -14,7 +14,7 @@ constant                ``requires_grad=False``: a wrapped number or data (grey,
 
 With ``direction="backward"`` the arrows point from the output towards the leaves and each
 edge into a parent carries that parent's share of the adjoint,
-``share_i = node._backward(adjoint, node.data)[i] = adjoint * d node / d parent_i``.
+``share_i = adjoint * d node / d parent_i``, as the engine's reverse pass computes it.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from chainrule.engine import Value
+from chainrule.engine import adjoints as reverse_pass
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
     KINDS,
     Kind,
     Trace,
-    adjoints,
     as_float,
     format_number,
     labels_of,
@@ -223,15 +223,13 @@ def _adjoint_texts(
             "backward() and draw it with direction='forward' (the default) to see its grads"
         )
     root = tr.roots[0]
-    adj = adjoints(root, nodes=None if tr.cut else tr.nodes)
+    given: dict[Value, tuple[Any, ...]] = {}  # node -> the shares the pass gave its parents
+    adj = reverse_pass(root, 1.0, hooks=False, visit=lambda n, g, s, a: given.update({n: s}))
     grads: dict[int, str] = {}
     shares: dict[tuple[int, int], str] = {}
     for i, node in enumerate(tr.nodes):
-        g = adj.get(id(node), 0.0)
-        grads[i] = format_number(g, precision)
-        if node._backward is None or not node._prev:
-            continue
-        for pos, share in enumerate(node._backward(g, node.data)):
+        grads[i] = format_number(as_float(adj.get(node, 0.0)), precision)
+        for pos, share in enumerate(given.get(node, ())):
             if node._prev[pos].requires_grad:
                 shares[(i, pos)] = format_number(as_float(share), precision)
     return grads, shares

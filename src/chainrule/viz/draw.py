@@ -122,14 +122,23 @@ def pipe_source(source: str, format: str = "svg") -> bytes:
     return data
 
 
-def render(root: Value | Sequence[Value], path: str | Path, **options: Any) -> Path:
+def render(
+    root: Value | Sequence[Value], path: str | Path, *, overwrite: bool = True, **options: Any
+) -> Path:
     """Write the graph of ``root`` to ``path``; the file type comes from the extension.
 
     ``.svg``, ``.png``, ``.pdf`` (and ``.jpg``, ``.gif``) are drawn by ``dot``; ``.dot`` or
     ``.gv`` write the DOT source and need nothing installed. ``options`` as in
     :func:`to_dot`. Returns the path written.
+
+    An existing file at ``path`` is replaced (``overwrite=True``, the default, so that
+    re-running a notebook cell redraws its picture), but only once the picture is drawn: an
+    error leaves the old file as it was. With ``overwrite=False`` an existing file raises
+    :class:`FileExistsError` and nothing is drawn or written.
     """
     path = Path(path)
+    if not overwrite and path.exists():
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
     ext = path.suffix.lower().lstrip(".")
     rankdir = options.pop("rankdir", "LR")
     if ext in ("dot", "gv"):
@@ -273,9 +282,10 @@ class Graph:
         """The ``graphviz.Digraph`` (see :func:`draw_dot`)."""
         return draw_dot(self._root, format=format, **self.options)
 
-    def render(self, path: str | Path) -> Path:
-        """Write an SVG/PNG/PDF/DOT file, chosen by the extension of ``path``."""
-        return render(self._root, path, **self.options)
+    def render(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write an SVG/PNG/PDF/DOT file, chosen by the extension of ``path`` (see
+        :func:`render` for ``overwrite``)."""
+        return render(self._root, path, overwrite=overwrite, **self.options)
 
     def pipe(self, format: str = "svg") -> bytes:
         """The picture as bytes."""

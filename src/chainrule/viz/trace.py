@@ -1,7 +1,7 @@
 """Walking a graph for drawing: which nodes, in what order, of what kind, with which adjoints.
 
 Everything here is pure Python on the engine's public node fields (``data``, ``grad``,
-``_prev``, ``_op``, ``label``, ``requires_grad``, ``_backward``), so :func:`to_dot` and the
+``_prev``, ``_op``, ``label``, ``requires_grad``, ``grad_fn``), so :func:`to_dot` and the
 walkthrough work without graphviz. Drawing forward needs only ``data``, ``grad``, ``_prev``,
 ``_op`` and ``label``: any object with those fields is drawn (a learner's own ``Value``
 class, micrograd's, ...), its ``_prev`` may be any iterable (micrograd keeps a ``set``), and a
@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from chainrule.engine import Value
+from chainrule.engine import Value
+from chainrule.engine import adjoints as reverse_pass
 
 __all__ = [
     "KINDS",
@@ -29,6 +29,7 @@ __all__ = [
     "Trace",
     "adjoints",
     "format_number",
+    "local_partials",
     "trace",
 ]
 
@@ -200,27 +201,22 @@ def as_float(x: Any) -> float:
     return float(getattr(x, "data", x))
 
 
-def adjoints(
-    root: Value, gradient: float = 1.0, nodes: Sequence[Value] | None = None
-) -> dict[int, float]:
-    """d root / d node for every node, by one reverse pass on a private copy of the adjoints.
+def adjoints(root: Value, gradient: float = 1.0) -> dict[int, float]:
+    """d root / d node for every node, from the engine's reverse pass, keyed by ``id()``.
 
-    Same rule as ``backward()``: seed ``root`` with ``gradient``, then, in reverse
-    topological order, add each node's shares ``node._backward(adjoint, node.data)`` into
-    its parents that require grad. Nothing is written to ``.grad``; hooks are not run. Keys
-    are ``id()``.
+    :func:`chainrule.engine.adjoints` without hooks: nothing is written to ``.grad``.
     """
-    order = nodes if nodes is not None else trace(root, max_nodes=None).nodes
-    adj: dict[int, float] = {id(root): float(gradient)}
-    for node in reversed(order):
-        backward = node._backward
-        g = adj.get(id(node))
-        if backward is None or g is None:
-            continue
-        for parent, share in zip(node._prev, backward(g, node.data)):
-            if parent.requires_grad:
-                adj[id(parent)] = adj.get(id(parent), 0.0) + as_float(share)
-    return adj
+    return {id(n): as_float(g) for n, g in reverse_pass(root, gradient, hooks=False).items()}
+
+
+def local_partials(node: Value) -> tuple[float, ...]:
+    """d node / d parent for each parent (the shares of an adjoint of 1.0)."""
+    op = node.grad_fn
+    if op is None:
+        return ()
+    xs = [p.data for p in node._prev]
+    partials = op.vjp(1.0, *xs, node.data) if op.vjp is not None else op.local(*xs, node.data)
+    return tuple(as_float(d) for d in partials)
 
 
 def format_number(x: Any, precision: int = 4) -> str:

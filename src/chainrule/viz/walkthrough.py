@@ -8,8 +8,8 @@ path from the output to that node has already been accounted for, so the node's 
 
 and the parent adds it to what it has: ``adjoint(p_i) += share_i`` (a parent used twice —
 fan-out — receives two shares, and their sum is its adjoint, by the multivariable chain
-rule). :func:`backward_steps` replays exactly that with each node's own ``_backward``
-closure, on a private copy of the adjoints; :func:`render_backward` draws one picture per
+rule). :func:`backward_steps` watches the engine's own reverse pass do exactly that,
+without writing any ``.grad``; :func:`render_backward` draws one picture per
 step.
 """
 
@@ -17,15 +17,24 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chainrule.engine import adjoints as reverse_pass
 from chainrule.viz.dot import Overlay, dot_lines
 from chainrule.viz.draw import pipe_source, require_dot, require_graphviz
-from chainrule.viz.trace import DEFAULT_MAX_NODES, Trace, as_float, format_number, trace
+from chainrule.viz.trace import (
+    DEFAULT_MAX_NODES,
+    Trace,
+    as_float,
+    format_number,
+    local_partials,
+    trace,
+)
 
 if TYPE_CHECKING:
     from chainrule.engine import Value
@@ -57,8 +66,8 @@ def backward_steps(
 ) -> Iterator[BackwardStep]:
     """Yield the steps of ``root.backward(gradient)``, output first, without touching ``.grad``.
 
-    Each step calls the node's ``_backward`` closure twice, with the adjoint (the shares)
-    and with 1.0 (the local derivatives). Adjoints live in a private dict, so ``.grad`` is
+    The steps are those of the engine's own reverse pass (:func:`chainrule.engine.adjoints`,
+    watched node by node), with each node's local derivatives beside its shares. ``.grad`` is
     neither read nor written and the graph is unchanged; hooks are not run. After the last
     step, ``step.adjoints[leaf]`` equals what ``backward()`` leaves in ``leaf.grad`` (when
     the leaf's ``grad`` started at 0). Every step keeps a snapshot of all adjoints, so
@@ -74,21 +83,17 @@ def _steps(tr: Trace, root: Value, gradient: float) -> Iterator[BackwardStep]:
             "nothing to walk through: this Value does not require grad (it was built under "
             "no_grad(), from constants only, or by detach()), so backward() has no steps"
         )
-    adj: dict[Value, float] = {root: float(gradient)}
-    index = 0
-    for node in reversed(tr.nodes):
-        backward = node._backward
-        if backward is None or node not in adj:
-            continue
-        a = adj[node]
-        shares = tuple(as_float(s) for s in backward(a, node.data))
-        local = tuple(as_float(d) for d in backward(1.0, node.data))
+    steps: list[BackwardStep] = []
+
+    def visit(node: Value, a: Any, shares: Any, adj: dict[Value, Any]) -> None:
         takes = tuple(bool(p.requires_grad) for p in node._prev)
-        for parent, share, take in zip(node._prev, shares, takes):
-            if take:
-                adj[parent] = adj.get(parent, 0.0) + share
-        yield BackwardStep(index, node, a, node._prev, local, shares, takes, dict(adj))
-        index += 1
+        shares = tuple(as_float(s) for s in shares)
+        snapshot = {n: as_float(g) for n, g in adj.items()}
+        steps.append(BackwardStep(len(steps), node, as_float(a), node._prev,
+                                  local_partials(node), shares, takes, snapshot))  # fmt: skip
+
+    reverse_pass(root, gradient, hooks=False, visit=visit)  # the engine's own pass, observed
+    yield from steps
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,11 @@ def render_backward(
     buttons (and arrow keys; no external scripts) and, for ``png``, an animated
     ``backward.gif`` (needs Pillow). ``max_nodes`` defaults low: a walkthrough is for
     small graphs. ``.grad`` is not touched.
+
+    The folder may be reused: the frames (``frame_<number>.svg`` / ``.png``) and
+    ``backward.gif`` of an earlier walkthrough there are deleted first, and ``index.html``
+    is rewritten; any other file in the folder is left alone. Every frame is drawn before
+    the folder is touched, so an error (no ``dot``, a graph too large) leaves it as it was.
     """
     if format not in ("svg", "png"):
         raise ValueError(f"format must be 'svg' or 'png', got {format!r}")
@@ -250,10 +260,8 @@ def render_backward(
     for o in overlays:
         for key, text in o.edge_labels.items():
             edge_width[key] = max(edge_width.get(key, 0), len(text))
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    frames: list[Path] = []
-    for k, (caption, overlay) in enumerate(zip(_pad(captions), overlays)):
+    pictures: list[bytes] = []
+    for caption, overlay in zip(_pad(captions), overlays):
         overlay.width.update(width)
         overlay.edge_width.update(edge_width)
         lines = dot_lines(
@@ -266,8 +274,15 @@ def render_backward(
             fontname="monospace",
         )
         source = "digraph chainrule {\n" + "".join(lines) + "}\n"
+        pictures.append(pipe_source(source, format))
+    # every frame is drawn before the folder is touched: a failure leaves an earlier run whole
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_own_files(folder)
+    frames: list[Path] = []
+    for k, picture in enumerate(pictures):
         path = folder / f"frame_{k:03d}.{format}"
-        path.write_bytes(pipe_source(source, format))
+        path.write_bytes(picture)
         frames.append(path)
     page = folder / "index.html"
     page.write_text(_html(frames, captions), encoding="utf-8")
@@ -275,6 +290,18 @@ def render_backward(
     if format == "png" and gif:
         gif_path = _gif(frames, folder / "backward.gif", duration_ms)
     return WalkthroughFiles(frames, captions, page, gif_path)
+
+
+_OWN_FILE = re.compile(r"frame_\d{3,}\.(svg|png)|backward\.gif")
+"""The names ``render_backward`` writes (besides ``index.html``, which it rewrites)."""
+
+
+def _remove_own_files(folder: Path) -> None:
+    """Delete the frames and GIF of an earlier walkthrough in ``folder``, and nothing else, so
+    that no stale frame from a longer or other-format run is mixed with the new ones."""
+    for path in folder.iterdir():
+        if _OWN_FILE.fullmatch(path.name) and path.is_file():
+            path.unlink()
 
 
 def _children(tr: Trace) -> dict[int, list[int]]:

@@ -1,0 +1,312 @@
+"""Custom operations: your own forward and backward rule as one node of the graph.
+
+Two forms, as in PyTorch and JAX:
+
+* :class:`Function` — a class with ``forward(ctx, *args)`` on plain floats and
+  ``backward(ctx, grad_out)`` returning ``grad_out * d out / d arg`` for each argument;
+  ``ctx.save_for_backward(...)`` keeps what backward needs. ``MyOp.apply(x, ...)``
+  makes one node whose ``_prev`` are the ``Value`` arguments.
+* :func:`custom_op` — a decorator for a scalar function and its partial derivatives.
+  The pair is an :class:`~chainrule.ops.Op` like a built-in row (but not added to the
+  catalogue :data:`chainrule.ops.OPS`: it lives as long as you hold it), so it also works
+  in forward mode (:class:`~chainrule.dual.Dual`) and, when the derivative is written
+  with chainrule operations, under ``create_graph=True``.
+
+Either way :func:`chainrule.engine.apply` makes the node and the reverse pass does
+``parent.grad += share`` for you; check your rule with :func:`chainrule.gradcheck`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from chainrule.dual import Dual
+from chainrule.engine import Value, apply
+from chainrule.grad_mode import no_grad
+from chainrule.ops import Op
+
+__all__ = ["CustomOp", "Function", "FunctionCtx", "custom_op"]
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+class FunctionCtx:
+    """Scratch space shared by one call's ``forward`` and ``backward``.
+
+    ``save_for_backward(*values)`` stores numbers for backward (``ctx.saved_values``);
+    ``needs_input_grad[i]`` says whether argument ``i`` is a Value that requires grad.
+    Any other attribute may be set freely (``ctx.alpha = alpha``).
+    """
+
+    def __init__(self, needs_input_grad: tuple[bool, ...] = ()) -> None:
+        self.saved_values: tuple[Any, ...] = ()
+        self.needs_input_grad = needs_input_grad
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep ``values`` for backward, as ``ctx.saved_values`` (in the same order)."""
+        self.saved_values = values
+
+    if TYPE_CHECKING:  # for type checkers only: any other attribute may be set and read
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+
+class Function:
+    """Base class for a custom operation with a hand-written backward rule.
+
+    Subclasses define two static methods::
+
+        class Cube(Function):
+            @staticmethod
+            def forward(ctx, x):            # x is a float
+                ctx.save_for_backward(x)
+                return x**3
+            @staticmethod
+            def backward(ctx, grad_out):    # grad_out = d loss / d out
+                (x,) = ctx.saved_values
+                return grad_out * 3 * x**2  # d loss / d x
+
+        y = Cube.apply(Value(2.0))          # a node: y._prev == (x,), y._op == "Cube"
+
+    ``backward`` returns one entry per argument of ``forward`` (a single number when
+    there is one argument); ``None`` means "no gradient" (e.g. for a setting that is
+    not a Value). Arguments that are Values reach ``forward`` as their ``data``.
+    Second derivatives (``create_graph=True``) need :func:`custom_op` instead: a
+    backward on floats cannot be differentiated again, and chainrule says so rather
+    than return a wrong number.
+    """
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, *args: Any) -> float:
+        """The output as a float, from float (and other) arguments."""
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad_out: float) -> Any:
+        """``grad_out * d out / d arg_i`` for each argument (or None)."""
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad_out)")
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        """Run the operation: a Value node for Value inputs, a Dual for Dual inputs.
+
+        With only plain numbers it returns a plain float.
+        """
+        if any(isinstance(a, Dual) for a in args):
+            return cls._apply_dual(args)
+        needs = tuple(isinstance(a, Value) and a.requires_grad for a in args)
+        ctx = FunctionCtx(needs)
+        out = cls._run_forward(ctx, args)
+        if not any(isinstance(a, Value) for a in args):
+            return out
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
+
+        def vjp(g: Any, *xs_out: Any) -> tuple[float, ...]:
+            if isinstance(g, Value):
+                cls._no_second_order()
+            return cls._shares(ctx, g, len(args), positions)
+
+        op = Op(cls.__name__, lambda *xs: out, cls._no_second_order,
+                f"custom Function {cls.__name__}", vjp=vjp)  # fmt: skip
+        return apply(op, *(args[i] for i in positions))
+
+    # --- helpers (classmethods so a subclass's name shows in every error) ---
+
+    @classmethod
+    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...]) -> float:
+        plain = [a.data if isinstance(a, (Value, Dual)) else a for a in args]
+        with no_grad():
+            out = cls.forward(ctx, *plain)
+        if not _is_real(out):
+            raise TypeError(
+                f"{cls.__name__}.forward must return a real number, "
+                f"got {type(out).__name__} {out!r}"
+            )
+        return float(out)
+
+    @classmethod
+    def _grads(cls, ctx: FunctionCtx, g: float, nargs: int) -> tuple[Any, ...]:
+        """Call backward and check it returned one entry per argument."""
+        result = cls.backward(ctx, g)
+        grads: tuple[Any, ...] = result if isinstance(result, tuple) else (result,)
+        if len(grads) != nargs:
+            raise ValueError(
+                f"{cls.__name__}.backward returned {len(grads)} gradient(s) for "
+                f"{nargs} argument(s) of forward; return one per argument (None for none)"
+            )
+        return grads
+
+    @classmethod
+    def _shares(
+        cls, ctx: FunctionCtx, g: float, nargs: int, positions: tuple[int, ...]
+    ) -> tuple[float, ...]:
+        grads = cls._grads(ctx, g, nargs)
+        shares = []
+        for i in positions:
+            share = grads[i]
+            if share is None:
+                share = 0.0
+            elif not _is_real(share):
+                raise TypeError(
+                    f"{cls.__name__}.backward must return numbers (or None), got "
+                    f"{type(share).__name__} {share!r} for argument {i}"
+                )
+            shares.append(float(share))
+        return tuple(shares)
+
+    @classmethod
+    def _apply_dual(cls, args: tuple[Any, ...]) -> Dual:
+        """Forward mode: tangent_out = sum_i (d out / d arg_i) tangent_i, from backward(ctx, 1)."""
+        if any(isinstance(a, Value) for a in args):
+            raise TypeError(f"{cls.__name__}.apply cannot mix Dual and Value arguments")
+        ctx = FunctionCtx(tuple(isinstance(a, Dual) for a in args))
+        out = cls._run_forward(ctx, args)
+        # the output is a scalar, so backward with grad_out = 1 gives every local partial
+        partials = cls._grads(ctx, 1.0, len(args))
+        tangent = 0.0
+        for a, d in zip(args, partials):
+            if isinstance(a, Dual) and a.tangent != 0.0:
+                if d is None:
+                    raise TypeError(
+                        f"{cls.__name__}.backward returned None for an argument with a tangent"
+                    )
+                tangent += float(d) * a.tangent
+        return Dual(out, tangent)
+
+    @classmethod
+    def _no_second_order(cls, *inputs: Any) -> tuple[Any, ...]:
+        raise RuntimeError(
+            f"custom Function {cls.__name__} has a backward on floats only, so it cannot be "
+            "differentiated twice (create_graph=True, chainrule.transforms.hessian, "
+            "grad(grad(f))); "
+            "use chainrule.custom.custom_op with a derivative written with chainrule "
+            "operations instead"
+        )
+
+
+class CustomOp:
+    """A scalar function with its derivative, usable on Values, Duals and numbers.
+
+    Made by :func:`custom_op`. Calling it on Values adds one node (``_op == name``);
+    on Duals it runs forward mode; on plain numbers it returns ``forward(*args)``.
+    """
+
+    def __init__(
+        self, forward: Callable[..., float], derivative: Callable[..., Any], name: str
+    ) -> None:
+        self.forward = forward
+        self.derivative = derivative
+        self._arity = _arity(forward)
+        self._wants_out = "out" in _parameters(derivative)
+        self.op = Op(name, self._checked_forward, self._local, f"custom op {name}")
+        self.name = name
+        self.__name__ = getattr(forward, "__name__", name)
+        self.__doc__ = forward.__doc__
+
+    def __repr__(self) -> str:
+        return f"CustomOp({self.name!r})"
+
+    def __call__(self, *args: Any) -> Any:
+        if self._arity is not None and len(args) != self._arity:
+            raise TypeError(f"{self.name}() takes {self._arity} argument(s), got {len(args)}")
+        if any(isinstance(a, Dual) for a in args):
+            return Dual.apply(self.op, *args)
+        if not any(isinstance(a, Value) for a in args):
+            return self._checked_forward(*args)
+        return apply(
+            self.op, *(a if isinstance(a, Value) else _constant(a, self.name) for a in args)
+        )
+
+    def _checked_forward(self, *xs: Any) -> float:
+        for x in xs:
+            if not _is_real(x):
+                raise TypeError(f"{self.name}() needs real numbers, got {type(x).__name__} {x!r}")
+        out = self.forward(*(float(x) for x in xs))
+        if not _is_real(out):
+            raise TypeError(
+                f"custom op {self.name} must return a real number, got {type(out).__name__} {out!r}"
+            )
+        return float(out)
+
+    def _local(self, *inputs: Any) -> tuple[Any, ...]:
+        """The ops-table rule: partials d out / d input_i, on floats or on Values."""
+        *xs, out = inputs
+        try:
+            d = self.derivative(*xs, out=out) if self._wants_out else self.derivative(*xs)
+        except TypeError as err:
+            if all(_is_real(x) for x in xs):
+                raise
+            raise TypeError(
+                f"the derivative of custom op {self.name} failed on Values ({err}); to "
+                "differentiate it twice (create_graph=True) write it with chainrule "
+                "functions and arithmetic (chainrule.cos(x), chainrule.exp(x), x * x), which "
+                "accept floats and Values, instead of math.*"
+            ) from err
+        partials = d if isinstance(d, tuple) else tuple(d) if isinstance(d, list) else (d,)
+        if len(partials) != len(xs):
+            raise ValueError(
+                f"the derivative of custom op {self.name} returned {len(partials)} partial(s) "
+                f"for {len(xs)} input(s); return one per input"
+            )
+        return partials
+
+
+def custom_op(
+    derivative: Callable[..., Any], *, name: str | None = None
+) -> Callable[[Callable[..., float]], CustomOp]:
+    """Decorator: a scalar function of floats plus its partial derivatives.
+
+    ``derivative(*xs)`` returns ``d f / d x_i`` — one number for a function of one
+    input, a tuple for several; it may take ``out=`` to reuse the output::
+
+        @custom_op(derivative=lambda x, out: 1.0 - out * out)
+        def my_tanh(x):
+            return math.tanh(x)
+
+        my_tanh(Value(0.5))   # a node; backward uses the derivative
+        my_tanh(0.5)          # a float
+
+    The pair becomes an :class:`~chainrule.ops.Op` (named ``name``, default the function's
+    name; the name only labels nodes), so the same rule serves reverse mode, forward mode and — when
+    ``derivative`` uses chainrule's functions (``chainrule.cos(x)``, which take floats and
+    Values alike) rather than ``math`` — second derivatives.
+    """
+    if not callable(derivative):
+        raise TypeError(f"custom_op needs a callable derivative, got {type(derivative).__name__}")
+
+    def decorate(forward: Callable[..., float]) -> CustomOp:
+        if not callable(forward):
+            raise TypeError(f"custom_op decorates a function, got {type(forward).__name__}")
+        base = name if name is not None else getattr(forward, "__name__", "custom_op")
+        return CustomOp(forward, derivative, base)
+
+    return decorate
+
+
+def _constant(x: object, op_name: str) -> Value:
+    if not _is_real(x):
+        raise TypeError(f"{op_name}() needs Values or real numbers, got {type(x).__name__} {x!r}")
+    return Value(float(x), requires_grad=False)  # type: ignore[arg-type]
+
+
+def _parameters(f: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    try:
+        return dict(inspect.signature(f).parameters)
+    except (TypeError, ValueError):  # some builtins have no signature
+        return {}
+
+
+def _arity(f: Callable[..., Any]) -> int | None:
+    """The number of positional parameters, or None for *args / unknown signatures."""
+    params = _parameters(f).values()
+    if not params:
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)

@@ -1,0 +1,190 @@
+"""checkpoint: same numbers as the plain graph, far fewer nodes kept alive."""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from oracle import assert_close, reals
+from test_docs import DOCS, python_blocks
+
+from chainrule import Value, no_grad
+from chainrule.checkpointing import checkpoint, checkpoint_sequential
+from chainrule.transforms import grad
+
+
+def layer(a: float, b: float) -> Callable[[Any], Any]:
+    return lambda v: (v * a + b).tanh()
+
+
+def graph_size(root: Value) -> int:
+    """Every node reachable from root through _prev (constants included)."""
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop()._prev:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return len(seen)
+
+
+@given(
+    coeffs=st.lists(st.tuples(reals(-2, 2), reals(-1, 1)), min_size=1, max_size=12),
+    x0=reals(-1, 1),
+    segments=st.integers(1, 12),
+)
+def test_checkpointed_chain_gives_identical_values_and_gradients(
+    coeffs: list[tuple[float, float]], x0: float, segments: int
+) -> None:
+    layers = [layer(a, b) for a, b in coeffs]
+    x = Value(x0)
+    y = x
+    for f in layers:
+        y = f(y)
+    (y * y).backward()
+
+    xc = Value(x0)
+    yc = checkpoint_sequential(layers, segments, xc)
+    (yc * yc).backward()
+    assert yc.data == y.data
+    assert xc.grad == x.grad  # the same operations in the same order: bit-identical
+
+
+def test_leaves_closed_over_by_the_segment_get_their_gradients() -> None:
+    w, b = Value(0.7), Value(-0.2)
+    f: Callable[[Value], Value] = lambda v: (v * w + b).tanh() * w
+
+    x = Value(1.3)
+    f(x).backward()
+    expected = (x.grad, w.grad, b.grad)
+    for leaf in (x, w, b):
+        leaf.zero_grad()
+    checkpoint(f, x).backward()
+    assert (x.grad, w.grad, b.grad) == expected
+
+
+def test_several_inputs_settings_and_outputs() -> None:
+    def f(u: Value, v: Value, scale: float) -> list[Value]:
+        return [(u * v).sin() * scale, u.exp() + v]
+
+    def run(use_checkpoint: bool) -> tuple[float, ...]:
+        u, v = Value(0.3), Value(-1.1)
+        outs = checkpoint(f, u, v, 2.0) if use_checkpoint else f(u, v, 2.0)
+        (outs[0] * outs[1]).backward()
+        return outs[0].data, outs[1].data, u.grad, v.grad
+
+    assert run(True) == run(False)
+
+
+def test_a_second_backward_accumulates_like_the_plain_graph() -> None:
+    x = Value(0.5)
+    y = checkpoint(lambda v: v.sin() * v, x)
+    y.backward()
+    y.backward()
+    assert_close(x.grad, 2 * (math.cos(0.5) * 0.5 + math.sin(0.5)), atol=1e-15, rtol=1e-15)
+
+
+def test_only_inputs_and_output_are_kept() -> None:
+    x = Value(0.5)
+    y = checkpoint(lambda v: ((v * 2.0).tanh() + 1.0).log().exp(), x)
+    assert y._prev == (x,) and y._op == "checkpoint"
+    assert graph_size(y) == 2
+
+
+def test_checkpoint_every_sqrt_l_layers_keeps_o_sqrt_l_nodes_alive() -> None:
+    # Count live Value objects at the peak of backward: inside each recomputed segment.
+    L = 64
+    layers = [layer(0.9, 0.05) for _ in range(L)]
+    peak = [0]
+
+    def live_values() -> int:
+        return sum(isinstance(o, Value) for o in gc.get_objects())
+
+    def probe(v: Any) -> Any:
+        peak[0] = max(peak[0], live_values())
+        return v
+
+    gc.collect()
+    baseline = live_values()
+    x = Value(0.3)
+    y = x
+    for f in layers:
+        y = f(y)
+    plain = live_values() - baseline
+    del y
+
+    x = Value(0.3)
+    y = checkpoint_sequential([*layers[:8], probe, *layers[8:]], 8, x)
+    kept = live_values() - baseline
+    y.backward()
+    during = peak[0] - baseline
+    # plain: 4 nodes per layer (v*a, the constants a and b, +, tanh) -> about 4L = 256
+    assert plain >= 4 * L
+    # checkpointed: x and 8 segment outputs; at the peak also one segment of 8 layers
+    assert kept <= 8 + 4
+    assert during <= 4 * 8 + 8 + 8 + 4
+    assert x.grad != 0.0
+
+
+def test_no_grad_and_constant_inputs_build_no_graph() -> None:
+    with no_grad():
+        y = checkpoint(lambda v: v * 2.0, Value(1.0))
+    assert y._prev == () and not y.requires_grad
+    z = checkpoint(lambda v: v * 2.0, Value(1.0, requires_grad=False))
+    assert z._prev == () and not z.requires_grad and z.data == 2.0
+
+
+def test_func_grad_differentiates_through_a_checkpoint() -> None:
+    block = lambda v: (v * v + 0.5).log().sin()
+    assert grad(lambda x: checkpoint(block, x))(0.7) == grad(block)(0.7)
+
+
+def test_create_graph_through_a_checkpoint_is_refused() -> None:
+    x = Value(1.0)
+    y = checkpoint(lambda v: v * v, x)
+    with pytest.raises(RuntimeError, match=r"create_graph=True cannot pass through a checkpoint"):
+        y.backward(create_graph=True)
+
+
+def test_bad_usage() -> None:
+    with pytest.raises(TypeError, match=r"checkpoint: fn must return a Value, got float"):
+        checkpoint(lambda v: 3.0, Value(1.0))
+    with pytest.raises(TypeError, match=r"checkpoint needs a function"):
+        checkpoint(3, Value(1.0))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"segments >= 1"):
+        checkpoint_sequential([layer(1.0, 0.0)], 0, Value(1.0))
+
+
+def test_checkpoint_sequential_on_a_list_state() -> None:
+    def mix(vs: list[Value]) -> list[Value]:
+        a, b = vs
+        return [(a * b).tanh(), (a - b).sin()]
+
+    def run(segments: int | None) -> tuple[float, ...]:
+        a, b = Value(0.4), Value(0.9)
+        fns = [mix] * 6
+        if segments is None:
+            out: Any = [a, b]
+            for f in fns:
+                out = f(out)
+        else:
+            out = checkpoint_sequential(fns, segments, [a, b])
+        (out[0] + out[1] * 2.0).backward()
+        return out[0].data, out[1].data, a.grad, b.grad
+
+    # fan-out adds shares in another order, so equal up to rounding, not bit for bit
+    for segments in (2, 6):
+        for a, b in zip(run(segments), run(None)):
+            assert_close(a, b, atol=1e-15, rtol=1e-13)
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/howto/checkpointing.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "howto" / "checkpointing.md").read_text()):
+        exec(compile(block, "docs/howto/checkpointing.md", "exec"), namespace)

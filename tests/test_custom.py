@@ -1,0 +1,288 @@
+"""Custom operations: Function.apply and @custom_op, checked by gradcheck and closed forms."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from oracle import assert_close, assert_matches_central_difference, reals
+from test_docs import DOCS, python_blocks
+
+import chainrule
+from chainrule import GradcheckError, Value, gradcheck, no_grad
+from chainrule.custom import Function, FunctionCtx, custom_op
+from chainrule.dual import jvp
+from chainrule.ops import OPS
+
+
+class Cube(Function):
+    """x³;  d/dx = 3x²"""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: float) -> float:
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad_out: float) -> float:
+        x: float
+        (x,) = ctx.saved_values
+        return grad_out * 3.0 * x * x
+
+
+class ScaledHypot(Function):
+    """scale · sqrt(a² + b²);  d/da = scale · a / r, d/db = scale · b / r; scale is a setting."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, a: float, b: float, scale: float) -> float:
+        r = math.hypot(a, b)
+        ctx.save_for_backward(a, b, r)
+        ctx.scale = scale
+        return scale * r
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad_out: float) -> tuple[Any, ...]:
+        a, b, r = ctx.saved_values
+        return grad_out * ctx.scale * a / r, grad_out * ctx.scale * b / r, None
+
+
+class WrongCube(Cube):
+    """The classic slip: forgets the power rule's factor 3."""
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, grad_out: float) -> float:
+        x: float
+        (x,) = ctx.saved_values
+        return grad_out * x * x
+
+
+# --- Function ---
+
+
+def test_apply_makes_one_node_with_the_value_arguments_as_parents() -> None:
+    x = Value(2.0)
+    y = Cube.apply(x)
+    assert (y.data, y._prev, y._op) == (8.0, (x,), "Cube")
+    y.backward()
+    assert x.grad == 12.0
+
+
+def test_settings_reach_forward_and_get_no_gradient() -> None:
+    a, b = Value(3.0), Value(4.0)
+    y = ScaledHypot.apply(a, b, 2.0)
+    assert y.data == 10.0 and y._prev == (a, b)
+    (y * y).backward()
+    assert (a.grad, b.grad) == (2 * 10.0 * 2 * 3 / 5, 2 * 10.0 * 2 * 4 / 5)
+
+
+@given(x=reals(-3, 3))
+def test_gradcheck_accepts_a_correct_backward(x: float) -> None:
+    assert gradcheck(lambda v: Cube.apply(v) * v.sin(), [x])
+    assert_matches_central_difference(lambda v: Cube.apply(v.tanh()) + v, [x])
+
+
+def test_gradcheck_catches_a_wrong_backward() -> None:
+    with pytest.raises(GradcheckError, match=r"MISMATCH"):
+        gradcheck(lambda v: WrongCube.apply(v), [1.5])
+
+
+def test_gradcheck_of_a_two_input_function() -> None:
+    assert gradcheck(lambda a, b: ScaledHypot.apply(a, b, 0.5), [1.2, -0.7])
+
+
+def test_needs_input_grad_and_constant_inputs() -> None:
+    seen = []
+
+    class Probe(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, a: float, b: float) -> float:
+            seen.append(ctx.needs_input_grad)
+            return a * b
+
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> tuple[float, float]:
+            return g, g
+
+    Probe.apply(Value(1.0), Value(2.0, requires_grad=False))
+    assert seen == [(True, False)]
+
+
+def test_no_grad_and_plain_numbers() -> None:
+    with no_grad():
+        y = Cube.apply(Value(2.0))
+    assert y.data == 8.0 and y._prev == () and not y.requires_grad
+    assert Cube.apply(2.0) == 8.0  # numbers in, a number out
+
+
+def test_function_works_in_forward_mode() -> None:
+    assert jvp(lambda x: Cube.apply(x), (2.0,), (1.0,)) == (8.0, 12.0)
+    out, t = jvp(lambda a, b: ScaledHypot.apply(a, b, 2.0), (3.0, 4.0), (1.0, 1.0))
+    assert (out, t) == (10.0, 2.0 * 3 / 5 + 2.0 * 4 / 5)
+
+
+def test_second_order_is_refused_with_advice() -> None:
+    x = Value(2.0)
+    with pytest.raises(RuntimeError, match=r"use chainrule.custom.custom_op"):
+        Cube.apply(x).backward(create_graph=True)
+
+
+def test_bad_forward_and_backward_results() -> None:
+    class NoNumber(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, x: float) -> Any:
+            return [x]
+
+    class TooMany(Cube):
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> Any:
+            return g, g
+
+    class NotANumber(Cube):
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> Any:
+            return "3"
+
+    with pytest.raises(TypeError, match=r"NoNumber.forward must return a real number, got list"):
+        NoNumber.apply(Value(1.0))
+    with pytest.raises(ValueError, match=r"returned 2 gradient.*for 1 argument"):
+        TooMany.apply(Value(1.0)).backward()
+    with pytest.raises(TypeError, match=r"NotANumber.backward must return numbers.*got str"):
+        NotANumber.apply(Value(1.0)).backward()
+    with pytest.raises(NotImplementedError, match=r"must define forward"):
+        Function.apply(Value(1.0))
+
+
+def test_subclasses_get_their_own_op_names() -> None:
+    assert Cube.apply(Value(1.0))._op == "Cube"
+    assert WrongCube.apply(Value(1.0))._op == "WrongCube"
+    assert "Cube" not in OPS  # Functions are not registered anywhere: names only label nodes
+
+
+def test_a_function_or_custom_op_named_like_a_builtin_keeps_its_own_derivative() -> None:
+    @custom_op(derivative=lambda x, a: (10.0, 0.0), name="leaky_relu")
+    def fake(x: float, a: float) -> float:
+        return x
+
+    x = Value(2.0)
+    fake(x, 0.1).backward()
+    assert x.grad == 10.0 and OPS["leaky_relu"].forward(-1.0, 0.1) == -0.1
+    y = Value(2.0)
+    y.leaky_relu(0.1).backward()
+    assert y.grad == 1.0
+
+
+def test_custom_ops_in_a_loop_leave_the_ops_table_unchanged() -> None:
+    before = dict(OPS)
+
+    def make(k: int) -> Any:
+        return custom_op(derivative=lambda x: float(k), name="scaled")(lambda x: k * x)
+
+    for k in range(2000):
+        scaled = make(k)
+        x = Value(1.0)
+        scaled(x).backward()
+        assert x.grad == float(k)
+    assert before == OPS
+
+
+# --- custom_op ---
+
+
+@custom_op(derivative=lambda x, out: 1.0 - out * out)
+def my_tanh(x: float) -> float:
+    return math.tanh(x)
+
+
+@custom_op(derivative=lambda x, y: (y * chainrule.cos(x), chainrule.sin(x)))
+def y_sin_x(x: float, y: float) -> float:
+    return y * math.sin(x)
+
+
+def test_custom_op_on_values_floats_and_duals() -> None:
+    x = Value(0.5)
+    y = my_tanh(x)
+    assert (y.data, y._prev, y._op) == (math.tanh(0.5), (x,), "my_tanh")
+    y.backward()
+    assert x.grad == 1.0 - math.tanh(0.5) ** 2
+    assert my_tanh(0.5) == math.tanh(0.5)
+    assert jvp(lambda v: my_tanh(v), (0.5,), (2.0,)) == (math.tanh(0.5), x.grad * 2.0)
+
+
+@given(a=reals(-3, 3), b=reals(-3, 3))
+def test_custom_op_passes_gradcheck(a: float, b: float) -> None:
+    assert gradcheck(lambda u, v: y_sin_x(u, v) + my_tanh(u * v), [a, b])
+
+
+def test_numbers_mixed_with_values_become_constants() -> None:
+    x = Value(0.3)
+    y = y_sin_x(x, 2.0)
+    assert y._prev[0] is x and not y._prev[1].requires_grad
+    y.backward()
+    assert x.grad == 2.0 * math.cos(0.3)
+
+
+def test_custom_op_second_derivative() -> None:
+    x = Value(0.4)
+    y_sin_x(x, 1.5).backward(create_graph=True)
+    g = x.grad  # 1.5 cos x, as a Value
+    x.zero_grad()
+    g.backward()
+    assert_close(x.grad, -1.5 * math.sin(0.4), atol=1e-15, rtol=1e-15)
+
+
+def test_wrong_derivative_is_caught_by_gradcheck() -> None:
+    @custom_op(derivative=lambda x: math.cos(x) + 0.01)
+    def sloppy_sin(x: float) -> float:
+        return math.sin(x)
+
+    with pytest.raises(GradcheckError, match=r"MISMATCH"):
+        gradcheck(lambda v: sloppy_sin(v), [0.3])
+
+
+def test_float_only_derivative_explains_create_graph() -> None:
+    @custom_op(derivative=lambda x: math.cos(x))
+    def sin_f(x: float) -> float:
+        return math.sin(x)
+
+    x = Value(0.2)
+    sin_f(x).backward()
+    assert x.grad == math.cos(0.2)
+    with pytest.raises(TypeError, match=r"write it with chainrule functions"):
+        sin_f(x).backward(create_graph=True)
+
+
+def test_custom_op_bad_usage() -> None:
+    @custom_op(derivative=lambda x, y: 1.0)
+    def add(x: float, y: float) -> float:
+        return x + y
+
+    with pytest.raises(TypeError, match=r"takes 2 argument"):
+        add(Value(1.0))
+    with pytest.raises(ValueError, match=r"returned 1 partial.*for 2 input"):
+        add(Value(1.0), Value(2.0)).backward()  # partials are computed when backward runs
+    with pytest.raises(TypeError, match=r"needs Values or real numbers, got str"):
+        add(Value(1.0), "2")
+    with pytest.raises(TypeError, match=r"custom_op needs a callable derivative"):
+        custom_op(derivative=3.0)  # type: ignore[arg-type]
+
+
+def test_redefined_ops_are_distinct_ops_with_the_same_label() -> None:
+    def make() -> Any:
+        @custom_op(derivative=lambda x: 2.0 * x, name="square_twice")
+        def sq(x: float) -> float:
+            return x * x
+
+        return sq
+
+    first, second = make(), make()
+    assert first.name == second.name == "square_twice" and first.op is not second.op
+    assert second(Value(3.0))._op == "square_twice" and "square_twice" not in OPS
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/howto/custom-ops-in-depth.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "howto" / "custom-ops-in-depth.md").read_text()):
+        exec(compile(block, "docs/howto/custom-ops-in-depth.md", "exec"), namespace)

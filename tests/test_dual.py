@@ -1,0 +1,255 @@
+"""Forward mode: Dual numbers against reverse mode, closed forms and central differences."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from oracle import assert_close, away_from, central_difference, positive, reals, reverse_mode
+from test_docs import DOCS, python_blocks
+
+from chainrule import Value
+from chainrule.dual import Dual, jacfwd, jvp
+from chainrule.transforms import jacobian, vjp
+
+# --- closed forms ---
+
+
+def test_jvp_of_cube_at_two_is_twelve() -> None:
+    assert jvp(lambda x: x**3, (2.0,), (1.0,)) == (8.0, 12.0)
+
+
+def test_jvp_is_a_directional_derivative() -> None:
+    # f(x, y) = x² y: grad = (2xy, x²) = (12, 4) at (2, 3); along (1, -2): 12 - 8 = 4
+    out, t = jvp(lambda x, y: x * x * y, (2.0, 3.0), (1.0, -2.0))
+    assert (out, t) == (12.0, 4.0)
+
+
+def test_jvp_of_a_list_output_gives_one_tangent_per_output() -> None:
+    out, t = jvp(lambda x: [x.sin(), x.exp(), 2.0], (0.0,), (1.0,))
+    assert out == [0.0, 1.0, 2.0]
+    assert t == [1.0, 1.0, 0.0]
+
+
+def test_variable_exponent_uses_d_db_equals_a_pow_b_log_a() -> None:
+    out, t = jvp(lambda a, b: a**b, (2.0, 3.0), (0.0, 1.0))
+    assert out == 8.0
+    assert_close(t, 8.0 * math.log(2.0))
+    # a constant exponent at a negative base is fine: the exponent has no tangent
+    assert jvp(lambda a: a**2.0, (-3.0,), (1.0,)) == (9.0, -6.0)
+
+
+def test_number_operands_are_constants() -> None:
+    out, t = jvp(lambda x: 3.0 - 2.0 / x + 2.0**x, (1.0,), (1.0,))
+    assert out == 3.0
+    assert_close(t, 2.0 + 2.0 * math.log(2.0))
+
+
+def test_infinite_local_derivative_times_zero_tangent_is_not_nan() -> None:
+    # sqrt(0 * x) is the constant 0: its input carries no tangent, so no inf * 0 appears
+    assert jvp(lambda x: (x * 0.0).sqrt(), (1.0,), (1.0,)) == (0.0, 0.0)
+
+
+def test_dual_exposes_primal_as_data() -> None:
+    d = Dual(2.5, 1.0)
+    assert d.data == 2.5
+    assert repr(d) == "Dual(primal=2.5, tangent=1.0)"
+
+
+# --- every operation: Dual tangent == reverse-mode gradient == central difference ---
+
+UNARY: dict[str, tuple[Callable[[Any], Any], st.SearchStrategy[float]]] = {
+    "neg": (lambda x: -x, reals()),
+    "abs": (lambda x: abs(x), away_from([0.0])),
+    "relu": (lambda x: x.relu(), away_from([0.0])),
+    "leaky_relu": (lambda x: x.leaky_relu(0.1), away_from([0.0])),
+    "tanh": (lambda x: x.tanh(), reals()),
+    "exp": (lambda x: x.exp(), reals()),
+    "log": (lambda x: x.log(), positive),
+    "sigmoid": (lambda x: x.sigmoid(), reals()),
+    "softplus": (lambda x: x.softplus(), reals()),
+    "gelu": (lambda x: x.gelu(), reals()),
+    "silu": (lambda x: x.silu(), reals()),
+    "sqrt": (lambda x: x.sqrt(), positive),
+    "sin": (lambda x: x.sin(), reals()),
+    "cos": (lambda x: x.cos(), reals()),
+    "erf": (lambda x: x.erf(), reals()),
+    "pow_const": (lambda x: x**3.0, reals(-3.0, 3.0)),
+}
+
+BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+    "leaky_relu_alpha": lambda a, b: a.leaky_relu(b),
+}
+
+
+def test_every_method_of_value_has_a_dual_test() -> None:
+    methods = {"relu", "leaky_relu", "tanh", "exp", "log", "sigmoid", "softplus", "gelu",
+               "silu", "sqrt", "abs", "sin", "cos", "erf"}  # fmt: skip
+    assert methods <= set(UNARY)
+    assert all(hasattr(Dual, m) for m in methods)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@given(data=st.data())
+def test_unary_tangent_matches_reverse_mode_and_central_difference(
+    name: str, data: st.DataObject
+) -> None:
+    f, points = UNARY[name]
+    x = data.draw(points)
+    out, t = jvp(f, (x,), (1.0,))
+    assert out == f(Value(x)).data
+    (g,) = reverse_mode(f, [x])
+    assert_close(t, g, atol=1e-12, rtol=1e-12)
+    assert_close(t, central_difference(f, [x], 0))
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@given(a=st.floats(0.2, 3.0), b=st.floats(0.2, 3.0), u=reals(-2, 2), v=reals(-2, 2))
+def test_binary_tangent_is_the_gradient_dotted_with_the_direction(
+    name: str, a: float, b: float, u: float, v: float
+) -> None:
+    f = BINARY[name]
+    _, t = jvp(f, (a, b), (u, v))
+    ga, gb = reverse_mode(f, [a, b])
+    assert_close(t, ga * u + gb * v, atol=1e-10, rtol=1e-10)
+
+
+# --- random programs: jvp is vjp transposed ---
+
+# Every op is total on the reals here, so any random program is well defined.
+_UNARY_OPS: list[Callable[[Any], Any]] = [
+    lambda x: x.tanh(),
+    lambda x: x.sin(),
+    lambda x: x.cos(),
+    lambda x: x.sigmoid(),
+    lambda x: x.softplus(),
+    lambda x: x.gelu(),
+    lambda x: x.silu(),
+    lambda x: x.erf(),
+    lambda x: (x.tanh() * 2.0).exp(),
+    lambda x: (x * x + 1.0).log(),
+    lambda x: (x * x + 0.5).sqrt(),
+    lambda x: abs(x) + x.relu() + x.leaky_relu(0.2),
+    lambda x: -x,
+    lambda x: x**2,
+]
+_BINARY_OPS: list[Callable[[Any, Any], Any]] = [
+    lambda a, b: a + b,
+    lambda a, b: a - b,
+    lambda a, b: a * b,
+    lambda a, b: a / (b * b + 1.0),
+    lambda a, b: (a * a + 0.5) ** b.tanh(),
+]
+
+Program = list[tuple[int, int, int]]
+
+
+@st.composite
+def programs(draw: st.DrawFn, n_inputs: int) -> tuple[Program, list[int]]:
+    """A random straight-line program: each step applies an op to earlier registers."""
+    steps: Program = []
+    for k in range(draw(st.integers(1, 8))):
+        available = n_inputs + k
+        if draw(st.booleans()):
+            op = draw(st.integers(0, len(_UNARY_OPS) - 1))
+            steps.append((op, draw(st.integers(0, available - 1)), -1))
+        else:
+            op = draw(st.integers(0, len(_BINARY_OPS) - 1))
+            a, b = draw(st.integers(0, available - 1)), draw(st.integers(0, available - 1))
+            steps.append((op, a, b))
+    n_regs = n_inputs + len(steps)
+    outputs = draw(st.lists(st.integers(0, n_regs - 1), min_size=1, max_size=3))
+    return steps, outputs
+
+
+def run(program: tuple[Program, list[int]], *xs: Any) -> list[Any]:
+    steps, outputs = program
+    regs = list(xs)
+    for op, a, b in steps:
+        regs.append(_UNARY_OPS[op](regs[a]) if b < 0 else _BINARY_OPS[op](regs[a], regs[b]))
+    return [regs[i] for i in outputs]
+
+
+def dot(u: Sequence[float], v: Sequence[float]) -> float:
+    return sum(a * b for a, b in zip(u, v))
+
+
+@given(data=st.data(), n=st.integers(1, 3))
+def test_jvp_equals_vjp_transposed_on_random_programs(data: st.DataObject, n: int) -> None:
+    program = data.draw(programs(n))
+    xs = data.draw(st.lists(reals(-2, 2), min_size=n, max_size=n))
+    v = data.draw(st.lists(reals(-1, 1), min_size=n, max_size=n))
+    m = len(program[1])
+    u = data.draw(st.lists(reals(-1, 1), min_size=m, max_size=m))
+    out_f, jv = jvp(lambda *d: run(program, *d), xs, v)
+    out_r, vjp_fn = vjp(lambda *x: run(program, *x), *xs)
+    for a, b in zip(out_f, out_r):
+        assert_close(a, b, atol=1e-12, rtol=1e-12)
+    # u . (J v) == (u^T J) . v: the same bilinear form computed from both ends
+    assert_close(dot(u, jv), dot(vjp_fn(u), v), atol=1e-9, rtol=1e-9)
+
+
+@given(data=st.data(), n=st.integers(1, 3))
+def test_forward_and_reverse_jacobians_agree(data: st.DataObject, n: int) -> None:
+    program = data.draw(programs(n))
+    xs = data.draw(st.lists(reals(-2, 2), min_size=n, max_size=n))
+    forward = jacfwd(lambda *d: run(program, *d), xs)
+    reverse = jacobian(lambda *x: run(program, *x), argnums=tuple(range(n)))(*xs)
+    for row_f, row_r in zip(forward, reverse):
+        for a, b in zip(row_f, row_r):
+            assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+def test_jacfwd_shapes() -> None:
+    assert jacfwd(lambda x, y: x * y, (2.0, 3.0)) == [3.0, 2.0]
+    assert jacfwd(lambda x, y: [x * y, x + y], (2.0, 3.0)) == [[3.0, 2.0], [1.0, 1.0]]
+
+
+# --- bad usage ---
+
+
+def test_jvp_needs_one_tangent_per_primal() -> None:
+    with pytest.raises(ValueError, match=r"one tangent per primal, got 2 primals and 1"):
+        jvp(lambda x, y: x * y, (1.0, 2.0), (1.0,))
+
+
+def test_jvp_rejects_non_numbers() -> None:
+    with pytest.raises(TypeError, match=r"jvp primal 0 needs a real number, got str 'a'"):
+        jvp(lambda x: x, ("a",), (1.0,))  # type: ignore[arg-type]  # the wrong type is the test
+    with pytest.raises(TypeError, match=r"f must return a Dual or a number.*got str"):
+        jvp(lambda x: "nope", (1.0,), (1.0,))
+
+
+def test_dual_and_value_do_not_mix() -> None:
+    with pytest.raises(TypeError, match=r"cannot mix a forward-mode Dual with a reverse-mode"):
+        Dual(1.0, 1.0) * Value(2.0)  # type: ignore[operator]  # the wrong type is the test
+
+
+def test_domain_errors_come_from_the_ops_table() -> None:
+    with pytest.raises(ValueError, match=r"log is undefined at x=-1.0"):
+        jvp(lambda x: x.log(), (-1.0,), (1.0,))
+    with pytest.raises(KeyError, match=r"no operation named 'nope'"):
+        Dual.apply("nope", Dual(1.0))
+
+
+def test_the_docs_page_runs() -> None:
+    """Every python block of docs/howto/forward-mode.md, in order, in one namespace."""
+    namespace: dict[str, object] = {}
+    for block in python_blocks((DOCS / "howto" / "forward-mode.md").read_text()):
+        exec(compile(block, "docs/howto/forward-mode.md", "exec"), namespace)
+
+
+def test_mixing_a_value_and_a_dual_is_refused_in_both_orders() -> None:
+    with pytest.raises(TypeError, match="cannot mix"):
+        Value(1.0) + Dual(2.0, 1.0)  # type: ignore[operator]  # the mix is the test
+    with pytest.raises(TypeError, match="cannot mix"):
+        Dual(2.0, 1.0) * Value(1.0)  # type: ignore[operator]  # the mix is the test
