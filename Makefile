@@ -55,3 +55,16 @@ docs: setup
 
 clean:
 	rm -rf $(VENV) site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The browser runtimes the docs site ships (Pyodide, Graphviz in WebAssembly: the playground),
+# pinned in package-lock.json; the stamp makes a second `make setup` cost nothing.
+.PHONY: playground
+setup: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# `make docs` builds the playground into site/ too; this serves it (no file:// pages).
+playground: docs
+	@echo "the playground: http://127.0.0.1:8000/playground/ (Ctrl+C stops the server)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory site 8000
