@@ -34,6 +34,16 @@ FILENAME = "<your code>"
 MAX_PRINTED = 20_000
 """Characters of printed output kept (a loop that prints a million lines stays readable)."""
 
+FONT = "Courier"
+"""The frames' fixed-width font. ``render_backward`` asks for ``monospace``, which the ``dot``
+program measures with the real font; Graphviz in WebAssembly has no fonts and estimates text
+widths from built-in tables, where only Courier is fixed-width (``monospace`` would be measured
+as Times, and the text would overflow its boxes)."""
+
+WIDE_DEPTH = 6
+"""Graphs with more value levels than this are drawn top to bottom when the layout is "auto":
+a long chain drawn left to right is too wide to read on a projected screen."""
+
 GRAPH_MAX_NODES = 200
 WALK_MAX_NODES = 60
 """A walkthrough is for small graphs, as with ``render_backward``."""
@@ -102,12 +112,33 @@ def error_report(exc: BaseException, library_frames: int = 2) -> dict[str, Any]:
     }
 
 
-def walkthrough(root: Value, labels: Mapping[Value, str]) -> list[dict[str, Any]]:
+def depth(root: Value) -> int:
+    """Value levels on the longest path from a leaf to ``root`` (a leaf alone: 1)."""
+    tr = trace(root, max_nodes=GRAPH_MAX_NODES)
+    level: list[int] = []
+    for node in tr.nodes:  # parents come first
+        parents = [level[p] for p in (tr.number.get(id(q)) for q in node._prev) if p is not None]
+        level.append(1 + max(parents, default=0))
+    return level[-1]
+
+
+def choose_rankdir(root: Value, layout: str) -> str:
+    """``LR`` or ``TB`` for the layout asked for: ``"LR"``, ``"TB"`` or ``"auto"``."""
+    if layout in ("LR", "TB"):
+        return layout
+    if layout != "auto":
+        raise ValueError(f"layout must be 'auto', 'LR' or 'TB', got {layout!r}")
+    return "TB" if depth(root) > WIDE_DEPTH else "LR"
+
+
+def walkthrough(
+    root: Value, labels: Mapping[Value, str], rankdir: str = "LR"
+) -> list[dict[str, Any]]:
     """One frame per step of ``root.backward()``, then the finished gradients.
 
     Each frame has the caption and the DOT text ``render_backward`` draws for that step (the
-    caption sits in the page, not in the picture) and ``current``, the DOT name (``v<i>``)
-    of the highlighted node (``None`` on the last frame).
+    caption sits in the page, not in the picture; the font is :data:`FONT`) and ``current``,
+    the DOT name (``v<i>``) of the highlighted node (``None`` on the last frame).
     """
     tr = trace(root, max_nodes=WALK_MAX_NODES)
     children = _children(tr)
@@ -131,7 +162,7 @@ def walkthrough(root: Value, labels: Mapping[Value, str]) -> list[dict[str, Any]
     for caption, overlay in zip(captions, overlays):
         overlay.width.update(width)
         overlay.edge_width.update(edge_width)
-        lines = dot_lines(tr, labels=shown, overlay=overlay, fontname="monospace")
+        lines = dot_lines(tr, rankdir=rankdir, labels=shown, overlay=overlay, fontname=FONT)
         frames.append(
             {
                 "caption": caption,
@@ -142,11 +173,15 @@ def walkthrough(root: Value, labels: Mapping[Value, str]) -> list[dict[str, Any]
     return frames
 
 
-def describe(root: Value, values: Mapping[str, Value]) -> dict[str, Any]:
+def describe(root: Value, values: Mapping[str, Value], layout: str = "auto") -> dict[str, Any]:
     """The graph of ``root`` and its backward walkthrough, named by the learner's variables."""
     labels = {v: name for name, v in values.items() if not v.label}
     out: dict[str, Any] = {"root": labels.get(root) or root.label or "the output"}
-    out["graph"] = to_dot(root, labels=labels, legend=True, max_nodes=GRAPH_MAX_NODES)
+    rankdir = choose_rankdir(root, layout)
+    out["rankdir"] = rankdir
+    out["graph"] = to_dot(
+        root, rankdir=rankdir, labels=labels, legend=True, max_nodes=GRAPH_MAX_NODES
+    )
     if not root.requires_grad:
         out["note"] = (
             "This Value does not require grad (it was built from constants only, under "
@@ -155,7 +190,7 @@ def describe(root: Value, values: Mapping[str, Value]) -> dict[str, Any]:
         out["frames"] = []
     else:
         try:
-            out["frames"] = walkthrough(root, labels)
+            out["frames"] = walkthrough(root, labels, rankdir)
         except GraphTooLargeError:
             out["frames"] = []
             out["note"] = (
@@ -165,9 +200,10 @@ def describe(root: Value, values: Mapping[str, Value]) -> dict[str, Any]:
     return out
 
 
-def run(code: str) -> dict[str, Any]:
+def run(code: str, layout: str = "auto") -> dict[str, Any]:
     """Run the learner's code in a fresh namespace and describe what it printed and built.
 
+    ``layout`` is the graphs' direction: ``"LR"``, ``"TB"`` or ``"auto"`` (:func:`choose_rankdir`).
     ``ok`` is False when the code raised; ``error`` then holds the readable traceback.
     The values, the graph and the walkthrough are described even after an error, for the
     Values built before it.
@@ -204,7 +240,7 @@ def run(code: str) -> dict[str, Any]:
     result["view"] = None
     if root is not None:
         try:
-            result["view"] = describe(root, values)
+            result["view"] = describe(root, values, layout)
         except Exception as exc:
             if result["ok"]:
                 result["ok"] = False
@@ -213,9 +249,9 @@ def run(code: str) -> dict[str, Any]:
     return result
 
 
-def run_json(code: str) -> str:
+def run_json(code: str, layout: str = "auto") -> str:
     """:func:`run`, as JSON text (what the page reads)."""
-    return json.dumps(run(code))
+    return json.dumps(run(code, layout))
 
 
 def versions() -> str:

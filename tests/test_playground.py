@@ -106,7 +106,8 @@ def test_walkthrough_frames_are_the_ones_render_backward_draws(
     assert [f["caption"] for f in frames] == files.captions
     assert files.captions[0].startswith("Step 1 of 3: at y = tanh(n)")
     for frame, source in zip(frames, sources, strict=True):
-        mine, theirs = frame["dot"].splitlines(), source.splitlines()
+        theirs_in_courier = source.replace('fontname="monospace"', 'fontname="Courier"')
+        mine, theirs = frame["dot"].splitlines(), theirs_in_courier.splitlines()
         # the same picture; render_backward also writes the caption into it as the graph label
         assert mine[2:] == theirs[2:]
         assert theirs[1].startswith(mine[1].removesuffix("]"))
@@ -136,6 +137,17 @@ def test_the_drawn_value_is_shown_or_the_last_one_nothing_uses() -> None:
     assert playground.run("x = 1\n")["view"] is None
     constant = playground.run("from chainrule import Value\nk = Value(2.0, requires_grad=False)")
     assert constant["view"]["frames"] == [] and "does not require grad" in constant["view"]["note"]
+
+
+def test_deep_graphs_are_drawn_top_to_bottom_unless_asked_otherwise() -> None:
+    chain = "from chainrule import Value\nv = Value(0.5)\n" + "v = v.tanh()\n" * 6
+    assert playground.depth(run_here(chain)[0]["v"]) == 7
+    assert playground.run(chain)["view"]["rankdir"] == "TB"
+    assert 'rankdir="TB"' in playground.run(chain)["view"]["frames"][0]["dot"]
+    assert playground.run(chain, "LR")["view"]["rankdir"] == "LR"
+    assert playground.run(DEFAULT)["view"]["rankdir"] == "LR"  # 4 levels: x, x*w, +b, tanh
+    bad = playground.run(DEFAULT, "diagonal")["error"]["text"]
+    assert bad.endswith("ValueError: layout must be 'auto', 'LR' or 'TB', got 'diagonal'")
 
 
 def test_the_site_ships_exactly_chainrules_source() -> None:
@@ -384,6 +396,7 @@ def test_nothing_left_localhost_and_a_screenshot_is_taken(watched: WatchedPage) 
     page.click("#crp-next")
     page.wait_for_selector('.crp[data-step="1"]')
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")  # the theme's sticky header stays on top
     page.screenshot(path=str(SCREENSHOT_DIR / "playground.png"), full_page=True)
     theme = external_allowed_by_the_theme()
     others = [u for u in watched.external_requests if not any(f"//{h}/" in u for h in theme)]

@@ -76,6 +76,7 @@ const frameBox = $("crp-frame");
 const prevButton = $("crp-prev");
 const nextButton = $("crp-next");
 const counter = $("crp-counter");
+const layoutSelect = $("crp-layout");
 
 const vizReady = vizInstance();
 let worker = null;
@@ -128,7 +129,7 @@ function run() {
   if (root.dataset.state !== "ready") return;
   runId += 1;
   setState("running", "Running…");
-  worker.postMessage({ id: runId, code: editor.value });
+  worker.postMessage({ id: runId, code: editor.value, layout: layoutSelect.value });
   stuckTimer = setTimeout(() => { stopButton.hidden = false; }, STUCK_MS);
 }
 
@@ -194,7 +195,7 @@ async function show(result) {
     counter.textContent = "–";
     prevButton.disabled = nextButton.disabled = true;
   } else {
-    await goTo(0);
+    await goTo(0, false);
   }
   await drawn;
 }
@@ -209,11 +210,16 @@ function selectLine(line) {
 async function svgFor(dot) {
   const viz = await vizReady;
   const svg = viz.renderSVGElement(dot);
-  // scale with the page, but never blow a tiny graph up past 1.6x its natural size
-  const width = parseFloat(svg.getAttribute("width"));
+  // Fit the panel's width, but never blow a small graph up past 1.25x its natural size (a
+  // tall one would not fit the screen), nor shrink a wide one below 0.8x (its text would be
+  // unreadable): the panel scrolls instead.
+  const width = parseFloat(svg.getAttribute("width")) * 96 / 72;  // pt -> px
   svg.removeAttribute("width");
   svg.removeAttribute("height");
-  if (width) svg.style.maxWidth = `${Math.round(width * 1.333 * 1.6)}px`;
+  if (width) {
+    svg.style.maxWidth = `${Math.round(width * 1.25)}px`;
+    svg.style.minWidth = `${Math.round(width * 0.8)}px`;
+  }
   return svg;
 }
 
@@ -235,7 +241,20 @@ async function drawInto(box, dot, note) {
   }
 }
 
-async function goTo(k) {
+// Scrolls the page just enough to show the highlighted node below the sticky caption.
+function revealCurrent(name) {
+  const node = [...frameBox.querySelectorAll("g.node")]
+    .find((g) => g.querySelector("title")?.textContent === name);
+  if (!node) return;
+  const rect = node.getBoundingClientRect();
+  const top = document.querySelector(".crp-walk__sticky").getBoundingClientRect().bottom;
+  if (rect.top < top || rect.bottom > window.innerHeight) {
+    const wanted = (top + window.innerHeight - rect.height) / 2;
+    window.scrollBy({ top: rect.top - wanted, behavior: "instant" });
+  }
+}
+
+async function goTo(k, reveal = true) {
   if (frames.length === 0) return;
   step = Math.max(0, Math.min(frames.length - 1, k));
   const frame = frames[step];
@@ -255,6 +274,7 @@ async function goTo(k) {
   }
   if (shown !== frames || frames[step] !== frame) return;  // a newer run or step won the race
   frameBox.replaceChildren(svg);
+  if (reveal && frame.current) revealCurrent(frame.current);
   root.dataset.step = String(step);
   root.dataset.current = frame.current ?? "";
 }
@@ -286,6 +306,7 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "ArrowLeft") goTo(step - 1);
 });
 runButton.addEventListener("click", run);
+layoutSelect.addEventListener("change", run);
 stopButton.addEventListener("click", stop);
 prevButton.addEventListener("click", () => goTo(step - 1));
 nextButton.addEventListener("click", () => goTo(step + 1));

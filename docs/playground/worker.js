@@ -34,12 +34,12 @@ ready.then(
 );
 
 onmessage = async (event) => {
-  const { id, code } = event.data;
+  const { id, code, layout } = event.data;
   const { runner } = await ready;
   const started = performance.now();
   let result;
   try {
-    result = JSON.parse(runner.run_json(code));
+    result = JSON.parse(runner.run_json(code, layout));
   } catch (error) {
     result = {
       ok: false, printed: "", values: [], view: null,
