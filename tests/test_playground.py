@@ -388,16 +388,41 @@ def test_an_error_in_the_code_is_shown_in_the_page(watched: WatchedPage) -> None
     assert page.is_hidden("#crp-error") and page.get_attribute(".crp", "data-result") == "ok"
 
 
+def docs_picture(page: Any, path: Path) -> None:
+    """The examples, the editor, the values and the walkthrough, small: docs/img/playground.png.
+
+    Refresh the committed picture with ``cp out/screenshots/playground-docs.png docs/img/``
+    after a change to the page's look.
+    """
+    PIL = pytest.importorskip("PIL.Image", reason="Pillow shrinks the docs picture")
+    box = page.evaluate(
+        """() => {
+             const top = document.querySelector('.crp-presets').getBoundingClientRect();
+             const end = document.querySelector('.crp-walk').getBoundingClientRect();
+             return {x: top.left + scrollX - 8, y: top.top + scrollY - 8,
+                     width: end.width + 16, height: end.bottom - top.top + 16};
+           }"""
+    )
+    page.screenshot(path=str(path), full_page=True, clip=box)
+    with PIL.open(path) as image:
+        small = image.convert("RGB")
+        small.thumbnail((960, 960))
+        small.quantize(colors=96).save(path, optimize=True)
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_nothing_left_localhost_and_a_screenshot_is_taken(watched: WatchedPage) -> None:
     page = watched.page
-    run_code(page, DEFAULT)
+    before = runs(page)
+    page.click('[data-preset="tanh"]')  # the starting example, which prints its gradients
+    page.wait_for_selector(f'.crp[data-runs="{before + 1}"][data-state="ready"]')
     page.click("#crp-next")
     page.wait_for_selector('.crp[data-step="1"]')
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")  # the theme's sticky header stays on top
     page.screenshot(path=str(SCREENSHOT_DIR / "playground.png"), full_page=True)
+    docs_picture(page, SCREENSHOT_DIR / "playground-docs.png")
     theme = external_allowed_by_the_theme()
     others = [u for u in watched.external_requests if not any(f"//{h}/" in u for h in theme)]
     assert others == [], f"the playground loaded from another host: {others}"
