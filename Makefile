@@ -61,6 +61,8 @@ clean:
 .PHONY: playground
 setup: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "make setup: the docs site needs npm (Node.js) for" \
+	  "the playground's runtimes: apt-get install npm, or see https://nodejs.org"; exit 1; }
 	npm ci --no-audit --no-fund
 	touch $@
 

@@ -394,7 +394,7 @@ def docs_picture(page: Any, path: Path) -> None:
     Refresh the committed picture with ``cp out/screenshots/playground-docs.png docs/img/``
     after a change to the page's look.
     """
-    PIL = pytest.importorskip("PIL.Image", reason="Pillow shrinks the docs picture")
+    pil_image = pytest.importorskip("PIL.Image", reason="Pillow shrinks the docs picture")
     box = page.evaluate(
         """() => {
              const top = document.querySelector('.crp-presets').getBoundingClientRect();
@@ -404,7 +404,7 @@ def docs_picture(page: Any, path: Path) -> None:
            }"""
     )
     page.screenshot(path=str(path), full_page=True, clip=box)
-    with PIL.open(path) as image:
+    with pil_image.open(path) as image:
         small = image.convert("RGB")
         small.thumbnail((960, 960))
         small.quantize(colors=96).save(path, optimize=True)
@@ -430,3 +430,19 @@ def test_nothing_left_localhost_and_a_screenshot_is_taken(watched: WatchedPage) 
     if not theme:  # a blocked theme request logs an error of its own
         assert watched.console_errors == []
     assert not [e for e in watched.console_errors if "/playground/" in e]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_an_endless_loop_can_be_stopped_and_python_restarts(watched: WatchedPage) -> None:
+    page = watched.page
+    before = runs(page)
+    page.fill("#crp-code", "while True:\n    pass\n")
+    page.click("#crp-run")
+    page.click("#crp-stop")  # waits until the button shows, a few seconds into the run
+    page.wait_for_selector(f'.crp[data-runs="{before + 1}"]')
+    assert page.inner_text("#crp-error").startswith("Stopped: your code was still running")
+    assert page.input_value("#crp-code") == "while True:\n    pass\n"
+    page.wait_for_selector('.crp[data-state="ready"]', timeout=START_TIMEOUT_MS)
+    run_code(page, DEFAULT)
+    check_against_engine(page)
