@@ -54,17 +54,17 @@ docs: setup
 	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # The browser runtimes the docs site ships (Pyodide, Graphviz in WebAssembly: the playground),
 # pinned in package-lock.json; the stamp makes a second `make setup` cost nothing.
 .PHONY: playground
-setup: node_modules/.installed
-node_modules/.installed: package.json package-lock.json
+# (npm ci writes node_modules/.package-lock.json last: it is the stamp.)
+setup: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "make setup: the docs site needs npm (Node.js) for" \
-	  "the playground's runtimes: apt-get install npm, or see https://nodejs.org"; exit 1; }
-	npm ci --no-audit --no-fund
-	touch $@
+	  "the playground's runtimes: apt-get install npm, or see https://nodejs.org" >&2; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
 
 # `make docs` builds the playground into site/ too; this serves it (no file:// pages).
 playground: docs
