@@ -50,7 +50,7 @@ WALK_MAX_NODES = 60
 
 
 def show(value: Value) -> Value:
-    """Draw this Value's graph and walk through its backward pass (a no-op outside the page)."""
+    """Draw this Value's graph and walk through its backward pass (predefined in the page)."""
     if not isinstance(value, Value):
         raise TypeError(f"show() needs a Value, got {type(value).__name__} {value!r}")
     _shown.append(value)
@@ -177,7 +177,15 @@ def describe(root: Value, values: Mapping[str, Value], layout: str = "auto") -> 
     """The graph of ``root`` and its backward walkthrough, named by the learner's variables."""
     labels = {v: name for name, v in values.items() if not v.label}
     out: dict[str, Any] = {"root": labels.get(root) or root.label or "the output"}
-    rankdir = choose_rankdir(root, layout)
+    try:
+        rankdir = choose_rankdir(root, layout)
+    except GraphTooLargeError:
+        out.update(graph=None, frames=[], rankdir=None)
+        out["note"] = (
+            f"The graph of {out['root']} has more than {GRAPH_MAX_NODES} values: too many to "
+            "draw here. show() a smaller part of it."
+        )
+        return out
     out["rankdir"] = rankdir
     out["graph"] = to_dot(
         root, rankdir=rankdir, labels=labels, legend=True, max_nodes=GRAPH_MAX_NODES

@@ -139,6 +139,17 @@ def test_the_drawn_value_is_shown_or_the_last_one_nothing_uses() -> None:
     assert constant["view"]["frames"] == [] and "does not require grad" in constant["view"]["note"]
 
 
+def test_a_graph_too_large_to_draw_is_a_note_not_an_error() -> None:
+    code = "from chainrule import Value\nv = Value(0.5)\nfor _ in range(300):\n    v = v * 1.0\n"
+    result = playground.run(code)
+    assert result["ok"] and result["error"] is None
+    view = result["view"]
+    assert view["graph"] is None and view["frames"] == []
+    assert "more than 200 values" in view["note"]
+    middle = playground.run(code.replace("300", "40"))["view"]  # drawn, too long to step
+    assert middle["graph"] and middle["frames"] == [] and "more than 60" in middle["note"]
+
+
 def test_deep_graphs_are_drawn_top_to_bottom_unless_asked_otherwise() -> None:
     chain = "from chainrule import Value\nv = Value(0.5)\n" + "v = v.tanh()\n" * 6
     assert playground.depth(run_here(chain)[0]["v"]) == 7

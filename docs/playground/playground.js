@@ -188,7 +188,8 @@ async function show(result) {
   graphTitle.textContent = view ? `The graph of ${view.root}` : "The graph";
   frames = view ? view.frames : [];
   frameSVGs = [];
-  const drawn = drawInto(graphBox, view ? view.graph : null, "Make a Value to see its graph.");
+  const drawn = drawInto(graphBox, view ? view.graph : null,
+                         view?.note ?? "Make a Value to see its graph.");
   if (frames.length === 0) {
     caption.textContent = view && view.note ? view.note : "Run code that builds a Value.";
     frameBox.replaceChildren();
