@@ -24,9 +24,8 @@ from typing import Any
 import chainrule
 from chainrule import Value, topological_order
 from chainrule.viz import to_dot
-from chainrule.viz.dot import dot_lines
 from chainrule.viz.trace import GraphTooLargeError, as_float, format_number, trace
-from chainrule.viz.walkthrough import _caption, _children, _done, _name, _overlay, _steps
+from chainrule.viz.walkthrough import backward_frames
 
 FILENAME = "<your code>"
 """The file name tracebacks give the learner's code."""
@@ -140,37 +139,17 @@ def walkthrough(
     caption sits in the page, not in the picture; the font is :data:`FONT`) and ``current``,
     the DOT name (``v<i>``) of the highlighted node (``None`` on the last frame).
     """
-    tr = trace(root, max_nodes=WALK_MAX_NODES)
-    children = _children(tr)
-    steps = list(_steps(tr, root, 1.0))
-    final = steps[-1].adjoints if steps else {root: 1.0}
-    # unlabelled computed nodes are named by their number, so captions can point at them
-    shown = {n: f"#{i}" for i, n in enumerate(tr.nodes) if n._prev and not n.label}
-    shown.update(labels)
-    names = {id(k): v for k, v in shown.items()}
-    out = _name(root, names) if root.label or root in labels else "out"
-    captions = [_caption(s, len(steps), out, names) for s in steps]
-    captions.append(_done(tr, final, out, names))
-    overlays = [_overlay(tr, children, s, final) for s in steps]
-    overlays.append(_overlay(tr, children, None, final))
-    width = {i: max(len(o.grads.get(i, "?")) for o in overlays) for i in range(len(tr))}
-    edge_width: dict[tuple[int, int], int] = {}
-    for o in overlays:
-        for key, text in o.edge_labels.items():
-            edge_width[key] = max(edge_width.get(key, 0), len(text))
-    frames = []
-    for caption, overlay in zip(captions, overlays):
-        overlay.width.update(width)
-        overlay.edge_width.update(edge_width)
-        lines = dot_lines(tr, rankdir=rankdir, labels=shown, overlay=overlay, fontname=FONT)
-        frames.append(
-            {
-                "caption": caption,
-                "dot": "digraph chainrule {\n" + "".join(lines) + "}\n",
-                "current": None if overlay.current is None else f"v{overlay.current}",
-            }
-        )
-    return frames
+    frames = backward_frames(
+        root, rankdir=rankdir, labels=labels, max_nodes=WALK_MAX_NODES, fontname=FONT
+    )
+    return [
+        {
+            "caption": frame.caption,
+            "dot": frame.dot,
+            "current": None if frame.current is None else f"v{frame.current}",
+        }
+        for frame in frames
+    ]
 
 
 def describe(root: Value, values: Mapping[str, Value], layout: str = "auto") -> dict[str, Any]:
