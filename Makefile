@@ -7,7 +7,7 @@ EXTRAS  ?= dev,viz,examples,docs
 DEMO_EXTRAS     := viz,examples
 NOTEBOOK_EXTRAS := notebooks
 
-.PHONY: help setup dot browser mathjax demo notebooks test quick lint format typecheck pytest bench docs clean
+.PHONY: help setup dot browser web demo notebooks test quick lint format typecheck pytest bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
@@ -46,11 +46,12 @@ $(BIN)/.installed-notebooks: pyproject.toml
 browser:
 	@bash scripts/ensure-browser.sh
 
-# MathJax for the docs site, pinned in package-lock.json: the site serves it, no CDN.
-mathjax: node_modules/.package-lock.json
+# What the docs site serves itself (no CDN), pinned in package-lock.json: MathJax, and the
+# playground's Pyodide and Graphviz in WebAssembly.
+web: node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "make: the docs need npm (Node.js) to install MathJax:" \
+	@command -v npm >/dev/null 2>&1 || { echo "make: the docs site needs npm (Node.js) for MathJax and the playground runtimes:" \
 	  "apt-get install npm, or see https://nodejs.org" >&2; exit 1; }
 	npm ci --no-audit --no-fund --loglevel=error
 
@@ -71,7 +72,7 @@ format: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
-pytest: setup mathjax
+pytest: setup web
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 test: setup lint typecheck pytest
@@ -86,8 +87,14 @@ bench: $(BIN)/.installed
 	  || echo "bench: PyTorch not installed; the benchmark skips it with a line"
 	$(BIN)/python benchmarks/run.py
 
-docs: setup mathjax
+docs: setup web
 	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) node_modules site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# `make docs` builds the playground into site/ too; this serves it (no file:// pages).
+.PHONY: playground
+playground: docs
+	@echo "the playground: http://127.0.0.1:8000/playground/ (Ctrl+C stops the server)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory site 8000

@@ -277,3 +277,17 @@ def test_a_failed_run_leaves_the_earlier_walkthrough_whole(
     with pytest.raises(RuntimeError, match="dot crashed"):
         render_backward((a * a + a).tanh(), tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_backward_frames_are_what_render_backward_draws(tmp_path: Path) -> None:
+    from chainrule.viz import backward_frames
+
+    root = expression()[3]
+    frames = backward_frames(root)
+    files = render_backward(root, tmp_path)
+    assert [f.caption for f in frames] == files.captions
+    assert frames[-1].current is None and all(f.current is not None for f in frames[:-1])
+    assert all(f.dot.startswith("digraph chainrule {") for f in frames)
+    titled = backward_frames(root, titles=True)
+    assert all(f.caption.splitlines()[0] in t.dot for f, t in zip(frames, titled))
+    assert not any(f.caption.splitlines()[0] in f.dot for f in frames)

@@ -25,20 +25,24 @@ from chainrule.viz.draw import (
 )
 from chainrule.viz.trace import GraphTooLargeError, adjoints, format_number
 from chainrule.viz.walkthrough import (
+    BackwardFrame,
     BackwardStep,
     WalkthroughFiles,
+    backward_frames,
     backward_steps,
     render_backward,
 )
 
 __all__ = [
     "STYLE",
+    "BackwardFrame",
     "BackwardStep",
     "Graph",
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "WalkthroughFiles",
     "adjoints",
+    "backward_frames",
     "backward_steps",
     "draw_dot",
     "format_number",

@@ -39,7 +39,14 @@ from chainrule.viz.trace import (
 if TYPE_CHECKING:
     from chainrule.engine import Value
 
-__all__ = ["BackwardStep", "WalkthroughFiles", "backward_steps", "render_backward"]
+__all__ = [
+    "BackwardFrame",
+    "BackwardStep",
+    "WalkthroughFiles",
+    "backward_frames",
+    "backward_steps",
+    "render_backward",
+]
 
 
 @dataclass(frozen=True)
@@ -209,6 +216,74 @@ def _overlay(
     return Overlay(grads=grads, current=c, edge_labels=labels, hot=set(labels))
 
 
+@dataclass(frozen=True)
+class BackwardFrame:
+    """One picture of the walkthrough: its caption, its DOT text and the highlighted node.
+
+    ``current`` is the highlighted node's number in the drawing (its DOT name is
+    ``v<current>``); ``None`` on the last frame, which shows the finished gradients.
+    """
+
+    caption: str
+    dot: str
+    current: int | None
+
+
+def backward_frames(
+    root: Value,
+    gradient: float = 1.0,
+    *,
+    rankdir: str = "LR",
+    params: Iterable[Value] | None = None,
+    labels: Mapping[Value, str] | None = None,
+    legend: bool = False,
+    max_nodes: int | None = 60,
+    titles: bool = False,
+    fontname: str = "monospace",
+) -> list[BackwardFrame]:
+    """The frames of the backward walkthrough as DOT text: one per step, then the result.
+
+    What :func:`render_backward` draws, without graphviz: the playground renders the same
+    frames in the browser. ``titles=True`` writes each caption into its picture too.
+    """
+    tr = trace(root, max_nodes=max_nodes, params=params)
+    children = _children(tr)
+    steps = list(_steps(tr, root, gradient))
+    final = steps[-1].adjoints if steps else {root: float(gradient)}
+    # unlabelled computed nodes are named by their number, so captions can point at them
+    shown = {n: f"#{i}" for i, n in enumerate(tr.nodes) if n._prev and not n.label}
+    shown.update(labels or {})
+    names = {id(k): v for k, v in shown.items()}
+    out = _name(root, names) if root.label or root in (labels or {}) else "out"
+    captions = [_caption(s, len(steps), out, names) for s in steps]
+    captions.append(_done(tr, final, out, names))
+    overlays = [_overlay(tr, children, s, final) for s in steps]
+    overlays.append(_overlay(tr, children, None, final))
+    # every frame gets the widest text of its node or edge, so nothing moves between frames
+    width = {i: max(len(o.grads.get(i, "?")) for o in overlays) for i in range(len(tr))}
+    edge_width: dict[tuple[int, int], int] = {}
+    for o in overlays:
+        for key, text in o.edge_labels.items():
+            edge_width[key] = max(edge_width.get(key, 0), len(text))
+    frames = []
+    titled = _pad(captions) if titles else [None] * len(captions)
+    for caption, title, overlay in zip(captions, titled, overlays):
+        overlay.width.update(width)
+        overlay.edge_width.update(edge_width)
+        lines = dot_lines(
+            tr,
+            rankdir=rankdir,
+            legend=legend,
+            labels=shown,
+            title=title,
+            overlay=overlay,
+            fontname=fontname,
+        )
+        dot = "digraph chainrule {\n" + "".join(lines) + "}\n"
+        frames.append(BackwardFrame(caption, dot, overlay.current))
+    return frames
+
+
 def render_backward(
     root: Value,
     folder: str | Path,
@@ -242,39 +317,18 @@ def render_backward(
         raise ValueError(f"format must be 'svg' or 'png', got {format!r}")
     require_graphviz()
     require_dot()
-    tr = trace(root, max_nodes=max_nodes, params=params)
-    children = _children(tr)
-    steps = list(_steps(tr, root, gradient))
-    final = steps[-1].adjoints if steps else {root: float(gradient)}
-    # unlabelled computed nodes are named by their number, so captions can point at them
-    shown = {n: f"#{i}" for i, n in enumerate(tr.nodes) if n._prev and not n.label}
-    shown.update(labels or {})
-    names = {id(k): v for k, v in shown.items()}
-    out = _name(root, names) if root.label or root in (labels or {}) else "out"
-    captions = [_caption(s, len(steps), out, names) for s in steps]
-    captions.append(_done(tr, final, out, names))
-    overlays = [_overlay(tr, children, s, final) for s in steps]
-    overlays.append(_overlay(tr, children, None, final))
-    width = {i: max(len(o.grads.get(i, "?")) for o in overlays) for i in range(len(tr))}
-    edge_width: dict[tuple[int, int], int] = {}
-    for o in overlays:
-        for key, text in o.edge_labels.items():
-            edge_width[key] = max(edge_width.get(key, 0), len(text))
-    pictures: list[bytes] = []
-    for caption, overlay in zip(_pad(captions), overlays):
-        overlay.width.update(width)
-        overlay.edge_width.update(edge_width)
-        lines = dot_lines(
-            tr,
-            rankdir=rankdir,
-            legend=legend,
-            labels=shown,
-            title=caption,
-            overlay=overlay,
-            fontname="monospace",
-        )
-        source = "digraph chainrule {\n" + "".join(lines) + "}\n"
-        pictures.append(pipe_source(source, format))
+    drawn = backward_frames(
+        root,
+        gradient,
+        rankdir=rankdir,
+        params=params,
+        labels=labels,
+        legend=legend,
+        max_nodes=max_nodes,
+        titles=True,
+    )
+    pictures = [pipe_source(frame.dot, format) for frame in drawn]
+    captions = [frame.caption for frame in drawn]
     # every frame is drawn before the folder is touched: a failure leaves an earlier run whole
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
