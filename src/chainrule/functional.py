@@ -48,6 +48,8 @@ for _op in OPS.values():
             globals()[_name] = Elementwise(_op, _name)
             __all__.append(_name)
 
+# clamp's bounds are keywords and may be None (no bound), so its function is written out; the
+# row itself is the same for the method, the function and Dual
 _CLAMP = Elementwise(OPS["clamp"], "clamp")
 
 
