@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from oracle import assert_close, central_difference, reals, reverse_mode
 
-from chainrule import Value, custom_op
+from chainrule import Value, apply, custom_op
 from chainrule.compiler import CompiledFunction, TraceChangedError, compile
 from chainrule.losses import cross_entropy
 from chainrule.ops import OPS
@@ -42,6 +42,32 @@ CASES: dict[str, tuple[Callable[..., Value], list[tuple[float, ...]]]] = {
     "cos": (lambda x: x.cos(), [(0.3,), (-4.0,)]),
     "erf": (lambda x: x.erf(), [(0.3,), (-1.0,)]),
     "cross_entropy": (lambda a, b, c: cross_entropy([a, b, c], 1), [(0.3, -1.2, 2.0)]),
+    # the rest of the function set (rsqrt has no method: its row is applied directly)
+    "tan": (lambda x: x.tan(), [(0.3,), (-1.2,)]),
+    "sinh": (lambda x: x.sinh(), [(0.3,), (-2.0,)]),
+    "cosh": (lambda x: x.cosh(), [(0.3,), (-2.0,)]),
+    "rsqrt": (lambda x: apply(OPS["rsqrt"], x), [(0.3,), (4.0,)]),
+    "asin": (lambda x: x.asin(), [(0.3,), (-0.9,)]),
+    "acos": (lambda x: x.acos(), [(0.3,), (-0.9,)]),
+    "atan": (lambda x: x.atan(), [(0.3,), (-4.0,)]),
+    "asinh": (lambda x: x.asinh(), [(0.3,), (-4.0,)]),
+    "acosh": (lambda x: x.acosh(), [(1.3,), (4.0,)]),
+    "atanh": (lambda x: x.atanh(), [(0.3,), (-0.9,)]),
+    "log2": (lambda x: x.log2(), [(0.3,), (4.0,)]),
+    "log10": (lambda x: x.log10(), [(0.3,), (4.0,)]),
+    "log1p": (lambda x: x.log1p(), [(0.3,), (-0.9,)]),
+    "expm1": (lambda x: x.expm1(), [(0.3,), (-2.0,)]),
+    "exp2": (lambda x: x.exp2(), [(0.3,), (-2.0,)]),
+    "sign": (lambda x: x.sign() * x, [(0.3,), (-2.0,)]),
+    "reciprocal": (lambda x: x.reciprocal(), [(0.3,), (-2.0,)]),
+    "square": (lambda x: x.square(), [(0.3,), (-2.0,)]),
+    "hypot": (lambda x, y: x.hypot(y), [(0.3, -0.4), (0.0, 0.0)]),
+    "atan2": (lambda y, x: y.atan2(x), [(0.3, -0.4), (-1.0, 2.0)]),
+    "%": (lambda a, b: a % b, [(7.5, 2.0), (-7.5, 2.0)]),
+    "fmod": (lambda a, b: a.fmod(b), [(7.5, 2.0), (-7.5, 2.0)]),
+    "maximum": (lambda a, b: a.maximum(b), [(0.3, -0.4), (0.3, 0.3)]),
+    "minimum": (lambda a, b: a.minimum(b), [(0.3, -0.4), (0.3, 0.3)]),
+    "clamp": (lambda x, lo: x.clamp(lo, 1.0), [(0.3, 0.0), (-2.0, -1.0), (2.0, 0.0)]),
 }
 
 

@@ -148,6 +148,32 @@ ROWS: dict[str, tuple[tuple[st.SearchStrategy[float], ...], tuple[int, ...]]] = 
     "cos": ((reals(),), (0,)),
     "erf": ((reals(),), (0,)),
     "cross_entropy": ((reals(-3, 3),) * 3 + (reals(0, 1),) * 3, tuple(range(6))),
+    # the rest of the function set (tests/test_functions_set.py checks them over more ground)
+    "tan": ((reals(-1.5, 1.5),), (0,)),
+    "sinh": ((reals(),), (0,)),
+    "cosh": ((reals(),), (0,)),
+    "rsqrt": ((positive,), (0,)),
+    "asin": ((reals(-0.99, 0.99),), (0,)),
+    "acos": ((reals(-0.99, 0.99),), (0,)),
+    "atan": ((reals(),), (0,)),
+    "asinh": ((reals(),), (0,)),
+    "acosh": ((reals(1.01, 5.0),), (0,)),
+    "atanh": ((reals(-0.99, 0.99),), (0,)),
+    "log2": ((positive,), (0,)),
+    "log10": ((positive,), (0,)),
+    "log1p": ((reals(-0.95, 5.0),), (0,)),
+    "expm1": ((reals(),), (0,)),
+    "exp2": ((reals(),), (0,)),
+    "sign": ((away_from([0.0]),), (0,)),
+    "reciprocal": ((away_from([0.0], gap=0.1),), (0,)),
+    "square": ((reals(),), (0,)),
+    "hypot": ((positive, reals()), (0, 1)),
+    "atan2": ((positive, reals()), (0, 1)),  # y > 0: away from the cut along x < 0
+    "%": ((reals(0.05, 0.95), reals(1.0, 5.0)), (0, 1)),  # 0 < a/b < 1: away from the jumps
+    "fmod": ((reals(0.05, 0.95), reals(1.0, 5.0)), (0, 1)),
+    "maximum": ((reals(-5, -0.1), reals(0.1, 5)), (0, 1)),  # away from the tie
+    "minimum": ((reals(-5, -0.1), reals(0.1, 5)), (0, 1)),
+    "clamp": ((reals(-0.9, 0.9), reals(-5, -1), reals(1, 5)), (0, 1, 2)),  # inside the range
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import OPS, Op, Operators
+from chainrule.ops import OPS, Op, Operators, clamp_bounds
 
 __all__ = ["Elementwise"]
 
@@ -47,6 +47,22 @@ for _op in OPS.values():
         if not _name.startswith("_"):
             globals()[_name] = Elementwise(_op, _name)
             __all__.append(_name)
+
+# clamp's bounds are keywords and may be None (no bound), so its function is written out; the
+# row itself is the same for the method, the function and Dual
+_CLAMP = Elementwise(OPS["clamp"], "clamp")
+
+
+def clamp(x: Any, min: Any = None, max: Any = None) -> Any:
+    """x limited to [min, max] (None: no bound);  `d/dx = 1 if min <= x <= max else 0`.
+
+    A Value or a Dual (as x or as a bound) gives a Value or a Dual, numbers a float.
+    """
+    return _CLAMP(x, *clamp_bounds(min, max))
+
+
+clip = clamp
+__all__ += ["clamp", "clip"]
 
 if TYPE_CHECKING:  # the functions above, for type checkers
 

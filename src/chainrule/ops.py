@@ -264,6 +264,353 @@ ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),
 # fmt: on
 
 
+# --- the rest of the scalar function set ---
+#
+# Every row follows the numeric policy (docs/concepts/numerical-stability.md):
+# * an input outside the function's real domain raises, naming the input and the domain;
+#   NaN is never outside a domain, it propagates;
+# * overflow gives a signed inf, never OverflowError (math.sinh, math.expm1 and ** raise it);
+# * inf inputs give what IEEE gives (tan(inf) is nan, where math.tan raises);
+# * where the slope is infinite at a domain's closed edge (asin at 1, acosh at 1) it is inf
+#   at every order: those rules go through rsqrt, whose value at 0 is inf;
+# * a partial that is zero by the op's definition (sign, the input max/min does not select,
+#   clamp outside its range) is BLOCKED: no gradient flows there, not even an inf or nan one.
+
+_LN2 = math.log(2.0)
+_INV_LN2 = 1.0 / _LN2
+_INV_LN10 = 1.0 / math.log(10.0)
+
+
+class _Blocked:
+    """A local partial that is zero by the op's definition: ``g * BLOCKED`` is 0.0 for every g.
+
+    ``0.0 * inf`` is nan, but a structural zero must stop an inf or nan adjoint (PyTorch's
+    relu does), so such a rule gives this marker instead of the number 0.
+    """
+
+    __slots__ = ()
+
+    def __rmul__(self, g: object) -> float:
+        return 0.0
+
+    def __float__(self) -> float:
+        return 0.0
+
+    def __repr__(self) -> str:
+        return "BLOCKED"
+
+
+BLOCKED = _Blocked()
+
+
+def _is_nan(*xs: Any) -> bool:
+    return any(math.isnan(_data(x)) for x in xs)
+
+
+def _domain(name: str, x: float, inside: bool, needs: str) -> None:
+    if not inside:
+        raise ValueError(f"{name} is undefined at x={x!r} (needs {needs})")
+
+
+def _tan(x: float) -> float:
+    return math.nan if math.isinf(x) else math.tan(x)  # math.tan(inf) raises
+
+
+def _sinh(x: float) -> float:
+    try:
+        return math.sinh(x)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _cosh(x: float) -> float:
+    try:
+        return math.cosh(x)
+    except OverflowError:
+        return math.inf
+
+
+def _expm1(x: float) -> float:
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
+
+
+def _exp2(x: float) -> float:
+    try:
+        result: float = 2.0**x
+    except OverflowError:
+        return math.inf
+    return result
+
+
+def _asin(x: float) -> float:
+    _domain("asin", x, not abs(x) > 1.0, "-1 <= x <= 1")
+    return math.asin(x)
+
+
+def _acos(x: float) -> float:
+    _domain("acos", x, not abs(x) > 1.0, "-1 <= x <= 1")
+    return math.acos(x)
+
+
+def _acosh(x: float) -> float:
+    _domain("acosh", x, not x < 1.0, "x >= 1")
+    return math.acosh(x)
+
+
+def _atanh(x: float) -> float:
+    _domain("atanh", x, not abs(x) >= 1.0, "-1 < x < 1")
+    return math.atanh(x)
+
+
+def _log2(x: float) -> float:
+    _domain("log2", x, not x <= 0.0, "x > 0")
+    return math.log2(x)
+
+
+def _log10(x: float) -> float:
+    _domain("log10", x, not x <= 0.0, "x > 0")
+    return math.log10(x)
+
+
+def _log1p(x: float) -> float:
+    _domain("log1p", x, not x <= -1.0, "x > -1")
+    return math.log1p(x)
+
+
+def _rsqrt(x: float) -> float:
+    _domain("rsqrt", x, not x < 0.0, "x >= 0")
+    return math.inf if x == 0.0 else 1.0 / math.sqrt(x)
+
+
+def _reciprocal(x: float) -> float:
+    if x == 0.0:
+        raise ZeroDivisionError(f"reciprocal of zero: 1 / {x!r}")
+    return 1.0 / x
+
+
+def _sign_of(x: float) -> float:
+    return x if math.isnan(x) else 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0
+
+
+def _remainder(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan  # even nan % 0: NaN is never outside the domain
+    if b == 0.0:
+        raise ZeroDivisionError(f"remainder by zero: {a!r} % {b!r}")
+    return a % b  # Python's %: the sign of the divisor, a - b floor(a/b)
+
+
+def _fmod(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b) or math.isinf(a):
+        return math.nan  # math.fmod(inf, b) raises
+    if b == 0.0:
+        raise ZeroDivisionError(f"fmod by zero: fmod({a!r}, {b!r})")
+    return math.fmod(a, b)  # C's fmod: the sign of the dividend, a - b trunc(a/b)
+
+
+def _maximum(a: float, b: float) -> float:
+    return a if math.isnan(a) or a > b else b
+
+
+def _minimum(a: float, b: float) -> float:
+    return a if math.isnan(a) or a < b else b
+
+
+def _clamp(x: float, lo: float, hi: float) -> float:
+    if lo > hi:
+        raise ValueError(f"clamp needs min <= max, got min={lo!r} and max={hi!r}")
+    if math.isnan(lo) or math.isnan(hi):
+        return math.nan
+    return lo if x < lo else hi if x > hi else x  # a nan x fails both tests and stays nan
+
+
+def _use(op: Op, *xs: Any) -> Any:
+    """``op`` on floats (a float) or on nodes (a node of the same kind: a Value under
+    create_graph, a Dual in forward mode), so a rule that uses it is differentiable again."""
+    for x in xs:
+        if isinstance(x, Operators):
+            return x._apply(op, *xs)
+    return op.forward(*xs)
+
+
+def rsqrt(x: Any) -> Any:
+    return _use(RSQRT, x)
+
+
+def sinh(x: Any) -> Any:
+    return _use(SINH, x)
+
+
+def cosh(x: Any) -> Any:
+    return _use(COSH, x)
+
+
+def exp2(x: Any) -> Any:
+    return _use(EXP2, x)
+
+
+def hypot(a: Any, b: Any) -> Any:
+    return _use(HYPOT, a, b)
+
+
+def _hypot_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    if _data(out) == 0.0:
+        return BLOCKED, BLOCKED  # the tip of the cone: 0 is a subgradient, as abs'(0) = 0
+    return a / out, b / out
+
+
+def _atan2_local(y: Any, x: Any, out: Any) -> tuple[Any, Any]:
+    # x/(x**2 + y**2) as (x/r)/r with r = hypot(y, x): x**2 + y**2 overflows above 1.3e154
+    # and underflows below 1e-162, r does neither
+    r = hypot(y, x)
+    if _data(r) == 0.0:
+        return math.nan, math.nan  # the origin: atan2 jumps there, no slope at all (as PyTorch)
+    return (x / r) / r, (-y / r) / r
+
+
+def _remainder_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    if _is_nan(a, b, out):  # inf % b has no value, so no slope either
+        return math.nan, math.nan
+    return 1.0, -(_data(a) // _data(b))  # Python's // is the floor(a/b) that % used
+
+
+def _fmod_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    if _is_nan(a, b, out):
+        return math.nan, math.nan
+    q = (_data(a) - _data(out)) / _data(b)  # trunc(a/b), rounded as Python's // rounds it
+    return 1.0, -float(round(q)) if math.isfinite(q) else -q
+
+
+def _exp2_local(x: Any, out: Any) -> tuple[Any]:
+    if math.isinf(_data(out)) and _data(x) < 1026.0:
+        # 2**x overflows for x >= 1024, but 2**x ln 2 only from x = 1024.53 on
+        return (exp2(x - 1.0) * (2.0 * _LN2),)
+    return (out * _LN2,)
+
+
+def _one_minus_square(x: Any) -> Any:
+    """1 - x**2 as (1-x)(1+x), without cancellation near x = +-1.
+
+    At x = +-1 itself it is 1 - x*x: the same 0, but its derivative -2x has no 0 * inf term
+    when the infinite slope there is differentiated again.
+    """
+    if abs(_data(x)) == 1.0:
+        return 1.0 - x * x
+    return (1.0 - x) * (1.0 + x)
+
+
+def _inv_hypot1(x: Any) -> Any:
+    """1/sqrt(1 + x**2) via hypot: 1 + x**2 overflows for |x| > 1.3e154, hypot does not."""
+    return 1.0 / hypot(x, 1.0)
+
+
+def clamp_bounds(low: Any, high: Any) -> tuple[Any, Any]:
+    """clamp's bounds with None as an infinite bound (at least one must be given, as PyTorch)."""
+    if low is None and high is None:
+        raise ValueError("clamp needs min or max (or both), got neither")
+    return -math.inf if low is None else low, math.inf if high is None else high
+
+
+def _pick(first: bool, a: Any, b: Any) -> tuple[Any, Any]:
+    """The partials of max/min: 1 for the selected input, half each at a tie (as PyTorch)."""
+    if _is_nan(a, b):
+        return math.nan, math.nan
+    if _data(a) == _data(b):
+        return 0.5, 0.5
+    return (1.0, BLOCKED) if first else (BLOCKED, 1.0)
+
+
+def _clamp_local(x: Any, lo: Any, hi: Any, out: Any) -> tuple[Any, Any, Any]:
+    if _is_nan(x, lo, hi):
+        return math.nan, math.nan, math.nan
+    if _data(x) < _data(lo):
+        return BLOCKED, 1.0, BLOCKED
+    if _data(x) > _data(hi):
+        return BLOCKED, BLOCKED, 1.0
+    return 1.0, BLOCKED, BLOCKED  # min <= x <= max passes the gradient, boundaries included
+
+
+# fmt: off
+TAN = register("tan", _tan, lambda x, out: (1.0 + out * out,),
+               "tan x;  `d/dx = 1 + tan(x)**2`",
+               "tan")
+SINH = register("sinh", _sinh, lambda x, out: (cosh(x),),
+                "sinh x;  `d/dx = cosh x`",
+                "sinh")
+COSH = register("cosh", _cosh, lambda x, out: (sinh(x),),
+                "cosh x;  `d/dx = sinh x`",
+                "cosh")
+RSQRT = register("rsqrt", _rsqrt, lambda x, out: (-0.5 * out * out * out,),
+                 "1/sqrt(x), inf at 0;  `d/dx = -1/(2 x**1.5)` (the slope of asin, acos, acosh)")
+ASIN = register("asin", _asin, lambda x, out: (rsqrt(_one_minus_square(x)),),
+                "asin x;  `d/dx = 1/sqrt((1-x)(1+x))`, inf at x = +-1",
+                "asin", "arcsin")
+ACOS = register("acos", _acos, lambda x, out: (-rsqrt(_one_minus_square(x)),),
+                "acos x;  `d/dx = -1/sqrt((1-x)(1+x))`, -inf at x = +-1",
+                "acos", "arccos")
+ATAN = register("atan", math.atan, lambda x, out: (_inv_hypot1(x) * _inv_hypot1(x),),
+                "atan x;  `d/dx = 1/(1 + x**2)`",
+                "atan", "arctan")
+ASINH = register("asinh", math.asinh, lambda x, out: (_inv_hypot1(x),),
+                 "asinh x;  `d/dx = 1/sqrt(1 + x**2)`",
+                 "asinh", "arcsinh")
+ACOSH = register("acosh", _acosh, lambda x, out: (rsqrt(x - 1.0) * rsqrt(x + 1.0),),
+                 "acosh x;  `d/dx = 1/sqrt((x-1)(x+1))`, inf at x = 1",
+                 "acosh", "arccosh")
+ATANH = register("atanh", _atanh, lambda x, out: (1.0 / ((1.0 - x) * (1.0 + x)),),
+                 "atanh x;  `d/dx = 1/((1-x)(1+x))`",
+                 "atanh", "arctanh")
+LOG2 = register("log2", _log2, lambda x, out: (_INV_LN2 / x,),
+                "log2 x;  `d/dx = 1/(x ln 2)`",
+                "log2")
+LOG10 = register("log10", _log10, lambda x, out: (_INV_LN10 / x,),
+                 "log10 x;  `d/dx = 1/(x ln 10)`",
+                 "log10")
+LOG1P = register("log1p", _log1p, lambda x, out: (1.0 / (1.0 + x),),
+                 "ln(1 + x), exact near 0;  `d/dx = 1/(1 + x)`",
+                 "log1p")
+EXPM1 = register("expm1", _expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 else exp(x),),
+                 "e**x - 1, exact near 0;  `d/dx = e**x`",
+                 "expm1")
+EXP2 = register("exp2", _exp2, _exp2_local,
+                "2**x;  `d/dx = 2**x ln 2`",
+                "exp2")
+SIGN = register("sign", _sign_of, lambda x, out: (math.nan if _is_nan(x) else BLOCKED,),
+                "-1, 0 or 1;  `d/dx = 0` (no gradient flows)",
+                "sign")
+RECIPROCAL = register("reciprocal", _reciprocal, lambda x, out: (-out * out,),
+                      "1/x;  `d/dx = -1/x**2`",
+                      "reciprocal")
+SQUARE = register("square", lambda x: x * x, lambda x, out: (2.0 * x,),
+                  "x**2;  `d/dx = 2 x`",
+                  "square")
+HYPOT = register("hypot", math.hypot, _hypot_local,
+                 "sqrt(a**2 + b**2), no overflow;  `d/da = a/hypot(a, b)`, 0 at (0, 0)",
+                 "hypot")
+ATAN2 = register("atan2", math.atan2, _atan2_local,
+                 "the angle of the point (x, y);  `d/dy = x/(x**2 + y**2)`, "
+                 "`d/dx = -y/(x**2 + y**2)`",
+                 "atan2", "arctan2")
+REMAINDER = register("%", _remainder, _remainder_local,
+                     "a % b, Python's (the sign of b);  `d/da = 1`, `d/db = -floor(a/b)`",
+                     "__mod__", "remainder")
+FMOD = register("fmod", _fmod, _fmod_local,
+                "fmod(a, b), C's (the sign of a);  `d/da = 1`, `d/db = -trunc(a/b)`",
+                "fmod")
+MAXIMUM = register("maximum", _maximum, lambda a, b, out: _pick(_data(a) > _data(b), a, b),
+                   "the larger of a and b;  `d/da = 1 if a > b else 0`, 0.5 each at a tie",
+                   "maximum")
+MINIMUM = register("minimum", _minimum, lambda a, b, out: _pick(_data(a) < _data(b), a, b),
+                   "the smaller of a and b;  `d/da = 1 if a < b else 0`, 0.5 each at a tie",
+                   "minimum")
+CLAMP = register("clamp", _clamp, _clamp_local,
+                 "x limited to [min, max];  `d/dx = 1 if min <= x <= max else 0`")
+# fmt: on
+
+
 # --- the operators and methods of Value and Dual, made from the rows above ---
 
 
@@ -297,6 +644,16 @@ class Operators:
     def __pos__(self) -> Self:
         return self
 
+    def clamp(self, min: Self | float | None = None, max: Self | float | None = None) -> Self:
+        """x limited to [min, max] (None: no bound);  `d/dx = 1 if min <= x <= max else 0`.
+
+        A bound that is a node gets the gradient where it is the result.
+        """
+        result: Self = self._apply(CLAMP, self, *clamp_bounds(min, max))
+        return result
+
+    clip = clamp
+
     if TYPE_CHECKING:  # the methods made from OPS, for type checkers
 
         def __add__(self, other: Self | float) -> Self: ...
@@ -307,6 +664,8 @@ class Operators:
         def __rmul__(self, other: Self | float) -> Self: ...
         def __truediv__(self, other: Self | float) -> Self: ...
         def __rtruediv__(self, other: Self | float) -> Self: ...
+        def __mod__(self, other: Self | float) -> Self: ...
+        def __rmod__(self, other: Self | float) -> Self: ...
         def __neg__(self) -> Self: ...
         def __abs__(self) -> Self: ...
         def __getattr__(self, name: str) -> Callable[..., Self]: ...
@@ -343,10 +702,15 @@ def _method(op: Op, kind: str) -> Callable[..., Any]:
     return made[kind]
 
 
+def _takes_more(op: Op) -> bool:
+    """Whether a method made from ``op`` takes arguments besides ``self``."""
+    return bool(op.defaults) or op.local.__code__.co_argcount > 2  # local(x, out): one input
+
+
 def _install(cls: type, op: Op) -> None:
     """Put the methods ``op.methods`` names on ``cls`` (a binary dunder with its reflection)."""
     for name in op.methods:
-        if name in ("__neg__", "__abs__") or not (name.startswith("__") or op.defaults):
+        if name in ("__neg__", "__abs__") or not (name.startswith("__") or _takes_more(op)):
             made = {name: _method(op, "unary")}
         elif name.startswith("__"):
             made = {name: _method(op, "binary"), f"__r{name[2:]}": _method(op, "reflected")}
