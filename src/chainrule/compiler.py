@@ -165,9 +165,7 @@ class CompiledFunction:
         elif self._reads:
             self._check(xs)
         assert self._code is not None
-        value, grads, learned_grads, *aux = self._code(
-            *xs, *[p.data for p in self._externals]
-        )
+        value, grads, learned_grads, *aux = self._code(*xs, *[p.data for p in self._externals])
         for p, g in zip(self._learned, learned_grads):
             p.grad = p.grad + g
         if self._arity:
@@ -407,7 +405,9 @@ class _Program:
                     "call the segment without checkpoint() (compiled code keeps no graph)"
                 )
             if node._hooks:
-                raise ValueError(f"compile does not support hooks (register_hook), found on {node!r}")
+                raise ValueError(
+                    f"compile does not support hooks (register_hook), found on {node!r}"
+                )
         for o in self.outputs:
             if o not in made and o not in self.leaf_kind:
                 self._classify(o)

@@ -163,7 +163,7 @@ def apply(op: Op, *args: Value | float) -> Value:
     if anomaly.STATE.active:
         anomaly.STATE.record(out)
     if TRACE_HOOK is not None:  # chainrule.compile is recording every node, no_grad ones too
-        TRACE_HOOK(out, op, parents)
+        TRACE_HOOK(out, op, parents)  # type: ignore[arg-type]
     return out
 
 
