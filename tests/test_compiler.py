@@ -345,7 +345,7 @@ class _Cube(Function):
 
     @staticmethod
     def backward(ctx: Any, grad_out: float) -> float:
-        (x,) = ctx.saved_values
+        x: float = ctx.saved_values[0]
         return grad_out * 3 * x * x
 
 
