@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    TrainingStep,
     accuracy,
     fewer_gc_passes,
     finish,
@@ -67,22 +68,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{model}\non {n} moons points, {steps} steps")
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "lr": []}
+
+    def loss_and_scores() -> tuple[Value, list[Value]]:
+        scores = [model(x) for x in X]
+        return hinge(scores, y) + l2_penalty(model.parameters(), alpha=1e-4), scores
+
+    # By default this graph is traced once by chainrule.compile into straight-line code that
+    # gives the same floats; --dynamic builds it and calls loss.backward() on every step.
+    train_step = TrainingStep(loss_and_scores, dynamic=args.dynamic)
     start = time.perf_counter()
     bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
     with fewer_gc_passes():
         for step in bar:
             optimizer.lr = linear_decay(step, steps, 1.0, 0.1)
-            scores = [model(x) for x in X]
-            loss = hinge(scores, y) + l2_penalty(model.parameters(), alpha=1e-4)
             optimizer.zero_grad()
-            loss.backward()
+            loss, scores = train_step()  # fills every parameter's .grad
             optimizer.step()
 
-            acc = accuracy([s.data > 0 for s in scores], [t > 0 for t in y])
-            history["loss"].append(loss.data)
+            acc = accuracy([s > 0 for s in scores], [t > 0 for t in y])
+            history["loss"].append(loss)
             history["accuracy"].append(acc)
             history["lr"].append(optimizer.lr)
-            bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.0%}")
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}")
     seconds = time.perf_counter() - start
 
     # The scores above were computed before the last update: evaluate the final model.
@@ -114,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "parameters": model.num_parameters(),
     }
     return finish("two moons:", results, steps=steps, points=n, seconds=seconds,
-                  history=history, paths=paths, model=model)  # fmt: skip
+                  history=history, paths=paths, model=model,
+                  speeds=train_step.speeds(seconds))  # fmt: skip
 
 
 def draw_one_neuron(model: MLP, X: Sequence[list[float]], path: Path) -> Path:
