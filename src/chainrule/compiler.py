@@ -201,7 +201,7 @@ class CompiledFunction:
         exec(builtins.compile(self._source, f"<chainrule.compile {_name(self.f)}>", "exec"),
              namespace)  # fmt: skip
         self._code = namespace["forward_backward"]
-        self._signature = program.signature
+        self._signature = program.signature if tape.reads else ()
         self._reads = sorted(set(tape.reads))
         self._externals = program.externals
         self._learned = [p for p in program.externals if p.requires_grad]
@@ -229,7 +229,8 @@ class _Tape:
     """What one run of ``f`` did: every node made, every detach, every leaf created."""
 
     def __init__(self) -> None:
-        self.made: dict[Value, tuple[Op, tuple[Value, ...]]] = {}
+        self.made: dict[Value, tuple[Value, ...]] = {}  # node -> its parents, in making order
+        self.op_of: dict[Value, Op] = {}
         self.detached: dict[Value, Value] = {}  # x.detach() -> x
         self.created: set[Value] = set()  # leaves made by Value(...) during the run
         self.reads: list[str] = []
@@ -248,20 +249,29 @@ def _tracing() -> Iterator[_Tape]:
     tape = _Tape()
     slot = Value.__dict__["data"]
     init, detach = Value.__init__, Value.detach
-    made, created, detached, reads = tape.made, tape.created, tape.detached, tape.reads
+    made, op_of, created, detached = tape.made, tape.op_of, tape.created, tape.detached
+    reads = tape.reads
+    inside: set[object] = set()  # code objects of chainrule seen reading .data
 
     def get(node: Value) -> float:
         value: float = slot.__get__(node, Value)
         if node.requires_grad:  # constants cannot change between calls
-            caller: FrameType | None = sys._getframe(1)
-            if caller is not None and caller.f_code.co_name == "item":
+            caller: FrameType | None = sys._getframe(1)  # never None one level down
+            assert caller is not None
+            if caller.f_code in inside:
+                return value
+            if caller.f_code.co_name == "item":
                 caller = caller.f_back
-            if caller is not None and not caller.f_code.co_filename.startswith(_PACKAGE_DIR):
-                reads.append(f"{caller.f_code.co_filename}:{caller.f_lineno}")
+            if caller is not None:
+                if not caller.f_code.co_filename.startswith(_PACKAGE_DIR):
+                    reads.append(f"{caller.f_code.co_filename}:{caller.f_lineno}")
+                elif caller.f_code.co_name != "item":
+                    inside.add(caller.f_code)
         return value
 
     def hook(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
-        made[out] = (op, parents)
+        made[out] = parents
+        op_of[out] = op
 
     def new_init(self: Value, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
@@ -372,13 +382,9 @@ class _Program:
         self.root = tape.outputs[0]
         self.inputs = {leaf: i for i, leaf in enumerate(tape.inputs)}
         made, detached = tape.made, tape.detached
-        self.parents: dict[Value, tuple[Value, ...]] = {}
+        self.parents: dict[Value, tuple[Value, ...]] = made
         if detached:
-            for node, (_, ps) in made.items():
-                self.parents[node] = tuple(self.source_of(p) for p in ps)
-        else:
-            for node, (_, ps) in made.items():
-                self.parents[node] = ps
+            self.parents = {n: tuple(self.source_of(p) for p in ps) for n, ps in made.items()}
         self.outputs = [self.source_of(o) for o in tape.outputs]
         live = set(self.outputs)
         parents = self.parents
@@ -396,7 +402,7 @@ class _Program:
                     self._classify(p)
             if not varies.isdisjoint(parents[node]):
                 varies.add(node)
-            op = made[node][0]
+            op = tape.op_of[node]
             if op.vjp is not None and (node in varies or node.requires_grad):
                 raise ValueError(
                     f"compile cannot compile the node made by {op!r}: it has a hand-written "
@@ -453,18 +459,18 @@ class _Program:
                 sig.append(("const", leaf.data))
             else:
                 sig.append(("leaf", id(leaf)))
-        made = self.tape.made
         for node in self.order:
             index[node] = len(sig)
             if node not in self.varies:
                 sig.append(("const", node.data))
             else:
-                sig.append((made[node][0], tuple(index[p] for p in self.parents[node])))
+                sig.append((self.tape.op_of[node], tuple(index[p] for p in self.parents[node])))
         return (tuple(index[o] for o in self.outputs), *sig)
 
     def generate(self, names: list[str]) -> tuple[str, dict[str, Any]]:
         """The source of ``forward_backward(*inputs, *externals)`` and the objects it calls."""
-        made, varies, parents, source_of = self.tape.made, self.varies, self.parents, self.source_of
+        varies, parents, source_of = self.varies, self.parents, self.source_of
+        op_of = self.tape.op_of
         root = self.root
         backward_order = topological_order(root) if root.requires_grad else []
         grad_nodes = set(backward_order)
@@ -518,16 +524,17 @@ class _Program:
         lines.append(f"def forward_backward({', '.join(args)}):")
         lines.append("    # forward")
         arith, prec = _ARITH, _PREC
+        neg_op = ops.NEG
         for node in self.order:
             if node not in varies:
                 expr[node] = _literal(node.data)
                 continue
-            op = made[node][0]
+            op = op_of[node]
             ins = [expr[p] for p in parents[node]]
             symbol = arith.get(op)
             if symbol is not None and len(ins) == 2:
                 e = _binary(ins[0], symbol, ins[1], prec[symbol])
-            elif op is ops.NEG and len(ins) == 1:
+            elif op is neg_op and len(ins) == 1:
                 e = _neg(ins[0])
             else:
                 e = (f"F{ident(op)}({', '.join([x[0] for x in ins])})", _ATOM,
@@ -537,13 +544,23 @@ class _Program:
                 lines.append(f"    {t} = {e[0]}")
                 e = (t, _ATOM, 0)
             expr[node] = e
+        for copy in self.tape.detached:  # backward reads a detached copy as its source
+            seen = expr.get(source_of(copy))
+            if seen is not None:
+                expr[copy] = seen
 
         # Backward: each node's adjoint is the sum of its shares, in the dynamic engine's order.
         lines.append("    # backward: adjoints in reverse topological order")
         shares: dict[Value, list[Expr]] = {}
         adjoint: dict[Value, Expr] = {}
+        add_op, mul_op = ops.ADD, ops.MUL
+        one = _literal(1.0)
         for node in reversed(backward_order):
-            g = _literal(1.0) if node is root else _sum(shares.pop(node), lines, temp)
+            if node is root:
+                g = one
+            else:
+                terms = shares.pop(node)
+                g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
             op, prev = node.grad_fn, node._prev
             if op is None:  # a leaf: its adjoint is complete
                 adjoint[node] = g
@@ -554,21 +571,33 @@ class _Program:
                 name = f"{own}_bar" if own.isidentifier() else f"{temp()}_bar"
                 lines.append(f"    {name} = {g[0]}")
                 g = (name, _ATOM, 0)
-            rules = _SHARES.get(op)
-            if rules is not None and len(prev) == len(rules):
-                vals = [expr[source_of(p)] for p in prev]
-                out = expr[node] if node in needed else _literal(0.0)
-                parts = [rule(g, *vals, out) if ok else g for rule, ok in zip(rules, want)]
+            if op is add_op and len(prev) == 2:  # the two most common rows, written out
+                parts = [g, g]
+            elif op is mul_op and len(prev) == 2:
+                a, b = expr[prev[0]], expr[prev[1]]
+                lt = g[0] if g[1] >= _MUL else f"({g[0]})"
+                depth = g[2] + 1
+                parts = [
+                    (f"{lt} * {b[0] if b[1] > _MUL else f'({b[0]})'}", _MUL,
+                     max(depth, b[2] + 1)) if want[0] else g,
+                    (f"{lt} * {a[0] if a[1] > _MUL else f'({a[0]})'}", _MUL,
+                     max(depth, a[2] + 1)) if want[1] else g,
+                ]  # fmt: skip
             else:
-                vals = [expr[source_of(p)] for p in prev]
-                call = f"L{ident(op)}({', '.join([v[0] for v in [*vals, expr[node]]])})"
-                if len(prev) == 1:
-                    parts = [_binary(g, "*", (f"{call}[0]", _ATOM, 1), _MUL)]
+                rules = _SHARES.get(op)
+                vals = [expr[p] for p in prev]
+                if rules is not None and len(prev) == len(rules):
+                    out = expr[node] if node in needed else _literal(0.0)
+                    parts = [rule(g, *vals, out) if ok else g for rule, ok in zip(rules, want)]
                 else:
-                    base = temp()
-                    ds = [f"{base}_d{i}" for i in range(len(prev))]
-                    lines.append(f"    ({', '.join(ds)},) = {call}")
-                    parts = [_binary(g, "*", (d, _ATOM, 0), _MUL) for d in ds]
+                    call = f"L{ident(op)}({', '.join([v[0] for v in [*vals, expr[node]]])})"
+                    if len(prev) == 1:
+                        parts = [_binary(g, "*", (f"{call}[0]", _ATOM, 1), _MUL)]
+                    else:
+                        base = temp()
+                        ds = [f"{base}_d{i}" for i in range(len(prev))]
+                        lines.append(f"    ({', '.join(ds)},) = {call}")
+                        parts = [_binary(g, "*", (d, _ATOM, 0), _MUL) for d in ds]
             for p, ok, share in zip(prev, want, parts):
                 if ok:
                     found = shares.get(p)
