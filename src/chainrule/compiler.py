@@ -5,14 +5,14 @@
 >>> value, (dx, dy) = f(0.5, 2.0)
 >>> round(dx, 12), round(dy, 12)
 (0.542119916771, 0.090353319462)
->>> print(f.source, end="")
+>>> print(f.source, end="")  # the third tuple: gradients of closed-over parameters
 def forward_backward(x, y):
     # forward
     t1 = x * y + x
     t2 = F0(t1)
     # backward: adjoints in reverse topological order
-    t1_bar = L0(t1, t2)[0]
-    x_bar = t1_bar * y + t1_bar
+    t1_bar = 1.0 * L0(t1, t2)[0]
+    x_bar = t1_bar + t1_bar * y
     y_bar = t1_bar * x
     return t2, (x_bar, y_bar), ()
 
