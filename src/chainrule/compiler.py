@@ -61,6 +61,7 @@ import gc
 import inspect
 import keyword
 import math
+import operator
 import re
 import sys
 from collections import Counter
@@ -365,8 +366,19 @@ def _atom(name: str) -> Expr:
     return name, _ATOM, 0
 
 
-_ARITH = {ops.ADD: "+", ops.SUB: "-", ops.MUL: "*", ops.DIV: "/"}
-_PREC = {"+": _ADD, "-": _ADD, "*": _MUL, "/": _MUL}
+# The rows written as Python arithmetic: those whose forward *is* the operator (total on floats,
+# IEEE results, no exception), so the expression gives the row's float. Every other row, `/`
+# included (its forward has its own zero-division rule), calls its op object.
+_ARITH = {
+    op: symbol
+    for op, symbol, fn in (
+        (ops.ADD, "+", operator.add),
+        (ops.SUB, "-", operator.sub),
+        (ops.MUL, "*", operator.mul),
+    )
+    if op.forward is fn
+}
+_PREC = {"+": _ADD, "-": _ADD, "*": _MUL}
 
 
 class _Program:
@@ -477,20 +489,16 @@ class _Program:
         # How often each node's value is used forward, and which values backward reads.
         uses = Counter(chain.from_iterable(parents[node] for node in self.order))
         needed: set[Value] = set(self.outputs)
-        inline = (ops.ADD, ops.SUB, ops.NEG)
+        inline = tuple(op for op in (ops.ADD, ops.SUB, ops.NEG) if op in _SHARES)
         for node in backward_order:
             op, prev = node.grad_fn, node._prev
             if op is None or op in inline:
                 continue
-            if op is ops.MUL and len(prev) == 2:
+            if op is ops.MUL and op in _SHARES and len(prev) == 2:
                 if prev[0] in grad_nodes:
                     needed.add(source_of(prev[1]))
                 if prev[1] in grad_nodes:
                     needed.add(source_of(prev[0]))
-            elif op is ops.DIV and len(prev) == 2:
-                needed.add(source_of(prev[1]))
-                if prev[1] in grad_nodes:
-                    needed.add(node)
             else:
                 needed.update(source_of(p) for p in prev)
                 needed.add(node)
@@ -524,7 +532,7 @@ class _Program:
         lines.append(f"def forward_backward({', '.join(args)}):")
         lines.append("    # forward")
         arith, prec = _ARITH, _PREC
-        neg_op = ops.NEG
+        neg_op = ops.NEG if ops.NEG in _SHARES else None
         for node in self.order:
             if node not in varies:
                 expr[node] = _literal(node.data)
@@ -553,7 +561,8 @@ class _Program:
         lines.append("    # backward: adjoints in reverse topological order")
         shares: dict[Value, list[Expr]] = {}
         adjoint: dict[Value, Expr] = {}
-        add_op, mul_op = ops.ADD, ops.MUL
+        add_op = ops.ADD if ops.ADD in _ARITH else None
+        mul_op = ops.MUL if ops.MUL in _ARITH else None
         one = _literal(1.0)
         for node in reversed(backward_order):
             if node is root:
@@ -647,7 +656,7 @@ def _sum(terms: list[Expr], lines: list[str], temp: Callable[[], str]) -> Expr:
 
 # The shares g * d node / d parent of the arithmetic rows, written as the dynamic engine
 # computes them (g * 1.0 is g and g * -1.0 is -g for every float, so those stay short).
-_SHARES: dict[Op, tuple[Callable[..., Expr], ...]] = {
+_SHARE_RULES: dict[Op, tuple[Callable[..., Expr], ...]] = {
     ops.ADD: (lambda g, a, b, o: g, lambda g, a, b, o: g),
     ops.SUB: (lambda g, a, b, o: g, lambda g, a, b, o: _neg(g)),
     ops.NEG: (lambda g, a, o: _neg(g),),
@@ -655,8 +664,9 @@ _SHARES: dict[Op, tuple[Callable[..., Expr], ...]] = {
         lambda g, a, b, o: _binary(g, "*", b, _MUL),
         lambda g, a, b, o: _binary(g, "*", a, _MUL),
     ),
-    ops.DIV: (
-        lambda g, a, b, o: _binary(g, "*", _binary(_literal(1.0), "/", b, _MUL), _MUL),
-        lambda g, a, b, o: _binary(g, "*", _binary(_neg(o), "/", b, _MUL), _MUL),
-    ),
+}
+_SHARES: dict[Op, tuple[Callable[..., Expr], ...]] = {
+    op: rules
+    for op, rules in _SHARE_RULES.items()
+    if op in _ARITH or (op is ops.NEG and op.forward is operator.neg)
 }
