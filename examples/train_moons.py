@@ -3,7 +3,12 @@
 This is micrograd's demo, on chainrule: an MLP with two hidden layers of 16 ReLU neurons
 (337 parameters) learns to classify 100 points of the two-moons dataset. Every one of the
 ~61,000 multiplications and additions of a training step is a scalar ``Value`` in the graph
-(65,000 nodes in all) that ``backward()`` walks.
+(65,000 nodes in all).
+
+By default the step runs through ``chainrule.compile``: the graph is traced once into
+straight-line Python that gives the same floats as ``loss.backward()``, many times faster.
+``--dynamic`` builds the graph and walks it with ``backward()`` on every step, the engine a
+learner reads; the script prints the speed of both.
 
 - loss: max-margin (hinge) ``mean(max(0, 1 - y * score))`` for labels ``y`` in {-1, +1},
   plus the L2 penalty ``1e-4 * sum(w**2)``;
@@ -11,7 +16,8 @@ This is micrograd's demo, on chainrule: an MLP with two hidden layers of 16 ReLU
 
 Run it::
 
-    python examples/train_moons.py --out out
+    python examples/train_moons.py --out out            # compiled
+    python examples/train_moons.py --out out --dynamic  # the graph, step by step
 
 and open ``out/moons_boundary.png`` (the decision boundary over the data),
 ``out/moons_training.png`` (loss and accuracy per step) and ``out/moons_neuron.svg`` (the
