@@ -37,6 +37,10 @@ What is re-read on every call, so that no number is stale:
 * numbers computed from the inputs without a gradient (``detach()``, ``no_grad()`` blocks):
   they are computed again, as forward-only code.
 
+Plain Python numbers ``f`` reads (a data set held in a list of floats) are constants of the
+trace: pass data that changes as arguments, or as Values made outside ``f`` (with
+``requires_grad=False``) whose ``.data`` you update.
+
 A Python ``if`` on a number (``if x.data > 0``) cannot be compiled: the graph itself may change
 with the inputs. Every read of ``.data`` (or ``.item()``) of an input-dependent node by code
 outside chainrule is recorded while tracing; such a function re-runs ``f`` on every call to
