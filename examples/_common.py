@@ -14,6 +14,7 @@ import json
 import math
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,7 @@ matplotlib.use("Agg")  # files only: never open a window
 import matplotlib.pyplot as plt
 from tqdm import tqdm
 
+import chainrule
 from chainrule import Value, no_grad
 
 T = TypeVar("T")
@@ -65,6 +67,12 @@ def make_parser(
         "--quick", action="store_true", help="a tiny run of a second or two (the tests use it)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--dynamic",
+        action="store_true",
+        help="train with the dynamic engine (loss.backward() on the graph) instead of the "
+        "code chainrule.compile generates from it",
+    )
     parser.set_defaults(full_steps=steps, quick_steps=quick_steps)
     return parser
 
@@ -105,6 +113,59 @@ def fewer_gc_passes(threshold: int = 100_000) -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*old)
+
+
+class TrainingStep:
+    """One training step: the loss and the outputs to watch, every parameter's ``.grad`` filled.
+
+    ``build()`` makes the loss and a list of outputs (scores, logits) from the model's current
+    parameters. Dynamic: the step builds that graph and calls ``loss.backward()``, the engine
+    a learner reads. Compiled (the default): ``chainrule.compile(build)`` traces the graph once
+    and runs straight-line code after, with the same floats for the loss and the gradients.
+    """
+
+    def __init__(self, build: Callable[[], tuple[Value, list[Value]]], dynamic: bool) -> None:
+        self.build = build
+        self.dynamic = dynamic
+        self.compiled = None if dynamic else chainrule.compile(build)
+        self.first_seconds = 0.0  # the first call: tracing and compiling, when compiled
+        self.calls = 0
+
+    def __call__(self) -> tuple[float, list[float]]:
+        start = time.perf_counter()
+        if self.compiled is None:
+            loss, outs = self.build()
+            loss.backward()
+            result = loss.data, [o.data for o in outs]
+        else:
+            compiled_loss, numbers = self.compiled()
+            result = compiled_loss.data, numbers
+        if self.calls == 0:
+            self.first_seconds = time.perf_counter() - start
+        self.calls += 1
+        return result
+
+    def speeds(self, seconds: float) -> dict[str, Any]:
+        """The engine used and its speed; when compiled, one dynamic step timed to compare."""
+        if self.compiled is None:
+            return {"engine": "dynamic", "seconds_per_step": seconds / max(self.calls, 1)}
+        later = (seconds - self.first_seconds) / max(self.calls - 1, 1)
+        params = self.compiled.parameters
+        saved = [p.grad for p in params]
+        with fewer_gc_passes():  # as in the training loops
+            start = time.perf_counter()
+            loss, _ = self.build()
+            loss.backward()
+            dynamic = time.perf_counter() - start
+        for p, g in zip(params, saved):
+            p.grad = g
+        return {
+            "engine": "compiled",
+            "compile_seconds": self.first_seconds,
+            "seconds_per_step": later,
+            "dynamic_seconds_per_step": dynamic,
+            "speedup": dynamic / later if later > 0 else math.inf,
+        }
 
 
 def linear_decay(step: int, steps: int, start: float, end: float) -> float:
@@ -259,11 +320,12 @@ def finish(
     history: Mapping[str, Any],
     paths: Mapping[str, Path],
     model: Any,
+    speeds: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Add the run's size and timing to ``results``, print them with the files written, and
     return everything a caller (or a test) may want."""
     metrics = {**results, "steps": steps, "points": points, "seconds": seconds,
-               "seconds_per_step": seconds / steps}  # fmt: skip
+               "seconds_per_step": seconds / steps, **(speeds or {})}  # fmt: skip
     report(title, metrics, paths)
     return {**metrics, "history": history, "paths": paths, "model": model}
 

@@ -22,6 +22,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 from _common import (
     CLASS_COLORS,
+    TrainingStep,
     fewer_gc_passes,
     finish,
     make_parser,
@@ -30,7 +31,7 @@ from _common import (
     steps_for,
 )
 
-from chainrule import no_grad
+from chainrule import Value, no_grad
 from chainrule.losses import mse
 from chainrule.nn import MLP
 from chainrule.optim import Adam
@@ -70,16 +71,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{model}\non {n} samples, {steps} steps")
 
     history: dict[str, list[float]] = {"loss": []}
+
+    def loss_only() -> tuple[Value, list[Value]]:
+        return mse([model(x) for x in xs], ys), []
+
+    train_step = TrainingStep(loss_only, dynamic=args.dynamic)  # compiled by default
     start = time.perf_counter()
     bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
     with fewer_gc_passes():
         for _ in bar:
-            loss = mse([model(x) for x in xs], ys)
             optimizer.zero_grad()
-            loss.backward()
+            loss, _ = train_step()  # fills every parameter's .grad
             optimizer.step()
-            history["loss"].append(loss.data)
-            bar.set_postfix(mse=f"{loss.data:.4f}")
+            history["loss"].append(loss)
+            bar.set_postfix(mse=f"{loss:.4f}")
     seconds = time.perf_counter() - start
 
     grid = [-2.2 + 4.4 * i / 199 for i in range(200)]
@@ -101,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "mse_to_true_curve": true_mse,
     }
     return finish("curve fitting:", results, steps=steps, points=n, seconds=seconds,
-                  history=history, paths=paths, model=model)  # fmt: skip
+                  history=history, paths=paths, model=model,
+                  speeds=train_step.speeds(seconds))  # fmt: skip
 
 
 def plot_fit(

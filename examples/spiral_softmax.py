@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    TrainingStep,
     accuracy,
     fewer_gc_passes,
     finish,
@@ -35,9 +36,10 @@ from chainrule.nn import MLP
 from chainrule.optim import Adam
 
 
-def argmax(scores: Sequence[Value]) -> int:
+def argmax(scores: Sequence[Value | float]) -> int:
     """The class with the highest score."""
-    return max(range(len(scores)), key=lambda i: scores[i].data)
+    numbers = [s.data if isinstance(s, Value) else s for s in scores]
+    return max(range(len(numbers)), key=lambda i: numbers[i])
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -60,19 +62,24 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{model}\non {n} spiral points, {steps} steps")
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+
+    def loss_and_logits() -> tuple[Value, list[Value]]:
+        logits = [model(x) for x in X]
+        return cross_entropy(logits, y), [z for row in logits for z in row]
+
+    train_step = TrainingStep(loss_and_logits, dynamic=args.dynamic)  # compiled by default
     start = time.perf_counter()
     bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
     with fewer_gc_passes():
         for _ in bar:
-            logits = [model(x) for x in X]
-            loss = cross_entropy(logits, y)
             optimizer.zero_grad()
-            loss.backward()
+            loss, flat = train_step()  # fills every parameter's .grad
             optimizer.step()
-            acc = accuracy([argmax(z) for z in logits], y)
-            history["loss"].append(loss.data)
+            k = args.classes
+            acc = accuracy([argmax(flat[i : i + k]) for i in range(0, len(flat), k)], y)
+            history["loss"].append(loss)
             history["accuracy"].append(acc)
-            bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.0%}")
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}")
     seconds = time.perf_counter() - start
 
     def predict(p: list[float]) -> int:
@@ -101,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "final_loss": history["loss"][-1],
     }
     return finish("spiral:", results, steps=steps, points=n, seconds=seconds,
-                  history=history, paths=paths, model=model)  # fmt: skip
+                  history=history, paths=paths, model=model,
+                  speeds=train_step.speeds(seconds))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,7 +3,12 @@
 This is micrograd's demo, on chainrule: an MLP with two hidden layers of 16 ReLU neurons
 (337 parameters) learns to classify 100 points of the two-moons dataset. Every one of the
 ~61,000 multiplications and additions of a training step is a scalar ``Value`` in the graph
-(65,000 nodes in all) that ``backward()`` walks.
+(65,000 nodes in all).
+
+By default the step runs through ``chainrule.compile``: the graph is traced once into
+straight-line Python that gives the same floats as ``loss.backward()``, many times faster.
+``--dynamic`` builds the graph and walks it with ``backward()`` on every step, the engine a
+learner reads; the script prints the speed of both.
 
 - loss: max-margin (hinge) ``mean(max(0, 1 - y * score))`` for labels ``y`` in {-1, +1},
   plus the L2 penalty ``1e-4 * sum(w**2)``;
@@ -11,7 +16,8 @@ This is micrograd's demo, on chainrule: an MLP with two hidden layers of 16 ReLU
 
 Run it::
 
-    python examples/train_moons.py --out out
+    python examples/train_moons.py --out out            # compiled
+    python examples/train_moons.py --out out --dynamic  # the graph, step by step
 
 and open ``out/moons_boundary.png`` (the decision boundary over the data),
 ``out/moons_training.png`` (loss and accuracy per step) and ``out/moons_neuron.svg`` (the
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    TrainingStep,
     accuracy,
     fewer_gc_passes,
     finish,
@@ -67,22 +74,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{model}\non {n} moons points, {steps} steps")
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": [], "lr": []}
+
+    def loss_and_scores() -> tuple[Value, list[Value]]:
+        scores = [model(x) for x in X]
+        return hinge(scores, y) + l2_penalty(model.parameters(), alpha=1e-4), scores
+
+    # By default this graph is traced once by chainrule.compile into straight-line code that
+    # gives the same floats; --dynamic builds it and calls loss.backward() on every step.
+    train_step = TrainingStep(loss_and_scores, dynamic=args.dynamic)
     start = time.perf_counter()
     bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
     with fewer_gc_passes():
         for step in bar:
             optimizer.lr = linear_decay(step, steps, 1.0, 0.1)
-            scores = [model(x) for x in X]
-            loss = hinge(scores, y) + l2_penalty(model.parameters(), alpha=1e-4)
             optimizer.zero_grad()
-            loss.backward()
+            loss, scores = train_step()  # fills every parameter's .grad
             optimizer.step()
 
-            acc = accuracy([s.data > 0 for s in scores], [t > 0 for t in y])
-            history["loss"].append(loss.data)
+            acc = accuracy([s > 0 for s in scores], [t > 0 for t in y])
+            history["loss"].append(loss)
             history["accuracy"].append(acc)
             history["lr"].append(optimizer.lr)
-            bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.0%}")
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}")
     seconds = time.perf_counter() - start
 
     # The scores above were computed before the last update: evaluate the final model.
@@ -114,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "parameters": model.num_parameters(),
     }
     return finish("two moons:", results, steps=steps, points=n, seconds=seconds,
-                  history=history, paths=paths, model=model)  # fmt: skip
+                  history=history, paths=paths, model=model,
+                  speeds=train_step.speeds(seconds))  # fmt: skip
 
 
 def draw_one_neuron(model: MLP, X: Sequence[list[float]], path: Path) -> Path:

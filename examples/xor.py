@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    TrainingStep,
     accuracy,
     fewer_gc_passes,
     finish,
@@ -29,6 +30,7 @@ from _common import (
     steps_for,
 )
 
+from chainrule import Value
 from chainrule.data import make_xor
 from chainrule.losses import binary_cross_entropy_with_logits
 from chainrule.nn import MLP
@@ -54,19 +56,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{model}\non {n} XOR points, {steps} steps")
 
     history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+
+    def loss_and_logits() -> tuple[Value, list[Value]]:
+        logits = [model(x) for x in X]
+        return binary_cross_entropy_with_logits(logits, y), logits
+
+    train_step = TrainingStep(loss_and_logits, dynamic=args.dynamic)  # compiled by default
     start = time.perf_counter()
     bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
     with fewer_gc_passes():
         for _ in bar:
-            logits = [model(x) for x in X]
-            loss = binary_cross_entropy_with_logits(logits, y)
             optimizer.zero_grad()
-            loss.backward()
+            loss, logits = train_step()  # fills every parameter's .grad
             optimizer.step()
-            acc = accuracy([int(z.data > 0) for z in logits], y)
-            history["loss"].append(loss.data)
+            acc = accuracy([int(z > 0) for z in logits], y)
+            history["loss"].append(loss)
             history["accuracy"].append(acc)
-            bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.0%}")
+            bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.0%}")
     seconds = time.perf_counter() - start
 
     def predict(p: list[float]) -> int:
@@ -95,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "final_loss": history["loss"][-1],
     }
     return finish("XOR:", results, steps=steps, points=n, seconds=seconds,
-                  history=history, paths=paths, model=model)  # fmt: skip
+                  history=history, paths=paths, model=model,
+                  speeds=train_step.speeds(seconds))  # fmt: skip
 
 
 if __name__ == "__main__":

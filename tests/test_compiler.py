@@ -11,10 +11,14 @@ import pytest
 from hypothesis import given
 from oracle import assert_close, central_difference, reals, reverse_mode
 
-from chainrule import Value, apply, custom_op
+from chainrule import Function, Value, apply, custom_op, no_grad
+from chainrule.checkpointing import checkpoint
 from chainrule.compiler import CompiledFunction, TraceChangedError, compile
-from chainrule.losses import cross_entropy
+from chainrule.data import make_moons
+from chainrule.losses import cross_entropy, hinge, l2_penalty
+from chainrule.nn import MLP
 from chainrule.ops import OPS
+from chainrule.optim import SGD
 
 TOL = 1e-12
 
@@ -154,16 +158,24 @@ def test_source_is_a_wengert_list() -> None:
     with pytest.raises(RuntimeError, match="call the compiled function once"):
         _ = cf.source
     cf(0.5, -1.0)
-    lines = cf.source.splitlines()
-    assert lines[0] == "def forward_backward(a, b):"
-    assert "    t1 = a * b" in lines
-    assert "    t2 = F_tanh_0(t1)" in lines
-    assert "    t3 = t2 + a" in lines
-    assert "    a_bar += t1_bar * b" in lines  # a's second contribution accumulates
-    assert lines[-1] == "    return t3, (a_bar, b_bar)"
-    # backward lines come in reverse topological order: t3 first, the leaves last
-    back = lines[lines.index("    # backward: adjoints in reverse topological order") + 1 :]
-    assert back[0] == "    t3_bar = 1.0"
+    assert cf.source == (
+        "def forward_backward(a, b):\n"
+        "    # forward\n"
+        "    t1 = a * b\n"
+        "    t2 = F0(t1)\n"  # tanh: its op object, by number
+        "    t3 = t2 + a\n"
+        "    # backward: adjoints in reverse topological order\n"
+        "    t1_bar = 1.0 * L0(t1, t2)[0]\n"
+        "    a_bar = 1.0 + t1_bar * b\n"  # shares added in the dynamic engine's order
+        "    b_bar = t1_bar * a\n"
+        "    return t3, (a_bar, b_bar), ()\n"
+    )
+
+
+def test_a_neuron_is_one_line() -> None:
+    cf = compile(lambda b, w0, w1: (b + w0 * 0.5 + w1 * -2.0).relu())
+    cf(0.1, 0.2, 0.3)
+    assert "    t1 = b + w0 * 0.5 + w1 * -2.0" in cf.source.splitlines()
 
 
 def test_star_args_get_numbered_names() -> None:
@@ -199,7 +211,7 @@ def test_retrace_follows_the_new_graph() -> None:
     cf(1.0)
     value, (dx,) = cf(-1.0)
     assert value == math.exp(-1.0) and dx == math.exp(-1.0)
-    assert "F_exp" in cf.source
+    assert "F0(x)" in cf.source  # exp now: the first op called
 
 
 def test_relu_branches_are_ops_not_trace_changes() -> None:
@@ -222,7 +234,7 @@ def test_tracing_restores_value_data_even_when_f_raises() -> None:
 
 def test_errors_are_clear() -> None:
     with pytest.raises(TypeError, match="return a Value"):
-        compile(lambda x: 1.0)(2.0)  # type: ignore[arg-type, return-value]
+        compile(lambda x: 1.0)(2.0)
 
     def hooked(x: Value) -> Value:
         y = x * 2.0
@@ -273,3 +285,207 @@ def test_mlp_training_matches_the_dynamic_engine() -> None:
         _, grads = cf(*params)
         params = [p - 0.1 * g for p, g in zip(params, grads)]
     assert reverse_mode(f, params) == list(cf(*params)[1])  # the same floats, bit for bit
+
+
+# --- no stale number: everything that can change between calls is read or recomputed ---
+
+
+def test_detach_is_recomputed_on_every_call() -> None:
+    cf = compile(lambda x: x * x.detach())
+    assert cf(2.0) == (4.0, (2.0,))
+    assert cf(3.0) == (9.0, (3.0,))  # d/dx of x * stop_gradient(x) is the detached x
+
+
+def _no_grad_block(x: Value, y: Value) -> Value:
+    with no_grad():
+        scale = (x * y).tanh().exp()  # a number from the inputs, with no gradient
+    return x * scale + y
+
+
+def test_a_no_grad_block_is_recomputed_on_every_call() -> None:
+    cf = compile(_no_grad_block)
+    for xs in [(0.5, 2.0), (-1.0, 0.3), (2.0, -0.7)]:
+        value, grads = dynamic(_no_grad_block, xs)
+        assert cf(*xs) == (value, tuple(grads))
+
+
+def test_closed_over_parameters_are_read_on_every_call_and_get_their_grads() -> None:
+    w, b = Value(0.5), Value(-0.25)
+    shift = Value(1.0, requires_grad=False)  # a constant made outside f: read too
+    cf = compile(lambda x: (w * x + b).tanh() * shift)
+    value, (dx,) = cf(2.0)
+    assert value == math.tanh(0.75) and cf.parameters == [w, b]
+    first = (w.grad, b.grad)
+    w.data, shift.data = -1.5, 2.0  # an optimizer step, and a changed constant
+    value, (dx,) = cf(2.0)
+    assert value == math.tanh(-3.25) * 2.0
+    ref_w, ref_b = Value(-1.5), Value(-0.25)
+    x = Value(2.0)
+    out = (ref_w * x + ref_b).tanh() * Value(2.0, requires_grad=False)
+    out.backward()
+    assert (dx, w.grad, b.grad) == (x.grad, first[0] + ref_w.grad, first[1] + ref_b.grad)
+
+
+def test_a_number_read_into_a_new_value_is_checked() -> None:
+    cf = compile(lambda x: x * Value(x.data, requires_grad=False))
+    assert cf(2.0) == (4.0, (2.0,))
+    with pytest.raises(TraceChangedError, match="different graph"):
+        cf(3.0)
+    assert compile(lambda x: x * Value(x.data), retrace=True)(3.0)[0] == 9.0
+
+
+def test_argument_names_never_collide_with_generated_names() -> None:
+    def f(x: Value, t1_d0: Value, t1: Value, x_bar: Value, F0: Value, p0: Value) -> Value:
+        return (x * t1_d0 + t1 * x_bar).tanh() * F0 + p0 * x
+
+    cf = compile(f)
+    xs = (0.3, -0.2, 0.9, 1.1, 0.4, -0.6)
+    assert_same(f, cf, xs)
+    assert cf.source.startswith("def forward_backward(x0, x1, x2, x3, x4, x5):")
+
+    def g(float: Value, y: Value) -> Value:  # a builtin's name, on purpose
+        return float.exp() * y
+
+    assert_same(g, compile(g), (0.3, 2.0))
+
+
+def test_a_custom_op_with_any_name_compiles() -> None:
+    for name in ("x²", "def", "F0", "L0(", "a b"):
+        square = custom_op(lambda x: 2.0 * x, name=name)(lambda x: x * x)
+        f = lambda x, square=square: square(x.tanh()) + x
+        assert_same(f, compile(f), (0.7,))
+
+
+def test_a_graph_made_before_f_is_refused_by_name() -> None:
+    w = Value(0.5)
+    h = w * 3.0  # made outside f: its number would be stale
+    with pytest.raises(ValueError, match="computed before f was called"):
+        compile(lambda x: x * h)(2.0)
+
+
+class _Cube(Function):
+    @staticmethod
+    def forward(ctx: Any, x: float) -> float:
+        ctx.save_for_backward(x)
+        return x * x * x
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: float) -> float:
+        x: float = ctx.saved_values[0]
+        return grad_out * 3 * x * x
+
+
+def test_functions_and_checkpoints_are_refused_with_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"Op\('_Cube'\).*custom_op"):
+        compile(lambda x: _Cube.apply(x) + x)(2.0)
+    with pytest.raises(ValueError, match=r"Op\('checkpoint'\).*without checkpoint"):
+        compile(lambda x: checkpoint(lambda v: v.tanh(), x))(2.0)
+    # a Function of constants only is a constant: fine
+    assert compile(lambda x: x * _Cube.apply(Value(2.0, requires_grad=False)))(1.0) == (8.0, (8.0,))
+
+
+# --- random graphs: compiled == dynamic, call after call ---
+
+_WOBBLE = custom_op(lambda x: 1.0 + 0.5 * math.cos(x), name="wobble(x)")(
+    lambda x: x + 0.5 * math.sin(x)
+)
+_UNARY: list[Callable[[Value], Value]] = [
+    lambda v: v.tanh(),
+    lambda v: v.sin(),
+    lambda v: v.relu(),
+    lambda v: v.leaky_relu(0.1),
+    lambda v: v.sigmoid(),
+    lambda v: (v * 0.3).exp(),
+    lambda v: -v,
+    lambda v: abs(v),
+    lambda v: _WOBBLE(v),
+    lambda v: v.detach() * 0.5,
+]
+
+
+def _random_graph(seed: int, weights: list[Value]) -> Callable[..., Value]:
+    """A function of 3 inputs that builds a random DAG (shared nodes, detach, no_grad,
+    closed-over weights, a custom op), the same graph on every call."""
+    rng = random.Random(seed)
+    plan = []
+    for _ in range(rng.randint(5, 40)):
+        plan.append((rng.randrange(6), rng.random(), rng.random(), rng.randrange(len(_UNARY))))
+
+    def f(*xs: Value) -> Value:
+        nodes: list[Value] = [*xs, *weights]
+        for kind, u, v, k in plan:
+            a, b = nodes[int(u * len(nodes))], nodes[int(v * len(nodes))]
+            if kind == 0:
+                nodes.append(a + b)
+            elif kind == 1:
+                nodes.append(a * b - a)
+            elif kind == 2:
+                nodes.append(a / (1.0 + b * b))
+            elif kind == 3:
+                nodes.append(_UNARY[k](a))
+            elif kind == 4:
+                with no_grad():
+                    c = _UNARY[k](a + b)
+                nodes.append(b * c)
+            else:
+                nodes.append(a * 0.5 + (b * 2.0 + 1.0))
+        return sum(nodes[len(xs) :], nodes[0])
+
+    return f
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_graphs_match_the_dynamic_engine(seed: int) -> None:
+    rng = random.Random(1000 + seed)
+    weights = [Value(rng.uniform(-1, 1)) for _ in range(2)]
+    f = _random_graph(seed, weights)
+    cf = compile(f)
+    for _ in range(4):  # new inputs and new weights, the same compiled code
+        xs = [rng.uniform(-2, 2) for _ in range(3)]
+        for w in weights:
+            w.data, w.grad = rng.uniform(-1, 1), 0.0
+        value, grads = cf(*xs)
+        compiled_w = [w.grad for w in weights]
+        for w in weights:
+            w.grad = 0.0
+        want_value, want_grads = dynamic(f, xs)
+        assert abs(value - want_value) <= TOL * max(1.0, abs(want_value))
+        for got, want in zip([*grads, *compiled_w], [*want_grads, *(w.grad for w in weights)]):
+            assert abs(got - want) <= TOL * max(1.0, abs(want)), (got, want)
+
+
+# --- the training-loop drop-in ---
+
+
+def test_a_compiled_step_trains_exactly_like_backward() -> None:
+    X, labels = make_moons(12, noise=0.1, seed=3)
+    y = [2.0 * t - 1.0 for t in labels]
+    models = [MLP(2, [4, 4, 1], seed=5) for _ in range(2)]
+    optims = [SGD(m.parameters(), lr=0.5) for m in models]
+
+    def loss_fn(model: MLP) -> Value:
+        scores = [model(x) for x in X]
+        return hinge(scores, y) + l2_penalty(model.parameters(), alpha=1e-4)
+
+    step = compile(lambda: loss_fn(models[1]))
+    for _ in range(4):
+        loss = loss_fn(models[0])
+        optims[0].zero_grad()
+        loss.backward()
+        optims[0].step()
+        optims[1].zero_grad()
+        compiled = step()
+        optims[1].step()
+        assert isinstance(compiled, Value) and compiled.data == loss.data
+        assert [p.data for p in models[1].parameters()] == [p.data for p in models[0].parameters()]
+    with pytest.raises(RuntimeError, match="already added"):
+        compiled.backward()
+
+
+def test_a_step_can_return_outputs_too() -> None:
+    w = Value(0.5)
+    step = compile(lambda: (w * w, [w * 2.0, w.tanh()]))
+    loss, outs = step()
+    assert loss.data == 0.25 and outs == [1.0, math.tanh(0.5)] and w.grad == 1.0
+    w.data = 2.0
+    assert step()[1] == [4.0, math.tanh(2.0)] and w.grad == 1.0 + 4.0

@@ -132,3 +132,14 @@ def test_plots_name_their_loss_and_label_the_input_axes(
     assert curve.get_ylabel() == "loss: mean hinge loss"
     assert boundary.get_xlabel() == "first input $x_1$"
     assert boundary.get_ylabel() == "second input $x_2$"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["xor", "regression", "spiral_softmax", "train_moons"])
+def test_compiled_and_dynamic_training_give_the_same_floats(tmp_path: Path, name: str) -> None:
+    compiled = run(name, tmp_path / "c", "--steps", "3")
+    dynamic = run(name, tmp_path / "d", "--steps", "3", "--dynamic")
+    assert compiled["engine"] == "compiled" and dynamic["engine"] == "dynamic"
+    assert compiled["history"] == dynamic["history"]  # the same loss, step after step
+    assert compiled["model"].state_dict() == dynamic["model"].state_dict()
+    assert compiled["dynamic_seconds_per_step"] > 0 and compiled["compile_seconds"] > 0

@@ -143,6 +143,9 @@ class HookHandle:
 
 # --- building nodes ---
 
+TRACE_HOOK: Callable[[Value, Op, tuple[Value, ...]], None] | None = None
+"""Set by :mod:`chainrule.compiler` while it traces: called with every node ``apply`` makes."""
+
 
 def apply(op: Op, *args: Value | float) -> Value:
     """The node ``op(*args)``: the one way every node is made. Numbers become constants."""
@@ -159,6 +162,8 @@ def apply(op: Op, *args: Value | float) -> Value:
         out._prev, out.grad_fn, out.requires_grad = (), None, False
     if anomaly.STATE.active:
         anomaly.STATE.record(out)
+    if TRACE_HOOK is not None:  # chainrule.compile is recording every node, no_grad ones too
+        TRACE_HOOK(out, op, parents)  # type: ignore[arg-type]
     return out
 
 
