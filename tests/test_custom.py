@@ -144,7 +144,7 @@ def test_bad_forward_and_backward_results() -> None:
         def backward(ctx: FunctionCtx, g: float) -> Any:
             return "3"
 
-    with pytest.raises(TypeError, match=r"NoNumber.forward must return a real number \(or a tuple of them\), got list"):
+    with pytest.raises(TypeError, match=r"NoNumber.forward must return a real number.*got list"):
         NoNumber.apply(Value(1.0))
     with pytest.raises(ValueError, match=r"returned 2 gradient.*for 1 argument"):
         TooMany.apply(Value(1.0)).backward()

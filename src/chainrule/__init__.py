@@ -14,8 +14,8 @@ The plain functions (``chainrule.tanh``, ``chainrule.relu``, ...) are made from 
 from typing import TYPE_CHECKING
 
 from chainrule import autograd, data, dual, functional, losses, nn, optim, transforms
-from chainrule.autograd import backward
 from chainrule.anomaly import AnomalyError, detect_anomaly
+from chainrule.autograd import backward
 from chainrule.checkpointing import checkpoint, checkpoint_sequential
 from chainrule.compiler import CompiledFunction, TraceChangedError, compile
 from chainrule.custom import Function, FunctionCtx, custom_op

@@ -32,7 +32,7 @@ Seeds = Value | float | Sequence[Value | float] | None
 
 
 def _values(xs: Values, what: str) -> list[Value]:
-    many = list(xs) if isinstance(xs, (list, tuple)) else [xs]
+    many: list[Any] = list(xs) if isinstance(xs, (list, tuple)) else [xs]
     if not many:
         raise ValueError(f"{what} is empty; give at least one Value")
     for i, x in enumerate(many):

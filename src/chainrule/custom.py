@@ -78,19 +78,20 @@ class Function:
     there is one argument); ``None`` means "no gradient" (e.g. for a setting that is
     not a Value), and trailing ``None``s beyond the arguments are ignored (PyTorch).
     A ``forward`` returning a tuple of numbers has several outputs: ``apply`` returns a
-    tuple of nodes and ``backward(ctx, *grad_outs)`` takes one adjoint per output. Arguments that are Values reach ``forward`` as their ``data``.
+    tuple of nodes and ``backward(ctx, *grad_outs)`` takes one adjoint per output.
+    Arguments that are Values reach ``forward`` as their ``data``.
     Second derivatives (``create_graph=True``) need :func:`custom_op` instead: a
     backward on floats cannot be differentiated again, and chainrule says so rather
     than return a wrong number.
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, *args: Any) -> float:
-        """The output as a float, from float (and other) arguments."""
+    def forward(ctx: FunctionCtx, *args: Any, **_: Any) -> Any:
+        """The output as a float (or a tuple of floats), from float (and other) arguments."""
         raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
 
     @staticmethod
-    def backward(ctx: FunctionCtx, *grad_outs: float) -> Any:
+    def backward(ctx: FunctionCtx, *grad_outs: Any, **_: Any) -> Any:
         """``sum_k grad_out_k * d out_k / d arg_i`` for each argument (or None)."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad_out)")
 
@@ -201,8 +202,7 @@ class Function:
                 if t != 0.0:
                     if d is None:
                         raise TypeError(
-                            f"{cls.__name__}.backward returned None for an argument with a "
-                            "tangent"
+                            f"{cls.__name__}.backward returned None for an argument with a tangent"
                         )
                     tangent += float(d) * t
             duals.append(Dual(out, tangent, tag))

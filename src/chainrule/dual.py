@@ -109,7 +109,8 @@ class Dual(Operators):
         tangent: Any = 0.0
         for d, t in zip(local, tangents):
             if not (isinstance(t, float) and t == 0.0):
-                tangent = d * t if isinstance(tangent, float) and tangent == 0.0 else tangent + d * t
+                first = isinstance(tangent, float) and tangent == 0.0
+                tangent = d * t if first else tangent + d * t
         result = Dual.__new__(Dual)  # no __init__: the parts are checked already
         result.primal, result.tangent, result.tag = out, tangent, tag
         return result
@@ -149,9 +150,7 @@ def _evaluate(op: Op, xs: list[Any]) -> Any:
     return op.forward(*xs)
 
 
-def jvp(
-    f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
-) -> tuple[Any, Any]:
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``, in one pass.
 
     Returns ``(f(primals), J_f(primals) @ tangents)``. ``f`` takes one argument per

@@ -302,7 +302,7 @@ def _seeds(gradient: Seed | Sequence[Seed], n: int) -> list[Seed]:
     """One seed per root: a single number is broadcast, a sequence must match."""
     if isinstance(gradient, (Value, numbers.Real)):
         return [gradient] * n
-    seeds = list(gradient)
+    seeds = list(gradient)  # type: ignore[arg-type]  # a str is no Sequence[Seed]
     if len(seeds) != n:
         raise ValueError(f"got {len(seeds)} gradient(s) for {n} root(s); give one per root")
     return seeds

@@ -1,4 +1,4 @@
-"""Function transforms, with JAX's names: grad, value_and_grad, vjp, jvp, jacrev, jacfwd, hessian, hvp.
+"""Function transforms, named as in JAX: grad, value_and_grad, vjp, jvp, jacrev, jacfwd, hvp.
 
 Each transform takes a Python function of scalars and returns a new function. You
 call it with plain numbers and get plain numbers back; the Values and the graph live
@@ -313,9 +313,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
         totals: list[Any] = [0.0] * len(primals)
         for o, u in zip(outs, cts):
             if not (isinstance(u, Value) or _is_real(u)):
-                raise TypeError(
-                    f"vjp_fn: cotangents must be numbers or Values, got {_describe(u)}"
-                )
+                raise TypeError(f"vjp_fn: cotangents must be numbers or Values, got {_describe(u)}")
             if isinstance(u, Value) or u != 0.0:
                 shares = trace.gradients(o, u, "vjp")
                 totals = [s if isinstance(t, float) and t == 0.0 else t + s
