@@ -300,9 +300,9 @@ def adjoints(root: Value | Sequence[Value], gradient: Seed | Sequence[Seed] = 1.
 
 def _seeds(gradient: Seed | Sequence[Seed], n: int) -> list[Seed]:
     """One seed per root: a single number is broadcast, a sequence must match."""
-    if isinstance(gradient, (Value, numbers.Real)):
+    if not isinstance(gradient, Sequence):
         return [gradient] * n
-    seeds = list(gradient)  # type: ignore[arg-type]  # a str is no Sequence[Seed]
+    seeds = list(gradient)
     if len(seeds) != n:
         raise ValueError(f"got {len(seeds)} gradient(s) for {n} root(s); give one per root")
     return seeds
