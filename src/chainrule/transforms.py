@@ -203,6 +203,8 @@ class _Trace:
             return out if self.keeps(out) else out.data
         if isinstance(out, (list, tuple)):
             return type(out)(self.primal(o) for o in out)
+        if isinstance(out, dict):  # an aux dictionary
+            return {k: self.primal(o) for k, o in out.items()}
         return float(out) if _is_real(out) else out
 
 
