@@ -182,6 +182,10 @@ def test_plain_functions_accept_duals() -> None:
     d = chainrule.sin(Dual(0.3, 1.0))
     assert isinstance(d, Dual) and (d.primal, d.tangent) == (math.sin(0.3), math.cos(0.3))
     assert jvp(chainrule.tanh, (0.0,), (1.0,)) == (0.0, 1.0)
+    # a Value and a Dual in one plain function: the Dual's rule runs, on the Value
+    a = Value(-2.0)
+    d = chainrule.leaky_relu(a, Dual(0.1, 1.0))  # alpha x: d/dalpha = x
+    assert isinstance(d, Dual) and d.primal.data == -0.2 and d.tangent.data == -2.0
 
 
 def test_tags_are_per_call_and_transforms_work_in_threads() -> None:
