@@ -233,3 +233,28 @@ def test_vjp_of_a_dual_is_a_dual() -> None:
     # vjp inside jvp: d/dx [u · f'(x)] = u f''(x)
     out = jvp(lambda x: vjp(f, x)[1](2.0)[0], (0.5,), (1.0,))
     assert out == (2.0 * d1(0.5), 2.0 * d2(0.5))
+
+
+@given(reals(-3.0, 3.0), reals(-2.0, 2.0))
+def test_hvp_and_hessian_take_values_and_duals(x: float, v: float) -> None:
+    # d/dx [f''(x) v] = f'''(x) v, through reverse over hvp and forward over hessian
+    assert_close(grad(lambda y: hvp(f, (y,), (v,))[0])(x), d3(x) * v)
+    assert_close(jvp(hessian(f), (x,), (v,))[1], d3(x) * v)
+    assert_close(jvp(lambda y: hvp(f, (y,), (1.0,))[0], (x,), (v,))[1], d3(x) * v)
+
+
+def test_a_value_argument_gives_values_back_from_every_transform() -> None:
+    x = Value(0.5)
+    results = [
+        grad(f)(x),
+        jvp(f, (x,), (1.0,))[1],
+        jacfwd(f)(x),
+        hvp(f, (x,), (1.0,))[0],
+        vjp(f, x)[1](1.0)[0],
+    ]
+    assert all(isinstance(r, Value) for r in results)
+    expected = [d1(0.5), d1(0.5), d1(0.5), d2(0.5), d1(0.5)]
+    for r, e in zip(results, expected):
+        assert_close(r.data, e, atol=1e-12, rtol=1e-12)
+    results[0].backward()
+    assert_close(x.grad, d2(0.5), atol=1e-12, rtol=1e-12)
