@@ -258,3 +258,10 @@ def test_a_value_argument_gives_values_back_from_every_transform() -> None:
         assert_close(r.data, e, atol=1e-12, rtol=1e-12)
     results[0].backward()
     assert_close(x.grad, d2(0.5), atol=1e-12, rtol=1e-12)
+
+
+def test_a_constant_output_comes_back_as_a_float() -> None:
+    const = Value(2.0, requires_grad=False)
+    assert value_and_grad(lambda x: const)(1.0) == (2.0, 0.0)
+    w = Value(3.0)  # a closure the output does not depend on changes nothing
+    assert value_and_grad(lambda x: x * x + w.detach())(1.0) == (4.0, 2.0)

@@ -166,7 +166,8 @@ class _Trace:
             return True
         if id(v) not in self._keeps:
             self._keeps[id(v)] = any(
-                n.grad_fn is None and n not in self.own for n in topological_order(v)
+                n.grad_fn is None and n.requires_grad and n not in self.own
+                for n in topological_order(v)
             )
         return self._keeps[id(v)]
 
