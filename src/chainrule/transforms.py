@@ -416,8 +416,9 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
 
     Forward over reverse, ``H v = jvp(grad(f), x, v)``: the tangent ``v`` rides through
     ``f`` on dual numbers of graph nodes, and one reverse pass over each part of the
-    output gives ``∇f`` and its directional derivative ``H v`` together. Two passes
-    whatever the number of inputs (the full Hessian needs one per input).
+    output gives ``∇f`` and its directional derivative ``H v`` together: one forward and
+    two reverse passes whatever the number of inputs (the full Hessian needs one reverse
+    pass per input). docs/howto/transforms.md measures it against the other ways.
 
     >>> hvp(lambda x, y: x * x * y, (1.0, 2.0), (1.0, 0.0))  # first column of H
     (4.0, 2.0)
