@@ -168,3 +168,16 @@ def test_quick_run_prints_every_engine(tmp_path: Path) -> None:
     assert [c[0] for c in cells] == ["micrograd 0.1.0", "chainrule"]
     assert cells[0][3:] == cells[1][3:] == ["65,818", "0.714169"]  # same graph, same final loss
     assert not (tmp_path / "p.md").exists()
+
+
+def test_the_hvp_methods_compute_the_closed_form() -> None:
+    """benchmarks/hvp.py times four ways to H v: each gives the Rosenbrock closed form."""
+    import hvp  # benchmarks/hvp.py
+
+    x = [0.3, -0.7, 1.1, 0.2, -1.4]
+    v = [1.0, -2.0, 0.5, 0.0, 3.0]
+    exact = hvp.rosenbrock_hvp(x, v)
+    assert any(e != 0.0 for e in exact)
+    for name, method in hvp.METHODS.items():
+        tol = 1e-5 if name == "finite differences" else 1e-9
+        assert method(hvp.rosenbrock, x, v) == pytest.approx(exact, abs=tol), name

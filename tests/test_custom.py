@@ -13,7 +13,7 @@ from test_docs import DOCS, python_blocks
 import chainrule
 from chainrule import GradcheckError, Value, gradcheck, no_grad
 from chainrule.custom import Function, FunctionCtx, custom_op
-from chainrule.dual import jvp
+from chainrule.dual import Dual, jvp
 from chainrule.ops import OPS
 
 
@@ -144,7 +144,7 @@ def test_bad_forward_and_backward_results() -> None:
         def backward(ctx: FunctionCtx, g: float) -> Any:
             return "3"
 
-    with pytest.raises(TypeError, match=r"NoNumber.forward must return a real number, got list"):
+    with pytest.raises(TypeError, match=r"NoNumber.forward must return a real number.*got list"):
         NoNumber.apply(Value(1.0))
     with pytest.raises(ValueError, match=r"returned 2 gradient.*for 1 argument"):
         TooMany.apply(Value(1.0)).backward()
@@ -286,3 +286,60 @@ def test_the_docs_page_runs() -> None:
     namespace: dict[str, object] = {}
     for block in python_blocks((DOCS / "howto" / "custom-ops-in-depth.md").read_text()):
         exec(compile(block, "docs/howto/custom-ops-in-depth.md", "exec"), namespace)
+
+
+# --- PyTorch's conventions: trailing Nones, several outputs ---
+
+
+def test_backward_may_return_trailing_nones_for_extras() -> None:
+    class Scaled(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, x: float) -> float:
+            return 3.0 * x
+
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> Any:
+            return g * 3.0, None, None  # PyTorch accepts Nones beyond the inputs
+
+    x = Value(2.0)
+    Scaled.apply(x).backward()
+    assert x.grad == 3.0
+
+
+def test_a_trailing_number_beyond_the_inputs_is_still_refused() -> None:
+    class Extra(Cube):
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> Any:
+            return g, None, 1.0
+
+    with pytest.raises(ValueError, match=r"returned 3 gradient.*for 1 argument"):
+        Extra.apply(Value(1.0)).backward()
+
+
+class SinCos(Function):
+    """Two outputs: (sin x, cos x); backward gets one adjoint per output."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: float) -> tuple[float, float]:
+        ctx.save_for_backward(x)
+        return math.sin(x), math.cos(x)
+
+    @staticmethod
+    def backward(ctx: FunctionCtx, g_sin: float, g_cos: float) -> float:
+        (x,) = ctx.saved_values
+        return g_sin * math.cos(x) - g_cos * math.sin(x)
+
+
+def test_a_function_with_two_outputs() -> None:
+    x = Value(0.3)
+    s, c = SinCos.apply(x)
+    assert (s.data, c.data) == (math.sin(0.3), math.cos(0.3))
+    (2.0 * s + 5.0 * c).backward()
+    assert math.isclose(x.grad, 2.0 * math.cos(0.3) - 5.0 * math.sin(0.3))
+    assert SinCos.apply(0.3) == (math.sin(0.3), math.cos(0.3))
+
+
+def test_a_function_with_two_outputs_in_forward_mode() -> None:
+    s, c = SinCos.apply(Dual(0.3, 2.0))
+    assert math.isclose(s.tangent, 2.0 * math.cos(0.3))
+    assert math.isclose(c.tangent, -2.0 * math.sin(0.3))

@@ -13,8 +13,9 @@ The plain functions (``chainrule.tanh``, ``chainrule.relu``, ...) are made from 
 
 from typing import TYPE_CHECKING
 
-from chainrule import data, dual, functional, losses, nn, optim, transforms
+from chainrule import autograd, data, dual, functional, losses, nn, optim, transforms
 from chainrule.anomaly import AnomalyError, detect_anomaly
+from chainrule.autograd import backward
 from chainrule.checkpointing import checkpoint, checkpoint_sequential
 from chainrule.compiler import CompiledFunction, TraceChangedError, compile
 from chainrule.custom import Function, FunctionCtx, custom_op
@@ -39,6 +40,8 @@ __all__ = [
     "Value",
     "__version__",
     "apply",
+    "autograd",
+    "backward",
     "checkpoint",
     "checkpoint_sequential",
     "compile",

@@ -76,65 +76,83 @@ class Function:
 
     ``backward`` returns one entry per argument of ``forward`` (a single number when
     there is one argument); ``None`` means "no gradient" (e.g. for a setting that is
-    not a Value). Arguments that are Values reach ``forward`` as their ``data``.
+    not a Value), and trailing ``None``s beyond the arguments are ignored (PyTorch).
+    A ``forward`` returning a tuple of numbers has several outputs: ``apply`` returns a
+    tuple of nodes and ``backward(ctx, *grad_outs)`` takes one adjoint per output.
+    Arguments that are Values reach ``forward`` as their ``data``.
     Second derivatives (``create_graph=True``) need :func:`custom_op` instead: a
     backward on floats cannot be differentiated again, and chainrule says so rather
     than return a wrong number.
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, *args: Any) -> float:
-        """The output as a float, from float (and other) arguments."""
+    def forward(ctx: FunctionCtx, *args: Any, **_: Any) -> Any:
+        """The output as a float (or a tuple of floats), from float (and other) arguments."""
         raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
 
     @staticmethod
-    def backward(ctx: FunctionCtx, grad_out: float) -> Any:
-        """``grad_out * d out / d arg_i`` for each argument (or None)."""
+    def backward(ctx: FunctionCtx, *grad_outs: Any, **_: Any) -> Any:
+        """``sum_k grad_out_k * d out_k / d arg_i`` for each argument (or None)."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad_out)")
 
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run the operation: a Value node for Value inputs, a Dual for Dual inputs.
 
-        With only plain numbers it returns a plain float.
+        With only plain numbers it returns a plain float. A ``forward`` that returns a
+        tuple of numbers gives a tuple of outputs, one node (or Dual) each.
         """
         if any(isinstance(a, Dual) for a in args):
             return cls._apply_dual(args)
         needs = tuple(isinstance(a, Value) and a.requires_grad for a in args)
         ctx = FunctionCtx(needs)
-        out = cls._run_forward(ctx, args)
+        outs = cls._run_forward(ctx, args)
         if not any(isinstance(a, Value) for a in args):
-            return out
+            return outs if len(outs) > 1 else outs[0]
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
+        nodes = []
+        for k, out in enumerate(outs):
+            # one node per output; its backward call sees grad_out for this output, 0 for the
+            # others (backward is linear in the grad_outs, so the shares add up correctly)
+            def vjp(g: Any, *xs_out: Any, k: int = k) -> tuple[float, ...]:
+                if isinstance(g, Value):
+                    cls._no_second_order()
+                gs = [0.0] * len(outs)
+                gs[k] = g
+                return cls._shares(ctx, gs, len(args), positions)
 
-        def vjp(g: Any, *xs_out: Any) -> tuple[float, ...]:
-            if isinstance(g, Value):
-                cls._no_second_order()
-            return cls._shares(ctx, g, len(args), positions)
-
-        op = Op(cls.__name__, lambda *xs: out, cls._no_second_order,
-                f"custom Function {cls.__name__}", vjp=vjp)  # fmt: skip
-        return apply(op, *(args[i] for i in positions))
+            op = Op(cls.__name__, lambda *xs, out=out: out, cls._no_second_order,
+                    f"custom Function {cls.__name__}", vjp=vjp)  # fmt: skip
+            nodes.append(apply(op, *(args[i] for i in positions)))
+        return tuple(nodes) if len(outs) > 1 else nodes[0]
 
     # --- helpers (classmethods so a subclass's name shows in every error) ---
 
     @classmethod
-    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...]) -> float:
+    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...]) -> tuple[float, ...]:
+        """The outputs of forward, as a tuple of floats (one for a single output)."""
         plain = [a.data if isinstance(a, (Value, Dual)) else a for a in args]
         with no_grad():
             out = cls.forward(ctx, *plain)
-        if not _is_real(out):
-            raise TypeError(
-                f"{cls.__name__}.forward must return a real number, "
-                f"got {type(out).__name__} {out!r}"
-            )
-        return float(out)
+        outs = tuple(out) if isinstance(out, tuple) and out else (out,)
+        for o in outs:
+            if not _is_real(o):
+                raise TypeError(
+                    f"{cls.__name__}.forward must return a real number (or a tuple of them), "
+                    f"got {type(out).__name__} {out!r}"
+                )
+        return tuple(float(o) for o in outs)
 
     @classmethod
-    def _grads(cls, ctx: FunctionCtx, g: float, nargs: int) -> tuple[Any, ...]:
-        """Call backward and check it returned one entry per argument."""
-        result = cls.backward(ctx, g)
+    def _grads(cls, ctx: FunctionCtx, gs: list[Any], nargs: int) -> tuple[Any, ...]:
+        """Call backward and check it returned one entry per argument.
+
+        Trailing ``None``s beyond the arguments are accepted and dropped, as in PyTorch.
+        """
+        result = cls.backward(ctx, *gs)
         grads: tuple[Any, ...] = result if isinstance(result, tuple) else (result,)
+        if len(grads) > nargs and all(g is None for g in grads[nargs:]):
+            grads = grads[:nargs]
         if len(grads) != nargs:
             raise ValueError(
                 f"{cls.__name__}.backward returned {len(grads)} gradient(s) for "
@@ -144,9 +162,9 @@ class Function:
 
     @classmethod
     def _shares(
-        cls, ctx: FunctionCtx, g: float, nargs: int, positions: tuple[int, ...]
+        cls, ctx: FunctionCtx, gs: list[Any], nargs: int, positions: tuple[int, ...]
     ) -> tuple[float, ...]:
-        grads = cls._grads(ctx, g, nargs)
+        grads = cls._grads(ctx, gs, nargs)
         shares = []
         for i in positions:
             share = grads[i]
@@ -161,23 +179,34 @@ class Function:
         return tuple(shares)
 
     @classmethod
-    def _apply_dual(cls, args: tuple[Any, ...]) -> Dual:
-        """Forward mode: tangent_out = sum_i (d out / d arg_i) tangent_i, from backward(ctx, 1)."""
-        if any(isinstance(a, Value) for a in args):
-            raise TypeError(f"{cls.__name__}.apply cannot mix Dual and Value arguments")
+    def _apply_dual(cls, args: tuple[Any, ...]) -> Any:
+        """Forward mode: tangent_k = sum_i (d out_k / d arg_i) tangent_i, from backward.
+
+        Along the largest tag among the Duals (see :mod:`chainrule.dual`); the parts must
+        be numbers, since backward runs on floats.
+        """
+        tag = max(a.tag for a in args if isinstance(a, Dual))
+        parts = [(a.primal, a.tangent) if isinstance(a, Dual) and a.tag == tag else (a, 0.0)
+                 for a in args]  # fmt: skip
+        if any(isinstance(x, (Value, Dual)) for part in parts for x in part):
+            cls._no_second_order()
         ctx = FunctionCtx(tuple(isinstance(a, Dual) for a in args))
-        out = cls._run_forward(ctx, args)
-        # the output is a scalar, so backward with grad_out = 1 gives every local partial
-        partials = cls._grads(ctx, 1.0, len(args))
-        tangent = 0.0
-        for a, d in zip(args, partials):
-            if isinstance(a, Dual) and a.tangent != 0.0:
-                if d is None:
-                    raise TypeError(
-                        f"{cls.__name__}.backward returned None for an argument with a tangent"
-                    )
-                tangent += float(d) * a.tangent
-        return Dual(out, tangent)
+        outs = cls._run_forward(ctx, tuple(p for p, _ in parts))
+        duals = []
+        for k, out in enumerate(outs):
+            # backward with grad_out = 1 for output k gives every local partial of it
+            unit = [1.0 if j == k else 0.0 for j in range(len(outs))]
+            partials = cls._grads(ctx, unit, len(args))
+            tangent = 0.0
+            for (_, t), d in zip(parts, partials):
+                if t != 0.0:
+                    if d is None:
+                        raise TypeError(
+                            f"{cls.__name__}.backward returned None for an argument with a tangent"
+                        )
+                    tangent += float(d) * t
+            duals.append(Dual(out, tangent, tag))
+        return tuple(duals) if len(outs) > 1 else duals[0]
 
     @classmethod
     def _no_second_order(cls, *inputs: Any) -> tuple[Any, ...]:

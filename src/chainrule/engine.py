@@ -16,7 +16,7 @@ lives here.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -79,6 +79,40 @@ class Value(Operators):
     def detach(self) -> Value:
         """A new leaf with the same number, cut from the graph (requires_grad=False)."""
         return Value(self.data, label=self.label, requires_grad=False)
+
+    def detach_(self) -> Value:
+        """Cut this node from the graph in place: it becomes a leaf that requires no grad.
+
+        Nodes already built from it stop here too (the graph links the nodes themselves).
+        """
+        self._prev, self.grad_fn, self._op, self.requires_grad = (), None, "", False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Value:
+        """Set ``requires_grad`` on a leaf in place (PyTorch); returns the node."""
+        if not isinstance(requires_grad, bool):
+            raise TypeError(f"requires_grad_ needs a bool, got {requires_grad!r}")
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_(False) works on leaves only; for an interior node use "
+                "detach() (a new leaf) or detach_() (in place)"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Accepted for PyTorch: every interior node keeps its adjoint already.
+
+        Unlike PyTorch, an interior ``.grad`` shows the latest backward call's adjoint
+        (it does not accumulate across calls); see ``backward``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() needs a Value that requires grad")
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for interior nodes, whose ``.grad`` every backward call sets."""
+        return self.grad_fn is not None
 
     def zero_grad(self) -> None:
         """Reset this node's adjoint to 0.0."""
@@ -183,8 +217,9 @@ Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 # --- walking the graph ---
 
 
-def topological_order(root: Value) -> list[Value]:
-    """Nodes reachable from ``root`` that require grad, every parent before its children.
+def topological_order(root: Value | Sequence[Value]) -> list[Value]:
+    """Nodes reachable from ``root`` (or from several roots) that require grad, every
+    parent before its children.
 
     Iterative depth-first search (no recursion limit), parents visited in argument
     order, so the order is the same on every run.
@@ -193,7 +228,7 @@ def topological_order(root: Value) -> list[Value]:
     # own ancestors) are placed, the marker comes off the stack and the node follows them.
     order: list[Value] = []
     visited: set[Value] = set()
-    stack: list[Any] = [root]
+    stack: list[Any] = [root] if isinstance(root, Value) else list(reversed(root))
     while stack:
         node = stack.pop()
         if node is _PLACE:
@@ -211,26 +246,33 @@ def topological_order(root: Value) -> list[Value]:
 _PLACE = object()  # the topological walk's marker: "the node below me is ready"
 
 Visit = Callable[[Value, Any, Any, dict[Value, Any]], None]  # (node, adjoint, shares, adjoints)
+Seed = Value | float
 
 
-def adjoints(root: Value, gradient: Value | float = 1.0, *, create_graph: bool = False,
-             hooks: bool = True, visit: Visit | None = None) -> dict[Value, Any]:  # fmt: skip
+def adjoints(root: Value | Sequence[Value], gradient: Seed | Sequence[Seed] = 1.0, *,
+             create_graph: bool = False, hooks: bool = True,
+             visit: Visit | None = None) -> dict[Value, Any]:  # fmt: skip
     """d root / d node for every node ``root`` depends on, by one reverse pass.
 
-    Writes no ``.grad``: ``backward()`` stores the result. With ``create_graph`` the
-    partials are computed on the nodes themselves, so the adjoints are ``Value``s whose
-    graph can be differentiated again. ``hooks=False`` skips the nodes' hooks;
-    ``visit(node, adjoint, shares, adjoints)`` watches each step once its shares are added
-    (the walkthrough draws them).
+    Several roots with one seed each give ``sum_k seed_k * d root_k / d node`` in the same
+    single pass. Writes no ``.grad``: ``backward()`` stores the result. With
+    ``create_graph`` the partials are computed on the nodes themselves, so the adjoints are
+    ``Value``s whose graph can be differentiated again. ``hooks=False`` skips the nodes'
+    hooks; ``visit(node, adjoint, shares, adjoints)`` watches each step once its shares are
+    added (the walkthrough draws them).
     """
-    order = topological_order(root)
+    roots = [root] if isinstance(root, Value) else list(root)
+    seeds = [gradient] if isinstance(root, Value) else _seeds(gradient, len(roots))
+    order = topological_order(roots)
     if anomaly.STATE.active:
         anomaly.check_forward(order)
-    if create_graph:
-        seed: Any = gradient if isinstance(gradient, Value) else Value(_as_float(gradient))
-    else:
-        seed = _as_float(gradient)
-    grads: dict[Value, Any] = {root: seed}
+    grads: dict[Value, Any] = {}
+    for r, s in zip(roots, seeds):
+        if create_graph:
+            seed: Any = s if isinstance(s, Value) else Value(_as_float(s))
+        else:
+            seed = _as_float(s)
+        grads[r] = seed if r not in grads else grads[r] + seed  # a root given twice
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
             g = grads.get(node)
@@ -259,6 +301,16 @@ def adjoints(root: Value, gradient: Value | float = 1.0, *, create_graph: bool =
             if visit is not None:
                 visit(node, g, shares, grads)
     return grads
+
+
+def _seeds(gradient: Seed | Sequence[Seed], n: int) -> list[Seed]:
+    """One seed per root: a single number is broadcast, a sequence must match."""
+    if not isinstance(gradient, Sequence):
+        return [gradient] * n
+    seeds = list(gradient)
+    if len(seeds) != n:
+        raise ValueError(f"got {len(seeds)} gradient(s) for {n} root(s); give one per root")
+    return seeds
 
 
 def _run_hooks(node: Value, adjoint: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import OPS, Op, Operators, clamp_bounds
+from chainrule.ops import OPS, NotANumber, Op, Operators, clamp_bounds
 
 __all__ = ["Elementwise"]
 
@@ -31,7 +31,10 @@ class Elementwise:
         args = (x, *extra, *self.op.defaults[len(extra) :])
         for a in args:
             if isinstance(a, Operators):  # a Value or a Dual: that class evaluates the op
-                return a._apply(self.op, *args)
+                try:
+                    return a._apply(self.op, *args)
+                except NotANumber:  # a Value's apply refuses a Dual: let the Dual's try
+                    continue
         for a in args:
             if isinstance(a, bool) or not isinstance(a, numbers.Real):
                 raise TypeError(f"{self.__name__}() needs a Value or a real number, got "

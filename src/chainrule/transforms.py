@@ -1,4 +1,4 @@
-"""Function transforms, with JAX's names: grad, value_and_grad, vjp, jacobian, hessian.
+"""Function transforms, named as in JAX: grad, value_and_grad, vjp, jvp, jacrev, jacfwd, hvp.
 
 Each transform takes a Python function of scalars and returns a new function. You
 call it with plain numbers and get plain numbers back; the Values and the graph live
@@ -11,24 +11,48 @@ only inside the call::
     >>> grad(grad(f))(2.0)         # 6 x
     12.0
 
-Transforms compose because a transform called with a ``Value`` that requires grad
-(which is what an outer transform passes in) runs ``backward(create_graph=True)``
-and returns a ``Value``: its graph is the backward pass itself, so the outer
-transform can differentiate it again. None of them touches any ``.grad`` the
-caller can see: they read the adjoints of the engine's reverse pass
-(:func:`chainrule.engine.adjoints`) without storing them.
+Transforms compose, in any order and at any depth, because each one accepts what the
+others pass in and returns what they can differentiate:
+
+* a reverse transform (``grad``, ``jacrev``, ...) called with a ``Value`` that requires
+  grad, or whose function closes over one, runs the reverse pass with
+  ``create_graph=True`` and returns a ``Value``: its graph is the backward pass itself,
+  so an enclosing reverse transform differentiates it again;
+* called with a :class:`~chainrule.dual.Dual` (what ``jvp`` passes in), it puts a fresh
+  graph leaf where the dual's innermost number was, runs ``f`` on that dual of Values
+  and differentiates every part of the result, so the gradient comes back as a dual of
+  the same tag for the enclosing ``jvp`` to read;
+* ``jvp`` (:mod:`chainrule.dual`) accepts Values and Duals as primals and tangents, and
+  tags each perturbation so nested ones stay apart.
+
+None of them touches any ``.grad`` the caller can see: they read the adjoints of the
+engine's reverse pass (:func:`chainrule.engine.adjoints`) without storing them.
+Keyword arguments pass through to ``f`` untouched (differentiation is with respect to
+positional ``argnums``, as in JAX).
 """
 
 from __future__ import annotations
 
 import numbers
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.engine import Value, adjoints
+from chainrule.dual import Dual, jvp
+from chainrule.engine import Value, adjoints, topological_order
 from chainrule.grad_mode import enable_grad
 
-__all__ = ["grad", "hessian", "hvp", "jacobian", "value_and_grad", "vjp"]
+__all__ = [
+    "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "value_and_grad",
+    "vjp",
+]
 
 Scalar = Value | float
 ArgNums = int | Sequence[int]
@@ -39,15 +63,6 @@ def _is_real(x: object) -> bool:
 
 
 # --- the machinery shared by every transform ---
-
-
-class _Depth:
-    """How many transforms are currently running their function (0 at the top level)."""
-
-    level = 0
-
-
-_DEPTH = _Depth()
 
 
 def _positions(argnums: ArgNums, nargs: int, who: str) -> tuple[int, ...]:
@@ -70,72 +85,128 @@ def _positions(argnums: ArgNums, nargs: int, who: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _innermost(x: Any) -> Any:
+    """The number (or Value) at the bottom of a dual: what the derivative is taken at."""
+    while isinstance(x, Dual):
+        x = x.primal
+    return x
+
+
+def _replace_innermost(x: Any, node: Value) -> Any:
+    """``x`` with its innermost number replaced by ``node`` (the tangents stay constants)."""
+    if isinstance(x, Dual):
+        return Dual(_replace_innermost(x.primal, node), x.tangent, x.tag)
+    return node
+
+
+class _Nesting(threading.local):
+    """Per thread: for each running trace, the input leaves of the traces nested in it."""
+
+    def __init__(self) -> None:
+        self.stack: list[set[Value]] = []
+
+
+_NESTING = _Nesting()
+
+
 class _Trace:
     """One call of ``f`` with the differentiated arguments replaced by graph nodes.
 
     A plain number ``a`` becomes a fresh leaf ``Value(a)``. A Value that requires grad
     becomes ``a + 0.0``: a new node whose adjoint we can read, still connected to ``a``
-    so an outer level can differentiate through it.
+    so an outer level can differentiate through it. A dual gets that node in place of
+    its innermost number.
 
-    ``nested`` says whether results must stay differentiable Values: when any argument
-    is a Value that requires grad, or when this call runs inside another transform's
-    call of its function (``f`` may then close over that transform's variables, as in
-    ``grad(lambda x: grad(lambda y: x * y)(1.0))``). At the top level, Values that ``f``
-    merely closes over are constants, as in JAX.
+    Results stay differentiable ``Value``s where an enclosing computation may need
+    them: when an argument is a Value that requires grad, or when the output depends on
+    a Value that requires grad other than this call's inputs (``f`` closes over an outer
+    variable, as in ``grad(lambda x: grad(lambda y: x * y)(1.0))``). Otherwise they are
+    plain floats. The input leaves of transforms nested inside ``f`` are this call's
+    own variables too, not closures.
     """
 
-    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums,
-                 who: str) -> None:  # fmt: skip
+    def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 argnums: ArgNums, who: str) -> None:  # fmt: skip
         self.positions = _positions(argnums, len(args), who)
-        self.nested = _DEPTH.level > 0 or any(
-            isinstance(a, Value) and a.requires_grad for a in args
-        )
+        self.many = not isinstance(argnums, int)
         call_args = list(args)
         inputs = []
+        self.nested = False
         for i in self.positions:
-            a = args[i]
-            if isinstance(a, Value) and a.requires_grad:
+            base = _innermost(args[i])
+            if isinstance(base, Value) and base.requires_grad:
+                self.nested = True
                 with enable_grad():
-                    node = a + 0.0
-            elif isinstance(a, Value) or _is_real(a):
-                node = Value(float(a.data if isinstance(a, Value) else a), label=f"arg{i}")
+                    node = base + 0.0
+            elif isinstance(base, Value) or _is_real(base):
+                node = Value(float(base.data if isinstance(base, Value) else base), label=f"arg{i}")
             else:
                 raise TypeError(
-                    f"{who}: argument {i} must be a number or a Value to differentiate "
-                    f"with respect to it, got {type(a).__name__} {a!r}"
+                    f"{who}: argument {i} must be a number, a Value or a Dual to "
+                    f"differentiate with respect to it, got {type(base).__name__} {base!r}"
                 )
-            call_args[i] = node
+            call_args[i] = _replace_innermost(args[i], node)
             inputs.append(node)
         self.inputs: tuple[Value, ...] = tuple(inputs)
-        _DEPTH.level += 1
+        self._keeps: dict[int, bool] = {}
+        inner: set[Value] = set()
+        _NESTING.stack.append(inner)
         try:
             with enable_grad():
-                self.out = f(*call_args)
+                self.out = f(*call_args, **kwargs)
         finally:
-            _DEPTH.level -= 1
+            _NESTING.stack.pop()
+        self.own = inner.union(self.inputs)
+        if _NESTING.stack:
+            _NESTING.stack[-1].update(self.own)
 
-    def gradients(self, out: object, seed: Scalar, who: str) -> list[Scalar]:
-        """d out / d input for each input, as floats (top level) or Values (nested)."""
+    def keeps(self, v: Value) -> bool:
+        """Whether results about ``v`` must stay Values: see the class docstring."""
+        if self.nested:
+            return True
+        if id(v) not in self._keeps:
+            self._keeps[id(v)] = any(
+                n.grad_fn is None and n.requires_grad and n not in self.own
+                for n in topological_order(v)
+            )
+        return self._keeps[id(v)]
+
+    def gradients(self, out: object, seed: Any, who: str) -> list[Any]:
+        """d out / d input for each input: floats, Values (nested), or duals of them."""
+        if isinstance(out, Dual):  # each part of a dual is differentiated on its own
+            primals = self.gradients(out.primal, seed, who)
+            tangents = self.gradients(out.tangent, seed, who)
+            return [Dual(p, t, out.tag) for p, t in zip(primals, tangents)]
         if isinstance(out, Value):
             if not out.requires_grad:
                 return [0.0] * len(self.inputs)  # built from constants: f is flat here
-            return _adjoints(out, self.inputs, seed, self.nested or isinstance(seed, Value))
+            create = self.keeps(out) or isinstance(seed, Value)
+            if create and not isinstance(seed, Value):
+                seed = Value(seed, requires_grad=False)  # a constant, not a new variable
+            grads = adjoints(out, seed, create_graph=create)
+            return [grads.get(node, 0.0) for node in self.inputs]
         if _is_real(out):
             return [0.0] * len(self.inputs)  # f returned a constant number
         raise TypeError(
-            f"{who} needs f to return a scalar (a Value or a number), got "
+            f"{who} needs f to return a scalar (a Value, a Dual or a number), got "
             f"{_describe(out)}; use chainrule.transforms.jacobian for a list of outputs"
         )
 
-    def pack(self, grads: list[Scalar], argnums: ArgNums) -> Any:
+    def pack(self, grads: list[Any]) -> Any:
         """One gradient for an int ``argnums``, a tuple for a sequence (as JAX does)."""
-        return grads[0] if isinstance(argnums, int) else tuple(grads)
+        return tuple(grads) if self.many else grads[0]
 
-    def primal(self, out: object) -> Any:
-        """The output as the caller should see it: a float at top level."""
-        if isinstance(out, Value) and not self.nested:
-            return out.data
-        return float(out) if _is_real(out) else out  # type: ignore[arg-type]
+    def primal(self, out: Any) -> Any:
+        """An output as the caller should see it: floats unless it must stay a Value."""
+        if isinstance(out, Dual):
+            return Dual(self.primal(out.primal), self.primal(out.tangent), out.tag)
+        if isinstance(out, Value):
+            return out if self.keeps(out) else out.data
+        if isinstance(out, (list, tuple)):
+            return type(out)(self.primal(o) for o in out)
+        if isinstance(out, dict):  # an aux dictionary
+            return {k: self.primal(o) for k, o in out.items()}
+        return float(out) if _is_real(out) else out
 
 
 def _describe(x: object) -> str:
@@ -144,57 +215,71 @@ def _describe(x: object) -> str:
     return f"{type(x).__name__} {x!r}"
 
 
-def _adjoints(out: Value, inputs: tuple[Value, ...], seed: Scalar,
-              create_graph: bool) -> list[Scalar]:  # fmt: skip
-    """d out / d input for each input, by the engine's reverse pass (no ``.grad`` is written)."""
-    grads = adjoints(out, seed, create_graph=create_graph)
-    return [grads.get(node, 0.0) for node in inputs]
-
-
 def _check_callable(f: object, who: str) -> None:
     if not callable(f):
         raise TypeError(f"{who} needs a function, got {type(f).__name__} {f!r}")
 
 
+def _name(who: str, f: Callable[..., Any]) -> str:
+    return f"{who}({getattr(f, '__name__', 'f')})"
+
+
+def _split_aux(out: Any, who: str) -> tuple[Any, Any]:
+    if not (isinstance(out, (list, tuple)) and len(out) == 2):
+        raise TypeError(
+            f"{who}(has_aux=True) needs f to return a pair (output, aux), got {_describe(out)}"
+        )
+    return out[0], out[1]
+
+
 # --- the transforms ---
 
 
-def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., tuple[Any, Any]]:
+def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
+                   has_aux: bool = False) -> Callable[..., tuple[Any, Any]]:  # fmt: skip
     """``(f(*args), ∇f(*args))`` from one forward and one backward pass.
 
-    ``argnums`` picks the arguments to differentiate: an int gives one partial
-    derivative, a tuple of ints a tuple of them. ``f`` must return a scalar.
+    ``argnums`` picks the positional arguments to differentiate: an int gives one
+    partial derivative, a tuple of ints a tuple of them. ``f`` must return a scalar.
+    With ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is
+    ``((output, aux), gradient)``; ``aux`` is passed through, not differentiated (JAX).
 
     >>> value_and_grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
     (12.0, (4.0, 3.0))
     """
     _check_callable(f, "value_and_grad")
 
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
-        trace = _Trace(f, args, argnums, "grad")
-        grads = trace.gradients(trace.out, 1.0, "grad")
-        return trace.primal(trace.out), trace.pack(grads, argnums)
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        trace = _Trace(f, args, kwargs, argnums, "grad")
+        out, aux = _split_aux(trace.out, "grad") if has_aux else (trace.out, None)
+        grads = trace.pack(trace.gradients(out, 1.0, "grad"))
+        if has_aux:
+            return (trace.primal(out), trace.primal(aux)), grads
+        return trace.primal(out), grads
 
-    value_and_grad_f.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    value_and_grad_f.__name__ = _name("value_and_grad", f)
     return value_and_grad_f
 
 
-def grad(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+def grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
+         has_aux: bool = False) -> Callable[..., Any]:  # fmt: skip
     """The gradient of a scalar function: ``grad(f)(x) = df/dx``.
 
     ``grad(f, argnums=(0, 1))(x, y) = (df/dx, df/dy)``. Composes: ``grad(grad(f))`` is
-    the second derivative.
+    the second derivative, ``jvp(grad(f), ...)`` a Hessian-vector product. With
+    ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is ``(gradient, aux)``.
 
     >>> grad(lambda x: x.sin())(0.0)
     1.0
     """
     _check_callable(f, "grad")
-    vg = value_and_grad(f, argnums)
+    vg = value_and_grad(f, argnums, has_aux=has_aux)
 
-    def grad_f(*args: Any) -> Any:
-        return vg(*args)[1]
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        value, g = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
 
-    grad_f.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    grad_f.__name__ = _name("grad", f)
     return grad_f
 
 
@@ -204,6 +289,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
     ``vjp_fn(u)`` is the vector-Jacobian product ``uᵀ J``: one number per primal, for
     a cotangent ``u`` shaped like ``out`` (a number, or a list for a list output).
     The graph is built once; each ``vjp_fn`` call is one reverse pass over it.
+    (For keyword arguments, pass ``functools.partial(f, k=...)``, as in JAX.)
 
     >>> out, vjp_fn = vjp(lambda x, y: [x * y, x + y], 2.0, 3.0)
     >>> out, vjp_fn([1.0, 0.0]), vjp_fn([0.0, 1.0])
@@ -212,11 +298,11 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
     _check_callable(f, "vjp")
     if not primals:
         raise TypeError("vjp needs at least one primal: vjp(f, x, ...)")
-    trace = _Trace(f, primals, tuple(range(len(primals))), "vjp")
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "vjp")
     many = isinstance(trace.out, (list, tuple))
     outs = list(trace.out) if many else [trace.out]
     for k, o in enumerate(outs):
-        if not (isinstance(o, Value) or _is_real(o)):
+        if not (isinstance(o, (Value, Dual)) or _is_real(o)):
             where = f"output {k} of f" if many else "f"
             raise TypeError(f"vjp: {where} must be a Value or a number, got {_describe(o)}")
 
@@ -227,13 +313,14 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
                 f"vjp_fn needs a cotangent shaped like f's output ({_describe(trace.out)}), "
                 f"got {_describe(cotangent)}"
             )
-        totals: list[Scalar] = [0.0] * len(primals)
+        totals: list[Any] = [0.0] * len(primals)
         for o, u in zip(outs, cts):
             if not (isinstance(u, Value) or _is_real(u)):
-                raise TypeError(f"vjp_fn: cotangents must be numbers, got {_describe(u)}")
-            if isinstance(o, Value) and o.requires_grad and u != 0.0:
+                raise TypeError(f"vjp_fn: cotangents must be numbers or Values, got {_describe(u)}")
+            if isinstance(u, Value) or u != 0.0:
                 shares = trace.gradients(o, u, "vjp")
-                totals = [t + s for t, s in zip(totals, shares)]
+                totals = [s if isinstance(t, float) and t == 0.0 else t + s
+                          for t, s in zip(totals, shares)]  # fmt: skip
         return tuple(totals)
 
     out = [trace.primal(o) for o in outs] if many else trace.primal(outs[0])
@@ -241,33 +328,68 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
 
 
 def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
-    """The Jacobian of ``f`` by reverse mode: one backward pass per output.
+    """The Jacobian of ``f`` by reverse mode: one backward pass per output (also ``jacrev``).
 
     For ``f`` returning a list of m scalars, ``jacobian(f)(*args)`` is a list of m
     rows; each row is ``d out_k / d arg`` (an int ``argnums``) or a tuple over
     ``argnums``. A scalar ``f`` gives the gradient itself. For functions with many
-    outputs and few inputs, forward mode (:func:`chainrule.dual.jacfwd`) is cheaper.
+    outputs and few inputs, forward mode (:func:`jacfwd`) is cheaper.
 
     >>> jacobian(lambda x, y: [x * y, x + y], argnums=(0, 1))(2.0, 3.0)
     [(3.0, 2.0), (1.0, 1.0)]
     """
     _check_callable(f, "jacobian")
 
-    def jacobian_f(*args: Any) -> Any:
-        trace = _Trace(f, args, argnums, "jacobian")
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        trace = _Trace(f, args, kwargs, argnums, "jacobian")
         if isinstance(trace.out, (list, tuple)):
-            return [trace.pack(trace.gradients(o, 1.0, "jacobian"), argnums) for o in trace.out]
-        return trace.pack(trace.gradients(trace.out, 1.0, "jacobian"), argnums)
+            return [trace.pack(trace.gradients(o, 1.0, "jacobian")) for o in trace.out]
+        return trace.pack(trace.gradients(trace.out, 1.0, "jacobian"))
 
-    jacobian_f.__name__ = f"jacobian({getattr(f, '__name__', 'f')})"
+    jacobian_f.__name__ = _name("jacobian", f)
     return jacobian_f
 
 
+jacrev = jacobian  # JAX's name for the reverse-mode Jacobian
+
+
+def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """The Jacobian of ``f`` by forward mode: one :func:`jvp` per differentiated argument.
+
+    Same shapes as :func:`jacobian`: the gradient for a scalar ``f``, a list of rows for
+    a list of outputs. Cheap when there are few inputs; ``jacfwd(jacrev(f))`` is the
+    Hessian by forward over reverse, as in JAX.
+
+    >>> jacfwd(lambda x, y: [x * y, x + y], argnums=(0, 1))(2.0, 3.0)
+    [(3.0, 2.0), (1.0, 1.0)]
+    """
+    _check_callable(f, "jacfwd")
+
+    def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
+        positions = _positions(argnums, len(args), "jacfwd")
+        columns = []
+        for i in positions:
+
+            def along(xi: Any, i: int = i) -> Any:
+                return f(*args[:i], xi, *args[i + 1 :], **kwargs)
+
+            columns.append(jvp(along, (args[i],), (1.0,))[1])
+        many = not isinstance(argnums, int)
+        if isinstance(columns[0], list):
+            rows = [[col[k] for col in columns] for k in range(len(columns[0]))]
+            return [tuple(row) if many else row[0] for row in rows]
+        return tuple(columns) if many else columns[0]
+
+    jacfwd_f.__name__ = _name("jacfwd", f)
+    return jacfwd_f
+
+
 def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
-    """The matrix of second derivatives, ``jacobian(grad(f))``.
+    """The matrix of second derivatives, ``jacobian(grad(f))`` (reverse over reverse).
 
     An int ``argnums`` gives ``d²f/dx²``; a tuple gives a tuple of rows
-    ``H[i][j] = d²f / dx_i dx_j``.
+    ``H[i][j] = d²f / dx_i dx_j``. (JAX builds it as ``jacfwd(jacrev(f))``, which
+    chainrule also runs and which gives the same numbers.)
 
     >>> hessian(lambda x, y: x * x * y, argnums=(0, 1))(1.0, 2.0)
     ((4.0, 2.0), (2.0, 0.0))
@@ -275,25 +397,28 @@ def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     _check_callable(f, "hessian")
     g = grad(f, argnums)
 
-    def rows(*args: Any) -> Any:
-        out = g(*args)
+    def rows(*args: Any, **kwargs: Any) -> Any:
+        out = g(*args, **kwargs)
         return list(out) if isinstance(out, tuple) else out
 
     jac = jacobian(rows, argnums)
 
-    def hessian_f(*args: Any) -> Any:
-        h = jac(*args)
+    def hessian_f(*args: Any, **kwargs: Any) -> Any:
+        h = jac(*args, **kwargs)
         return tuple(h) if isinstance(h, list) else h
 
-    hessian_f.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    hessian_f.__name__ = _name("hessian", f)
     return hessian_f
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, ...]:
     """Hessian-vector product ``H v`` of a scalar ``f`` without forming ``H``.
 
-    Reverse over reverse: ``H v = ∇ₓ (∇f(x) · v)``, two backward passes whatever the
-    number of inputs (the full Hessian needs one per input).
+    Forward over reverse, ``H v = jvp(grad(f), x, v)``: the tangent ``v`` rides through
+    ``f`` on dual numbers of graph nodes, and one reverse pass over each part of the
+    output gives ``∇f`` and its directional derivative ``H v`` together: one forward and
+    two reverse passes whatever the number of inputs (the full Hessian needs one reverse
+    pass per input). docs/howto/transforms.md measures it against the other ways.
 
     >>> hvp(lambda x, y: x * x * y, (1.0, 2.0), (1.0, 0.0))  # first column of H
     (4.0, 2.0)
@@ -305,14 +430,6 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             f"hvp needs one tangent per primal (and at least one), got {len(primals)} "
             f"primals and {len(tangents)} tangents"
         )
-    everything = tuple(range(len(primals)))
-    g = grad(f, everything)
-
-    def directional(*xs: Any) -> Any:
-        total: Scalar = 0.0
-        for gi, vi in zip(g(*xs), tangents):
-            total = total + gi * vi
-        return total
-
-    result: tuple[Any, ...] = grad(directional, everything)(*primals)
-    return result
+    g = grad(f, tuple(range(len(primals))))
+    _, result = jvp(g, primals, tangents)
+    return tuple(result)
