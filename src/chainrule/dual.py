@@ -110,7 +110,7 @@ class Dual(Operators):
         for d, t in zip(local, tangents):
             if not (isinstance(t, float) and t == 0.0):
                 first = isinstance(tangent, float) and tangent == 0.0
-                tangent = d * t if first else tangent + d * t
+                tangent = t * d if first else tangent + t * d  # t * d: a blocked partial gives 0
         result = Dual.__new__(Dual)  # no __init__: the parts are checked already
         result.primal, result.tangent, result.tag = out, tangent, tag
         return result
