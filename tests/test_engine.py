@@ -289,9 +289,7 @@ def test_operations_with_non_numbers_raise_type_error() -> None:
         (lambda: Value(0.0).log(), ValueError, "log is undefined at x=0.0"),
         (lambda: Value(-1.0).log(), ValueError, r"log is undefined at x=-1.0 \(needs x > 0\)"),
         (lambda: Value(-1.0).sqrt(), ValueError, "sqrt is undefined at x=-1.0"),
-        (lambda: Value(1000.0).exp(), OverflowError, r"exp\(1000.0\) overflows"),
         (lambda: Value(-8.0) ** 0.5, ValueError, "negative base needs an integer exponent"),
-        (lambda: Value(10.0) ** 400, OverflowError, "overflows"),
         (lambda: (Value(-2.0) ** Value(2.0)).backward(), ValueError, r"d/db of a\*\*b needs a > 0"),
     ],
 )

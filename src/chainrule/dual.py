@@ -26,7 +26,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
-from chainrule.ops import OPS, Op, Operators
+from chainrule.ops import MASKED, OPS, Op, Operators
 
 __all__ = ["Dual", "jacfwd", "jvp"]
 
@@ -76,7 +76,7 @@ class Dual(Operators):
         local = op.local(*primals, out)
         tangent = 0.0
         for d, t in zip(local, tangents):
-            if t != 0.0:
+            if t != 0.0 and d is not MASKED:  # a structural zero stops even an inf tangent
                 tangent += float(d) * t
         return Dual(out, tangent)
 

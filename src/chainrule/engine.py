@@ -22,7 +22,7 @@ from typing import Any
 
 from chainrule import anomaly
 from chainrule.grad_mode import MODE, enable_grad
-from chainrule.ops import NotANumber, Op, Operators
+from chainrule.ops import MASKED, NotANumber, Op, Operators
 
 __all__ = ["HookHandle", "Value", "adjoints", "apply", "topological_order"]
 
@@ -241,14 +241,14 @@ def adjoints(root: Value, gradient: Value | float = 1.0, *, create_graph: bool =
             if op.vjp is not None:  # a hand-written backward (custom Function, checkpoint)
                 shares = op.vjp(g, *xs, out)
             else:  # the chain rule: the adjoint times each local partial d node / d parent
-                shares = [g * d for d in op.local(*xs, out)]
+                shares = [d if d is MASKED else g * d for d in op.local(*xs, out)]
             if len(shares) != len(node._prev):
                 raise ValueError(f"op {op.name!r} gave {len(shares)} partials for "
                                  f"{len(node._prev)} inputs")  # fmt: skip
             if anomaly.STATE.active:
                 anomaly.check_shares(node, tuple(shares))
             for parent, share in zip(node._prev, shares):
-                if parent.requires_grad:  # the chain rule: add this path's share
+                if share is not MASKED and parent.requires_grad:  # add this path's share
                     previous = grads.get(parent)
                     grads[parent] = share if previous is None else previous + share
             if visit is not None:
