@@ -16,9 +16,10 @@ lives here.
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainrule import anomaly
 from chainrule.grad_mode import MODE, enable_grad
@@ -29,14 +30,37 @@ __all__ = ["HookHandle", "Value", "adjoints", "apply", "topological_order"]
 Hook = Callable[[Any], Any]
 
 
-def _as_float(data: object) -> float:
+def _as_float(data: object, what: str = "Value()") -> float:
     """``data`` as a float, or a TypeError naming what was given."""
     if type(data) is float:
         return data
+    if isinstance(data, Value):
+        raise TypeError(
+            f"{what} needs a float, got a Value ({data!r}); after backward(create_graph=True) "
+            "the grads are Values: take the number, e.g. x.data -= lr * x.grad.data"
+        )
     # bool is a Real, but Value(x > 0) is almost always a bug; numpy's bool_ is no Real at all
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        raise TypeError(f"Value() needs a real number, got {type(data).__name__} {data!r}")
+        raise TypeError(f"{what} needs a real number, got {type(data).__name__} {data!r}")
     return float(data)
+
+
+def _set_data(node: Value, data: object) -> None:
+    node._data = data if type(data) is float else _as_float(data, "Value.data")
+
+
+def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, object], Any]:
+    """A comparison of the numbers inside two Values (or a Value and a real number)."""
+
+    def method(self: Value, other: object) -> Any:
+        if isinstance(other, Value):
+            return compare(self._data, other._data)
+        if isinstance(other, numbers.Real):
+            return compare(self._data, float(other))
+        return NotImplemented
+
+    method.__name__ = f"__{compare.__name__}__"
+    return method
 
 
 class Value(Operators):
@@ -52,11 +76,21 @@ class Value(Operators):
     (42.0, 28.0, 14.0)
     """
 
-    __slots__ = ("_hooks", "_op", "_prev", "data", "grad", "grad_fn", "label", "requires_grad")
+    __slots__ = ("_data", "_hooks", "_op", "_prev", "grad", "grad_fn", "label", "requires_grad")
+
+    # the number: read at C speed, checked on assignment (a float, never a Value or a string)
+    if TYPE_CHECKING:
+
+        @property
+        def data(self) -> float: ...
+        @data.setter
+        def data(self, data: object) -> None: ...
+    else:
+        data = property(operator.attrgetter("_data"), _set_data, doc="The number, a float.")
 
     def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "",
                  label: str = "", *, requires_grad: bool = True) -> None:  # fmt: skip
-        self.data = _as_float(data)
+        self._data: float = _as_float(data)
         self.grad: Any = 0.0  # a float; a Value after backward(create_graph=True)
         self._prev: tuple[Value, ...] = tuple(_children)
         self._op = _op  # the op's name, for display (micrograd's field)
@@ -114,6 +148,26 @@ class Value(Operators):
         for node, g in adjoints(self, gradient, create_graph=create_graph).items():
             node.grad = g if node.grad_fn is not None else node.grad + g
 
+    # Comparisons, truth, float() and format specs use the number, as on a 0-d PyTorch tensor,
+    # and build no graph. Hashing stays by identity: Values are dict keys and set members.
+    __hash__ = object.__hash__
+    __eq__ = _comparison(operator.eq)
+    __ne__ = _comparison(operator.ne)
+    __lt__ = _comparison(operator.lt)
+    __le__ = _comparison(operator.le)
+    __gt__ = _comparison(operator.gt)
+    __ge__ = _comparison(operator.ge)
+
+    def __bool__(self) -> bool:
+        return self._data != 0.0
+
+    def __float__(self) -> float:
+        return self._data
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the number; a bare ``f"{loss}"`` is the repr."""
+        return format(self._data, spec) if spec else repr(self)
+
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
@@ -148,7 +202,7 @@ def apply(op: Op, *args: Value | float) -> Value:
     """The node ``op(*args)``: the one way every node is made. Numbers become constants."""
     parents = args if all(isinstance(a, Value) for a in args) else tuple(map(_lift, args))
     out = Value.__new__(Value)  # no __init__: its checks are for user input
-    out.data = op.forward(*[p.data for p in parents])  # type: ignore[union-attr]
+    out._data = op.forward(*[p._data for p in parents])  # type: ignore[union-attr]
     out.grad = 0.0
     out._op = op.name
     out.label = ""
@@ -223,8 +277,8 @@ def adjoints(root: Value, gradient: Value | float = 1.0, *, create_graph: bool =
         anomaly.check_forward(order)
     if create_graph:
         seed: Any = gradient if isinstance(gradient, Value) else Value(_as_float(gradient))
-    else:
-        seed = _as_float(gradient)
+    else:  # a Value seed counts by its number here (PyTorch takes a tensor)
+        seed = _as_float(gradient._data if isinstance(gradient, Value) else gradient)
     grads: dict[Value, Any] = {root: seed}
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
@@ -236,8 +290,8 @@ def adjoints(root: Value, gradient: Value | float = 1.0, *, create_graph: bool =
             op = node.grad_fn
             if op is None:  # a leaf: its adjoint is complete
                 continue
-            xs = node._prev if create_graph else [p.data for p in node._prev]
-            out = node if create_graph else node.data
+            xs = node._prev if create_graph else [p._data for p in node._prev]
+            out = node if create_graph else node._data
             if op.vjp is not None:  # a hand-written backward (custom Function, checkpoint)
                 shares = op.vjp(g, *xs, out)
             else:  # the chain rule: the adjoint times each local partial d node / d parent
