@@ -148,8 +148,8 @@ class Value(Operators):
         for node, g in adjoints(self, gradient, create_graph=create_graph).items():
             node.grad = g if node.grad_fn is not None else node.grad + g
 
-    # Comparisons, truth, float() and format specs use the number, as on a 0-d PyTorch tensor,
-    # and build no graph. Hashing stays by identity: Values are dict keys and set members.
+    # Comparisons, truth and format specs use the number, as on a 0-d PyTorch tensor, and
+    # build no graph. Hashing stays by identity: Values are dict keys and set members.
     __hash__ = object.__hash__
     __eq__ = _comparison(operator.eq)
     __ne__ = _comparison(operator.ne)
@@ -162,7 +162,12 @@ class Value(Operators):
         return self._data != 0.0
 
     def __float__(self) -> float:
-        return self._data
+        """Refused: ``math.cos(x)`` would quietly become a number cut from the graph."""
+        raise TypeError(
+            f"float() of a Value would cut it from the graph: use x.data (or x.item()) for the "
+            f"number, and x.cos() / chainrule.cos(x) rather than math.cos(x) to keep the "
+            f"gradient (got {self!r})"
+        )
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats the number; a bare ``f"{loss}"`` is the repr."""
