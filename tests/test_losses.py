@@ -240,5 +240,6 @@ def test_numpy_targets_are_accepted() -> None:
     assert cross_entropy([z, z], np.array([1, 1])).data == want
     assert cross_entropy([np.float32(1.0), 2.0, 0.5], np.int32(1)).data == pytest.approx(want)
     assert hinge([Value(0.5)], [np.int64(-1)]).data == hinge([Value(0.5)], [-1]).data
+    assert hinge(Value(0.5), np.int64(-1)).data == 1.5  # one sample, a numpy label
     with pytest.raises(TypeError, match="int class index"):
         cross_entropy(z, np.float64(1.0))

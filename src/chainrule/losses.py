@@ -42,7 +42,7 @@ Reduction = Literal["mean", "sum"]
 
 
 def _samples(x: Scalar | Sequence[Scalar], what: str) -> list[Scalar]:
-    items = [x] if isinstance(x, (Value, int, float)) else list(x)
+    items = [x] if isinstance(x, (Value, int, float, numbers.Real)) else list(x)
     if not items:
         raise ValueError(f"{what} is empty: a loss needs at least one sample")
     return items
