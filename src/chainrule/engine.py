@@ -22,7 +22,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from chainrule import anomaly
-from chainrule.grad_mode import MODE, enable_grad
+from chainrule.grad_mode import MODE, OFF, enable_grad
 from chainrule.ops import MASKED, NotANumber, Op, Operators
 
 __all__ = ["HookHandle", "Value", "adjoints", "apply", "topological_order"]
@@ -212,7 +212,8 @@ def apply(op: Op, *args: Value | float) -> Value:
     out._op = op.name
     out.label = ""
     out._hooks = None
-    if MODE.enabled and any([p.requires_grad for p in parents]):  # type: ignore[union-attr]
+    # grad mode is per thread; its thread-local switch is read only while some thread has it off
+    if (not OFF.count or MODE.enabled) and any([p.requires_grad for p in parents]):  # type: ignore[union-attr]
         out._prev, out.grad_fn, out.requires_grad = parents, op, True  # type: ignore[assignment]
     else:  # nothing to differentiate: a constant, which keeps no parents
         out._prev, out.grad_fn, out.requires_grad = (), None, False
