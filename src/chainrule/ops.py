@@ -244,16 +244,16 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
 def _sqrt_local(x: Any, out: Any) -> tuple[Any]:
     # 1/(2 sqrt x) through RECIPROCAL_INF: inf at 0 (IEEE, as PyTorch), and on a Value the
     # rule stays differentiable there, so sqrt''(0) = -0.25 x**-1.5 = -inf too
-    return (0.5 * _reciprocal(out),)
+    return (0.5 * _inv_or_inf(out),)
 
 
-def _reciprocal_float(x: float) -> float:
+def _inv_or_inf_float(x: float) -> float:
     return 1.0 / x if x != 0.0 else math.copysign(math.inf, x)
 
 
-def _reciprocal(x: Any) -> Any:
+def _inv_or_inf(x: Any) -> Any:
     if isinstance(x, (int, float)):
-        return _reciprocal_float(float(x))
+        return _inv_or_inf_float(float(x))
     return x._apply(RECIPROCAL_INF, x)
 
 
@@ -317,7 +317,7 @@ ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),
 
 # 1/x with IEEE's signed inf at 0: the building block of sqrt's derivative (not in OPS: no
 # method, only derivative rules build it)
-RECIPROCAL_INF = Op("reciprocal_inf", _reciprocal_float, lambda x, out: (-(out * out),),
+RECIPROCAL_INF = Op("reciprocal_inf", _inv_or_inf_float, lambda x, out: (-(out * out),),
                     "1 / x, +-inf at 0;  d/dx = -1/x**2")  # fmt: skip
 
 
