@@ -5,12 +5,12 @@ backward closure, so they cost no memory for the graph (PyTorch's semantics and 
 
 The rules, as in PyTorch:
 
-- Grad mode is **per thread**: ``no_grad`` in one thread never changes what another
+- Grad mode is per thread: ``no_grad`` in one thread never changes what another
   thread's operations record. A new thread starts with grad mode on.
-- Each is a context manager and a decorator. As a decorator, **every call** enters the mode
+- Each is a context manager and a decorator. As a decorator, every call enters the mode
   and restores, on return or on an exception, the mode the caller had: a recursive or a
   re-entrant decorated function leaves the caller's mode as it found it.
-- On a generator function the mode applies **inside** the generator: each resumption
+- On a generator function the mode applies inside the generator: each resumption
   (``next``, ``send``, ``throw``, ``close``) runs under the mode, and the caller's own mode
   is back between yields.
 - ``set_grad_enabled(mode)`` also works as a plain call, which sets the mode at once
