@@ -188,3 +188,21 @@ def test_the_docs_page_runs() -> None:
     namespace: dict[str, object] = {}
     for block in python_blocks((DOCS / "howto" / "checkpointing.md").read_text()):
         exec(compile(block, "docs/howto/checkpointing.md", "exec"), namespace)
+
+
+def test_values_inside_a_list_or_tuple_input_get_their_gradients() -> None:
+    a, b, c = Value(1.5), Value(2.0), Value(-0.5)
+    y = checkpoint(lambda pair, t, k: pair[0] * pair[1] * t[0] + k, [a, b], (c,), 3.0)
+    y.backward()
+    assert (y.data, a.grad, b.grad, c.grad) == (1.5, -1.0, -0.75, 3.0)
+
+
+def test_a_namedtuple_output() -> None:
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "double triple")
+    x = Value(2.0)
+    out = checkpoint(lambda v: Pair(v * 2.0, v * 3.0), x)
+    assert isinstance(out, Pair) and (out.double.data, out.triple.data) == (4.0, 6.0)
+    (out.double + out.triple).backward()
+    assert x.grad == 5.0

@@ -343,3 +343,19 @@ def test_a_function_with_two_outputs_in_forward_mode() -> None:
     s, c = SinCos.apply(Dual(0.3, 2.0))
     assert math.isclose(s.tangent, 2.0 * math.cos(0.3))
     assert math.isclose(c.tangent, -2.0 * math.sin(0.3))
+
+
+def test_a_call_may_omit_arguments_that_have_defaults() -> None:
+    @custom_op(derivative=lambda x, k: (k, x))
+    def scale(x: float, k: float = 2.0) -> float:
+        return k * x
+
+    x = Value(3.0)
+    y = scale(x)
+    y.backward()
+    assert (y.data, x.grad) == (6.0, 2.0)
+    assert scale(3.0) == 6.0 and scale(Value(3.0), 4.0).data == 12.0
+    with pytest.raises(TypeError, match=r"takes 1 to 2 argument\(s\), got 0"):
+        scale()
+    with pytest.raises(TypeError, match=r"takes 1 to 2 argument\(s\), got 3"):
+        scale(1.0, 2.0, 3.0)

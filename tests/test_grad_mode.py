@@ -299,3 +299,22 @@ def test_no_grad_builds_no_graph() -> None:
         return v * v
 
     assert f(x)._prev == ()
+
+
+def test_the_count_of_threads_with_grad_off_follows_every_switch() -> None:
+    from chainrule.grad_mode import OFF
+
+    assert OFF.count == 0
+    with cr.no_grad():
+        assert OFF.count == 1
+        with cr.no_grad():
+            assert OFF.count == 1  # one thread, off once
+        with cr.enable_grad():
+            assert OFF.count == 0
+            assert (Value(1.0) * Value(2.0))._prev != ()
+        assert (Value(1.0) * Value(2.0))._prev == ()
+    assert OFF.count == 0
+    cr.set_grad_enabled(False)
+    assert OFF.count == 1 and (Value(1.0) * Value(2.0))._prev == ()
+    cr.set_grad_enabled(True)
+    assert OFF.count == 0

@@ -56,3 +56,25 @@ def test_transforms_run_hooks_and_write_no_grad() -> None:
     # the gradient depends on the closed-over w, so it comes back as a Value in w's graph
     assert cr.transforms.grad(lambda x: x * w)(2.0).data == 3.0
     assert w.grad == 0.0 and [g.data for g in seen] == [2.0]
+
+
+@pytest.mark.parametrize("prior", [0.0, 0.1, 1e16, -3.5, 1e-300])
+@pytest.mark.parametrize("k", [3.0, 0.2, 1e-8])
+def test_a_leaf_hook_sees_exactly_this_calls_gradient(prior: float, k: float) -> None:
+    seen: list[float] = []
+    x = Value(2.0)
+    x.grad = prior
+    x.register_hook(seen.append)
+    (x * k).backward()
+    assert seen == [k]  # the incoming gradient, not (prior + k) - prior
+    assert x.grad == prior + k
+
+
+def test_a_leaf_hook_runs_once_with_the_sum_of_all_paths() -> None:
+    seen: list[float] = []
+    x = Value(2.0)
+    x.grad = 1e16
+    x.register_hook(seen.append)
+    (x * 3.0 + x * 0.5 + x * x).backward()
+    assert seen == [3.0 + 0.5 + 4.0]
+    assert x.grad == 1e16 + 7.5

@@ -230,3 +230,16 @@ def test_l2_penalty_value_and_gradient() -> None:
     assert grads == pytest.approx([1.0, -2.0, 3.0])  # 2 alpha p
     with pytest.raises(ValueError, match="no parameters"):
         l2_penalty([])
+
+
+def test_numpy_targets_are_accepted() -> None:
+    np = pytest.importorskip("numpy")
+    z = [Value(1.0), Value(2.0), Value(0.5)]
+    want = cross_entropy(z, 1).data
+    assert cross_entropy(z, np.int64(1)).data == want
+    assert cross_entropy([z, z], np.array([1, 1])).data == want
+    assert cross_entropy([np.float32(1.0), 2.0, 0.5], np.int32(1)).data == pytest.approx(want)
+    assert hinge([Value(0.5)], [np.int64(-1)]).data == hinge([Value(0.5)], [-1]).data
+    assert hinge(Value(0.5), np.int64(-1)).data == 1.5  # one sample, a numpy label
+    with pytest.raises(TypeError, match="int class index"):
+        cross_entropy(z, np.float64(1.0))

@@ -329,3 +329,12 @@ def test_models_pickle_and_deepcopy() -> None:
         assert clone.state_dict() == model.state_dict()
         assert clone([0.2, -0.4]).data == model([0.2, -0.4]).data
         assert clone.parameters()[0] is not model.parameters()[0]
+
+
+def test_a_batch_where_a_sample_is_expected_names_the_fix() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"one sample at a time: \[model\(x\) for x in batch\]"):
+        model([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match="a batch"):
+        Layer(2, 2)([[1.0, 2.0], [3.0, 4.0]])
+    assert model([1.0, 2.0]).data == model([Value(1.0), 2]).data

@@ -284,3 +284,192 @@ def test_plain_functions_accept_values_and_numbers() -> None:
         cr.log(-1.0)
     with pytest.raises(TypeError, match="got str"):
         cr.exp("1")
+
+
+# --- the numeric policy (docs/concepts/numerical-stability.md): masks, NaN, IEEE edges ---
+
+INF, NAN = math.inf, math.nan
+
+# Each class of structural zero: (a function of the leaf x, the point); d/dx is exactly 0
+# there by the op's definition, so no adjoint may flow, however large.
+STRUCTURAL_ZEROS: dict[str, tuple[Callable[[Any], Any], float]] = {
+    "relu below 0": (lambda x: x.relu(), -1.0),
+    "relu at 0": (lambda x: x.relu(), 0.0),
+    "abs at 0": (lambda x: abs(x), 0.0),
+    "leaky_relu's alpha above 0": (lambda a: Value(2.0).leaky_relu(a), 0.1),
+    "the base of a ** 0": (lambda x: x ** Value(0.0), 3.0),
+    "the exponent of 0 ** b": (lambda b: Value(0.0) ** b, 2.0),
+}
+
+
+def _ieee_equal(got: float, want: float) -> bool:
+    """Equal as IEEE values: nan matches nan, inf matches inf, finite numbers to 1e-12."""
+    if math.isnan(want) or math.isinf(want):
+        return math.isnan(got) if math.isnan(want) else got == want
+    return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300)
+
+
+@pytest.mark.parametrize("case", STRUCTURAL_ZEROS)
+@pytest.mark.parametrize("adjoint", [INF, -INF, NAN, 1e308])
+def test_a_structural_zero_masks_any_adjoint(case: str, adjoint: float) -> None:
+    f, at = STRUCTURAL_ZEROS[case]
+    x = Value(at)
+    (f(x) * adjoint).backward()  # first order, on floats
+    assert x.grad == 0.0
+    x = Value(at)
+    (f(x) * adjoint).backward(create_graph=True)  # the rule evaluated on Values
+    assert float(getattr(x.grad, "data", x.grad)) == 0.0
+
+
+def test_the_issue_case_relu_then_sqrt_gives_zero_not_nan() -> None:
+    x = Value(-1.0)
+    x.relu().sqrt().backward()  # sqrt'(0) = inf reaches relu, which masks it (PyTorch: 0)
+    assert x.grad == 0.0
+
+
+def test_forward_mode_masks_too() -> None:
+    for name, at in [("ReLU", -1.0), ("ReLU", 0.0), ("abs", 0.0)]:
+        assert Dual.apply(name, Dual(at, INF)).tangent == 0.0
+    assert math.isnan(Dual.apply("*", Dual(2.0, INF), 0.0).tangent + NAN)  # control
+
+
+def test_an_ordinary_zero_factor_stays_ieee() -> None:
+    x = Value(2.0)
+    (x * 0.0 * INF).backward()  # d/dx (x * 0) = 0 is a product, not a mask: inf * 0 = nan
+    assert math.isnan(x.grad)
+
+
+def _params(f: Callable[..., Any]) -> list[str]:
+    import inspect
+
+    return list(inspect.signature(f).parameters)
+
+
+UNARY_NAMES = [name for name, op in OPS.items() if len(_params(op.local)) == 2 and name != "neg"]
+
+
+@pytest.mark.parametrize("name", list(OPS))
+def test_nan_in_any_input_gives_nan_out(name: str) -> None:
+    op = OPS[name]
+    arity = len(_params(op.local)) - 1
+    at = -0.5 if name == "leaky_relu" else 0.5  # for x > 0 alpha does not enter (its mask)
+    for i in range(arity):
+        args = [Value(at) for _ in range(arity)]
+        args[i] = Value(NAN)
+        assert math.isnan(apply(op, *args).data), (name, i)
+
+
+@pytest.mark.parametrize("name", UNARY_NAMES)
+def test_nan_in_gives_a_nan_gradient(name: str) -> None:
+    x = Value(NAN)
+    apply(OPS[name], x).backward()
+    assert math.isnan(x.grad), name
+    x = Value(NAN)
+    (x ** Value(2.0, requires_grad=False)).backward()
+    assert math.isnan(x.grad)
+
+
+def test_branches_let_nan_through() -> None:
+    assert math.isnan(Value(NAN).relu().data)
+    assert math.isnan(Value(NAN).leaky_relu(0.1).data)
+    assert math.isnan(abs(Value(NAN)).data)
+    assert math.isnan(cr.losses.hinge([Value(NAN)], [1]).data)
+    assert math.isnan(cr.losses.hinge([Value(NAN)], [-1]).data)
+
+
+# The differential oracle for the IEEE edges: mpmath at 50 digits, rounded to a float (so a
+# true result beyond the float range is +-inf, as IEEE and PyTorch give). name -> (chainrule
+# function, mpmath function, mpmath derivative).
+mpmath = pytest.importorskip("mpmath")  # installed with sympy (the dev extra)
+mp = mpmath.mp
+IEEE_FUNCTIONS: dict[
+    str, tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[Any], Any]]
+] = {
+    "exp": (lambda x: x.exp(), mpmath.exp, mpmath.exp),
+    "log": (lambda x: x.log(), mpmath.log, lambda x: 1 / x),
+    "sqrt": (lambda x: x.sqrt(), mpmath.sqrt, lambda x: 1 / (2 * mpmath.sqrt(x))),
+    "tanh": (lambda x: x.tanh(), mpmath.tanh, lambda x: 1 - mpmath.tanh(x) ** 2),
+    "sigmoid": (
+        lambda x: x.sigmoid(),
+        lambda x: 1 / (1 + mpmath.exp(-x)),
+        lambda x: mpmath.exp(-x) / (1 + mpmath.exp(-x)) ** 2,
+    ),
+    "erf": (
+        lambda x: x.erf(),
+        mpmath.erf,
+        lambda x: 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-x * x),
+    ),
+    "sin": (lambda x: x.sin(), mpmath.sin, mpmath.cos),
+    "cos": (lambda x: x.cos(), mpmath.cos, lambda x: -mpmath.sin(x)),
+    "x**-0.5": (
+        lambda x: x**-0.5,
+        lambda x: x ** mpmath.mpf(-0.5),
+        lambda x: -0.5 * x ** mpmath.mpf(-1.5),
+    ),
+    "x**3": (lambda x: x**3, lambda x: x**3, lambda x: 3 * x**2),
+    "x*10": (lambda x: x * 10.0, lambda x: x * 10, lambda x: mpmath.mpf(10)),
+}
+IEEE_POINTS: list[tuple[str, float]] = [
+    ("exp", 710.0), ("exp", 1e10), ("exp", -INF), ("exp", INF), ("log", INF), ("sqrt", INF),
+    ("sqrt", 1e-320), ("tanh", INF), ("tanh", -INF), ("sigmoid", INF), ("sigmoid", -INF),
+    ("erf", INF), ("sin", INF), ("sin", -INF), ("cos", INF), ("x**-0.5", 1e-300),
+    ("x**3", 1e200), ("x**3", -1e200), ("x*10", 1e308), ("x*10", -1e308),
+]  # fmt: skip
+
+
+def _oracle(f: Callable[[Any], Any], x: float) -> float:
+    with mp.workdps(50):
+        if math.isinf(x) and f in (mpmath.sin, mpmath.cos):
+            return NAN  # mpmath's sin(inf) is nan too; spelled out for clarity
+        return float(f(mpmath.mpf(x)))
+
+
+@pytest.mark.parametrize(("name", "x"), IEEE_POINTS)
+def test_ieee_edges_match_the_mpmath_oracle(name: str, x: float) -> None:
+    ours, f, df = IEEE_FUNCTIONS[name]
+    leaf = Value(x)
+    y = ours(leaf)
+    y.backward()
+    assert _ieee_equal(y.data, _oracle(f, x)), (name, x, y.data)
+    if not (math.isinf(x) and name in ("sin", "cos", "sigmoid", "tanh", "erf", "exp")):
+        assert _ieee_equal(leaf.grad, _oracle(df, x)), (name, x, leaf.grad)
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tanh", "sigmoid", "erf", "exp"])
+def test_slopes_at_infinite_inputs_follow_ieee(name: str) -> None:
+    want = {"sin": NAN, "cos": NAN, "tanh": 0.0, "sigmoid": 0.0, "erf": 0.0, "exp": INF}
+    x = Value(INF)
+    IEEE_FUNCTIONS[name][0](x).backward()
+    assert _ieee_equal(x.grad, want[name])
+
+
+def test_overflow_never_raises_in_forward_or_backward() -> None:
+    assert Value(710.0).exp().data == INF
+    assert (Value(10.0) ** 400).data == INF
+    assert (Value(-10.0) ** 401).data == -INF
+    assert (Value(1e-300) ** -2).data == INF
+    assert (Value(2.0) ** Value(5000.0)).data == INF
+    x = Value(1e-300)
+    (x**-0.5).backward()  # -0.5 x**-1.5 is beyond the float range
+    assert x.grad == -INF
+    b = Value(5000.0)
+    (Value(2.0) ** b).backward()  # d/db = 2**b ln 2
+    assert b.grad == INF
+
+
+def test_second_derivatives_at_the_edges_follow_ieee() -> None:
+    x = Value(0.0)
+    x.sqrt().backward(create_graph=True)  # sqrt'(0) = inf, sqrt''(0) = -inf (PyTorch)
+    first = x.grad
+    assert first.data == INF
+    x.grad = 0.0
+    first.backward()
+    assert x.grad == -INF
+    assert cr.transforms.hessian(lambda v: v.sqrt())(0.0) == -INF
+    x = Value(1e-300)
+    (x**-0.5).backward(create_graph=True)
+    slope = x.grad
+    x.grad = 0.0
+    slope.backward()  # 0.75 x**-2.5: inf
+    assert slope.data == -INF and x.grad == INF
+    assert cr.transforms.hessian(lambda v: v.exp())(710.0) == INF

@@ -63,6 +63,8 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
     """
     if not callable(fn):
         raise TypeError(f"checkpoint needs a function, got {type(fn).__name__} {fn!r}")
+    if any(type(a) in (list, tuple) and any(isinstance(v, Value) for v in a) for a in inputs):
+        return _checkpoint_flat(fn, inputs)
     with no_grad():
         result = fn(*inputs)
     many = isinstance(result, (list, tuple))
@@ -82,8 +84,26 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
                 "a recomputed segment (checkpoint)", vjp=vjp)  # fmt: skip
         nodes.append(apply(op, *parents))
     if many:
+        if hasattr(result, "_fields"):  # a namedtuple takes its fields one by one
+            return type(result)(*nodes)
         return type(result)(nodes) if isinstance(result, tuple) else nodes
     return nodes[0]
+
+
+def _checkpoint_flat(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> Any:
+    """``checkpoint(fn, [a, b], c)``: the Values inside list/tuple inputs become inputs too."""
+    kinds = [type(a) if type(a) in (list, tuple) else None for a in inputs]
+    sizes = [len(a) if kind else 1 for a, kind in zip(inputs, kinds)]
+    flat = [v for a, kind in zip(inputs, kinds) for v in (a if kind else (a,))]
+
+    def unflattened(*xs: Any) -> Any:  # keeps sizes and kinds only, never the Values
+        args, start = [], 0
+        for kind, size in zip(kinds, sizes):
+            args.append(kind(xs[start : start + size]) if kind else xs[start])
+            start += size
+        return fn(*args)
+
+    return checkpoint(unflattened, *flat)
 
 
 def _recompute(

@@ -232,6 +232,7 @@ class CustomOp:
         self.forward = forward
         self.derivative = derivative
         self._arity = _arity(forward)
+        self._defaults = _positional_defaults(forward)
         self._wants_out = "out" in _parameters(derivative)
         self.op = Op(name, self._checked_forward, self._local, f"custom op {name}")
         self.name = name
@@ -243,7 +244,12 @@ class CustomOp:
 
     def __call__(self, *args: Any) -> Any:
         if self._arity is not None and len(args) != self._arity:
-            raise TypeError(f"{self.name}() takes {self._arity} argument(s), got {len(args)}")
+            missing, defaults = self._arity - len(args), self._defaults
+            if not 0 < missing <= len(defaults):  # a call may omit arguments with defaults
+                least = self._arity - len(defaults)
+                takes = f"{least} to {self._arity}" if defaults else f"{self._arity}"
+                raise TypeError(f"{self.name}() takes {takes} argument(s), got {len(args)}")
+            args = (*args, *defaults[len(defaults) - missing :])
         if any(isinstance(a, Dual) for a in args):
             return Dual.apply(self.op, *args)
         if not any(isinstance(a, Value) for a in args):
@@ -329,6 +335,15 @@ def _parameters(f: Callable[..., Any]) -> dict[str, inspect.Parameter]:
         return dict(inspect.signature(f).parameters)
     except (TypeError, ValueError):  # some builtins have no signature
         return {}
+
+
+def _positional_defaults(f: Callable[..., Any]) -> tuple[Any, ...]:
+    """The default values of the trailing positional parameters that have one."""
+    return tuple(
+        p.default
+        for p in _parameters(f).values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
+    )
 
 
 def _arity(f: Callable[..., Any]) -> int | None:

@@ -37,7 +37,7 @@ from typing import Any, Union
 
 from chainrule.engine import Value
 from chainrule.engine import apply as value_apply
-from chainrule.ops import OPS, NotANumber, Op, Operators
+from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators
 
 __all__ = ["Dual", "jacfwd", "jvp"]
 
@@ -108,9 +108,10 @@ class Dual(Operators):
         local = op.local(*primals, out)
         tangent: Any = 0.0
         for d, t in zip(local, tangents):
-            if not (isinstance(t, float) and t == 0.0):
+            # a structural zero (MASKED) stops even an inf tangent
+            if not (isinstance(t, float) and t == 0.0) and d is not MASKED:
                 first = isinstance(tangent, float) and tangent == 0.0
-                tangent = t * d if first else tangent + t * d  # t * d: a blocked partial gives 0
+                tangent = t * d if first else tangent + t * d
         result = Dual.__new__(Dual)  # no __init__: the parts are checked already
         result.primal, result.tangent, result.tag = out, tangent, tag
         return result

@@ -16,27 +16,51 @@ lives here.
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainrule import anomaly
-from chainrule.grad_mode import MODE, enable_grad
-from chainrule.ops import NotANumber, Op, Operators
+from chainrule.grad_mode import MODE, OFF, enable_grad
+from chainrule.ops import MASKED, NotANumber, Op, Operators
 
 __all__ = ["HookHandle", "Value", "adjoints", "apply", "topological_order"]
 
 Hook = Callable[[Any], Any]
 
 
-def _as_float(data: object) -> float:
+def _as_float(data: object, what: str = "Value()") -> float:
     """``data`` as a float, or a TypeError naming what was given."""
     if type(data) is float:
         return data
+    if isinstance(data, Value):
+        raise TypeError(
+            f"{what} needs a float, got a Value ({data!r}); after backward(create_graph=True) "
+            "the grads are Values: take the number, e.g. x.data -= lr * x.grad.data"
+        )
     # bool is a Real, but Value(x > 0) is almost always a bug; numpy's bool_ is no Real at all
     if isinstance(data, bool) or not isinstance(data, numbers.Real):
-        raise TypeError(f"Value() needs a real number, got {type(data).__name__} {data!r}")
+        raise TypeError(f"{what} needs a real number, got {type(data).__name__} {data!r}")
     return float(data)
+
+
+def _set_data(node: Value, data: object) -> None:
+    node._data = data if type(data) is float else _as_float(data, "Value.data")
+
+
+def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, object], Any]:
+    """A comparison of the numbers inside two Values (or a Value and a real number)."""
+
+    def method(self: Value, other: object) -> Any:
+        if isinstance(other, Value):
+            return compare(self._data, other._data)
+        if isinstance(other, numbers.Real):
+            return compare(self._data, float(other))
+        return NotImplemented
+
+    method.__name__ = f"__{compare.__name__}__"
+    return method
 
 
 class Value(Operators):
@@ -52,11 +76,21 @@ class Value(Operators):
     (42.0, 28.0, 14.0)
     """
 
-    __slots__ = ("_hooks", "_op", "_prev", "data", "grad", "grad_fn", "label", "requires_grad")
+    __slots__ = ("_data", "_hooks", "_op", "_prev", "grad", "grad_fn", "label", "requires_grad")
+
+    # the number: read at C speed, checked on assignment (a float, never a Value or a string)
+    if TYPE_CHECKING:
+
+        @property
+        def data(self) -> float: ...
+        @data.setter
+        def data(self, data: object) -> None: ...
+    else:
+        data = property(operator.attrgetter("_data"), _set_data, doc="The number, a float.")
 
     def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "",
                  label: str = "", *, requires_grad: bool = True) -> None:  # fmt: skip
-        self.data = _as_float(data)
+        self._data: float = _as_float(data)
         self.grad: Any = 0.0  # a float; a Value after backward(create_graph=True)
         self._prev: tuple[Value, ...] = tuple(_children)
         self._op = _op  # the op's name, for display (micrograd's field)
@@ -148,6 +182,31 @@ class Value(Operators):
         for node, g in adjoints(self, gradient, create_graph=create_graph).items():
             node.grad = g if node.grad_fn is not None else node.grad + g
 
+    # Comparisons, truth and format specs use the number, as on a 0-d PyTorch tensor, and
+    # build no graph. Hashing stays by identity: Values are dict keys and set members.
+    __hash__ = object.__hash__
+    __eq__ = _comparison(operator.eq)
+    __ne__ = _comparison(operator.ne)
+    __lt__ = _comparison(operator.lt)
+    __le__ = _comparison(operator.le)
+    __gt__ = _comparison(operator.gt)
+    __ge__ = _comparison(operator.ge)
+
+    def __bool__(self) -> bool:
+        return self._data != 0.0
+
+    def __float__(self) -> float:
+        """Refused: ``math.cos(x)`` would quietly become a number cut from the graph."""
+        raise TypeError(
+            f"float() of a Value would cut it from the graph: use x.data (or x.item()) for the "
+            f"number, and x.cos() / chainrule.cos(x) rather than math.cos(x) to keep the "
+            f"gradient (got {self!r})"
+        )
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the number; a bare ``f"{loss}"`` is the repr."""
+        return format(self._data, spec) if spec else repr(self)
+
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
@@ -185,12 +244,13 @@ def apply(op: Op, *args: Value | float) -> Value:
     """The node ``op(*args)``: the one way every node is made. Numbers become constants."""
     parents = args if all(isinstance(a, Value) for a in args) else tuple(map(_lift, args))
     out = Value.__new__(Value)  # no __init__: its checks are for user input
-    out.data = op.forward(*[p.data for p in parents])  # type: ignore[union-attr]
+    out._data = op.forward(*[p._data for p in parents])  # type: ignore[union-attr]
     out.grad = 0.0
     out._op = op.name
     out.label = ""
     out._hooks = None
-    if MODE.enabled and any([p.requires_grad for p in parents]):  # type: ignore[union-attr]
+    # grad mode is per thread; its thread-local switch is read only while some thread has it off
+    if (not OFF.count or MODE.enabled) and any([p.requires_grad for p in parents]):  # type: ignore[union-attr]
         out._prev, out.grad_fn, out.requires_grad = parents, op, True  # type: ignore[assignment]
     else:  # nothing to differentiate: a constant, which keeps no parents
         out._prev, out.grad_fn, out.requires_grad = (), None, False
@@ -271,7 +331,7 @@ def adjoints(root: Value | Sequence[Value], gradient: Seed | Sequence[Seed] = 1.
         if create_graph:
             seed: Any = s if isinstance(s, Value) else Value(_as_float(s))
         else:
-            seed = _as_float(s)
+            seed = _as_float(s._data if isinstance(s, Value) else s)  # PyTorch takes a tensor
         grads[r] = seed if r not in grads else grads[r] + seed  # a root given twice
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
@@ -283,19 +343,19 @@ def adjoints(root: Value | Sequence[Value], gradient: Seed | Sequence[Seed] = 1.
             op = node.grad_fn
             if op is None:  # a leaf: its adjoint is complete
                 continue
-            xs = node._prev if create_graph else [p.data for p in node._prev]
-            out = node if create_graph else node.data
+            xs = node._prev if create_graph else [p._data for p in node._prev]
+            out = node if create_graph else node._data
             if op.vjp is not None:  # a hand-written backward (custom Function, checkpoint)
                 shares = op.vjp(g, *xs, out)
             else:  # the chain rule: the adjoint times each local partial d node / d parent
-                shares = [g * d for d in op.local(*xs, out)]
+                shares = [d if d is MASKED else g * d for d in op.local(*xs, out)]
             if len(shares) != len(node._prev):
                 raise ValueError(f"op {op.name!r} gave {len(shares)} partials for "
                                  f"{len(node._prev)} inputs")  # fmt: skip
             if anomaly.STATE.active:
                 anomaly.check_shares(node, tuple(shares))
             for parent, share in zip(node._prev, shares):
-                if parent.requires_grad:  # the chain rule: add this path's share
+                if share is not MASKED and parent.requires_grad:  # add this path's share
                     previous = grads.get(parent)
                     grads[parent] = share if previous is None else previous + share
             if visit is not None:

@@ -42,6 +42,34 @@ class _GradMode(threading.local):
 MODE = _GradMode()
 
 
+class _ThreadsOff:
+    """How many threads have grad mode off: while none has, an operation reads only this slot."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+OFF = _ThreadsOff()
+_OFF_LOCK = threading.Lock()
+
+
+def _set_mode(mode: bool) -> None:
+    """Switch this thread's grad mode, keeping ``OFF.count`` in step (raised before going off,
+    lowered after coming back on, so a thread that reads 0 is never one that is off)."""
+    if MODE.enabled == mode:
+        return
+    if not mode:
+        with _OFF_LOCK:
+            OFF.count += 1
+        MODE.enabled = False
+    else:
+        MODE.enabled = True
+        with _OFF_LOCK:
+            OFF.count -= 1
+
+
 def is_grad_enabled() -> bool:
     """True when operations in this thread record the graph (the default)."""
     return MODE.enabled
@@ -75,10 +103,10 @@ class _GradSwitch:
 
     def __enter__(self) -> None:
         self._saved.stack.append(MODE.enabled)
-        MODE.enabled = self.mode
+        _set_mode(self.mode)
 
     def __exit__(self, *exc: object) -> None:
-        MODE.enabled = self._saved.stack.pop()
+        _set_mode(self._saved.stack.pop())
 
     def __call__(self, func: F) -> F:
         """Decorate ``func``: each call (or each generator resumption) runs under the mode."""
@@ -149,15 +177,16 @@ class set_grad_enabled(_GradSwitch):
         _GradSwitch.__init__(self)
         self.mode = mode
         self._saved.pending = MODE.enabled
-        MODE.enabled = mode
+        _set_mode(mode)
 
     def __enter__(self) -> None:
         pending, self._saved.pending = self._saved.pending, None
         self._saved.stack.append(MODE.enabled if pending is None else pending)
-        MODE.enabled = self.mode
+        _set_mode(self.mode)
 
     def __call__(self, func: F) -> F:
         # undo the switch made when the decorator expression was evaluated at the ``def``
         if self._saved.pending is not None:
-            MODE.enabled, self._saved.pending = self._saved.pending, None
+            pending, self._saved.pending = self._saved.pending, None
+            _set_mode(pending)
         return super().__call__(func)

@@ -22,6 +22,7 @@ operations, so ``backward(create_graph=True)`` can differentiate it again.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -41,7 +42,7 @@ Reduction = Literal["mean", "sum"]
 
 
 def _samples(x: Scalar | Sequence[Scalar], what: str) -> list[Scalar]:
-    items = [x] if isinstance(x, (Value, int, float)) else list(x)
+    items = [x] if isinstance(x, (Value, int, float, numbers.Real)) else list(x)
     if not items:
         raise ValueError(f"{what} is empty: a loss needs at least one sample")
     return items
@@ -199,11 +200,12 @@ def _cross_entropy_one(logits: Sequence[Scalar], target: int | Sequence[Scalar])
     k = len(z)
     if k < 1:
         raise ValueError("cross_entropy needs at least one logit per sample")
-    if isinstance(target, int) and not isinstance(target, bool):
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
+        target = int(target)  # numpy's integers too
         if not 0 <= target < k:
             raise ValueError(f"cross_entropy: class index {target} out of range for {k} logits")
         y = [Value(1.0 if i == target else 0.0, requires_grad=False) for i in range(k)]
-    elif isinstance(target, (Value, float, bool)):
+    elif isinstance(target, (Value, int, numbers.Number)):
         raise TypeError(
             f"cross_entropy needs an int class index or a list of {k} probabilities, "
             f"got {type(target).__name__} {target!r}"
@@ -228,7 +230,7 @@ def cross_entropy(
         loss = logsumexp(z) - z_t = -log softmax(z)_t,   d loss / d z = softmax(z) - onehot(t)
     """
     rows = list(logits)
-    if rows and isinstance(rows[0], (Value, int, float)):
+    if rows and isinstance(rows[0], (Value, numbers.Real)):
         return _cross_entropy_one(rows, target)  # type: ignore[arg-type]
     targets = list(target)  # type: ignore[arg-type]
     if not rows:

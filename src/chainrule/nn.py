@@ -59,7 +59,12 @@ def _draw(init: str, nin: int, nout: int, rng: random.Random) -> float:
 def _as_inputs(x: Scalar | Sequence[Scalar], nin: int) -> list[Value]:
     """Check the input count and wrap plain numbers once, as constants, so that every neuron
     of a layer shares them instead of wrapping each number again."""
-    items: Sequence[Scalar] = [x] if isinstance(x, (Value, int, float)) else x
+    items: Sequence[Scalar] = [x] if isinstance(x, (Value, int, float, numbers.Real)) else x
+    if any(hasattr(xi, "__len__") and not isinstance(xi, str) for xi in items):
+        raise TypeError(
+            f"expected one sample of {nin} numbers, got {len(items)} sequences (a batch?); "
+            "a model takes one sample at a time: [model(x) for x in batch]"
+        )
     if len(items) != nin:
         raise ValueError(f"expected {nin} inputs, got {len(items)}")
     return [xi if isinstance(xi, Value) else Value(xi, requires_grad=False) for xi in items]

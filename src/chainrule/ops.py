@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["OPS", "NotANumber", "Op", "Operators", "register"]
+__all__ = ["MASKED", "OPS", "NotANumber", "Op", "Operators", "register"]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -73,6 +73,21 @@ def register(name: str, forward: Callable[..., float], local: Callable[..., tupl
     return op
 
 
+class _Masked(float):
+    """The type of :data:`MASKED`: a float 0.0 that the reverse pass recognises by identity."""
+
+    __slots__ = ()
+
+
+MASKED = _Masked(0.0)
+"""A local partial that is zero by the op's definition: no gradient flows along that edge.
+
+The reverse pass (and forward mode) skip the edge instead of multiplying, so an inf or nan
+adjoint stays out: ``relu(-1).sqrt()`` gives ``x.grad == 0.0``, not ``0 * inf = nan``.
+Anything else that reads it as a number sees 0.0.
+"""
+
+
 class NotANumber(TypeError):
     """An operand that is neither a node nor a real number (an operator then gives way)."""
 
@@ -94,9 +109,7 @@ def _poly(method: str, on_float: Callable[[float], float]) -> Callable[[Any], An
 
 
 def _exp(x: float) -> float:
-    if x > _EXP_MAX:
-        raise OverflowError(f"exp({x!r}) overflows a float (needs x <= {_EXP_MAX:.2f})")
-    return math.exp(x)
+    return math.inf if x > _EXP_MAX else math.exp(x)  # overflow is inf (IEEE), not an error
 
 
 def _log(x: float) -> float:
@@ -120,15 +133,30 @@ def _div(a: float, b: float) -> float:
 def _pow(a: float, b: float) -> float:
     if a == 0.0 and b < 0.0:
         raise ZeroDivisionError(f"0.0 ** {b!r} is undefined (division by zero)")
-    if a < 0.0 and not float(b).is_integer():
+    if a < 0.0 and math.isfinite(a) and math.isfinite(b) and not float(b).is_integer():
         raise ValueError(
             f"{a!r} ** {b!r} is not a real number (negative base needs an integer exponent)"
         )
     try:
         result: float = a**b
-    except OverflowError:
-        raise OverflowError(f"{a!r} ** {b!r} overflows a float") from None
+    except OverflowError:  # the true result is beyond the float range: a signed inf (IEEE)
+        return -math.inf if a < 0.0 and b % 2.0 == 1.0 else math.inf
     return result
+
+
+def _power(a: Any, b: Any) -> Any:
+    """``a ** b`` inside a derivative rule: on floats through :func:`_pow` (overflow is inf)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return _pow(a, b)
+    return a**b
+
+
+def _sin(x: float) -> float:
+    return math.sin(x) if math.isfinite(x) else math.nan  # sin(+-inf) is nan (IEEE)
+
+
+def _cos(x: float) -> float:
+    return math.cos(x) if math.isfinite(x) else math.nan
 
 
 def _sigmoid(x: float) -> float:
@@ -152,26 +180,39 @@ def _silu(x: float) -> float:
     return x * _sigmoid(x)
 
 
+def _relu(x: float) -> float:
+    return 0.0 if x <= 0.0 else x  # nan <= 0 is False: nan passes through
+
+
 def _leaky_relu(x: float, alpha: float) -> float:
-    return x if x > 0.0 else alpha * x
+    return x if x > 0.0 else alpha * x  # nan > 0 is False: alpha * nan is nan
 
 
 exp = _poly("exp", _exp)
 log = _poly("log", _log)
 sigmoid = _poly("sigmoid", _sigmoid)
-sin = _poly("sin", math.sin)
-cos = _poly("cos", math.cos)
+sin = _poly("sin", _sin)
+cos = _poly("cos", _cos)
 erf = _poly("erf", math.erf)
 
 
 def _step(x: Any) -> float:
-    """1.0 where x > 0 else 0.0 -- a constant, even when x is a Value."""
-    return 1.0 if _data(x) > 0.0 else 0.0
+    """relu's slope: 1.0 where x > 0, MASKED where x <= 0, nan at nan -- a constant."""
+    v = _data(x)
+    return 1.0 if v > 0.0 else MASKED if v <= 0.0 else math.nan
 
 
 def _sign(x: Any) -> float:
+    """abs's slope: +-1.0, MASKED at 0 (PyTorch's abs'(0) = 0), nan at nan -- a constant."""
     v = _data(x)
-    return 1.0 if v > 0.0 else -1.0 if v < 0.0 else 0.0
+    return 1.0 if v > 0.0 else -1.0 if v < 0.0 else MASKED if v == 0.0 else math.nan
+
+
+def _leaky_relu_local(x: Any, alpha: Any, out: Any) -> tuple[Any, Any]:
+    v = _data(x)
+    if v > 0.0:
+        return 1.0, MASKED  # alpha does not enter the output for x > 0
+    return (alpha, x) if v <= 0.0 else (math.nan, math.nan)
 
 
 def _data(x: Any) -> float:
@@ -181,18 +222,19 @@ def _data(x: Any) -> float:
 
 def _base_partial(a: Any, b: Any) -> Any:
     """d/da a**b = b a**(b-1), with the limits at a = 0 spelled out."""
+    if _data(b) == 0.0:
+        return MASKED  # a**0 is the constant 1
     if _data(a) == 0.0 and _data(b) < 1.0:
-        # b = 0: a**0 is constant; 0 < b < 1: the slope at 0 is infinite (IEEE inf, like PyTorch)
-        return 0.0 if _data(b) == 0.0 else math.inf
-    return b * a ** (b - 1.0)
+        return math.inf  # 0 < b < 1: the slope at 0 is infinite (IEEE inf, like PyTorch)
+    return b * _power(a, b - 1.0)
 
 
 def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     """Partials of a**b when the exponent is differentiable too; d/db = a**b ln a needs a > 0."""
-    if _data(a) > 0.0:
+    if _data(a) > 0.0 or math.isnan(_data(a)):
         return _base_partial(a, b), out * log(a)
     if _data(a) == 0.0 and _data(b) > 0.0:
-        return _base_partial(a, b), 0.0  # the limit of a**b ln a as a -> 0+
+        return _base_partial(a, b), MASKED  # a**b ln a -> 0 as a -> 0+ (PyTorch masks it)
     raise ValueError(
         f"d/db of a**b needs a > 0, got a={_data(a)!r}; "
         "use a constant exponent (a number or a Value with requires_grad=False)"
@@ -200,9 +242,19 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
 
 
 def _sqrt_local(x: Any, out: Any) -> tuple[Any]:
-    if _data(out) == 0.0:
-        return (math.inf,)  # d/dx sqrt(x) at 0 is infinite (IEEE inf, as PyTorch does)
-    return (0.5 / out,)
+    # 1/(2 sqrt x) through RECIPROCAL_INF: inf at 0 (IEEE, as PyTorch), and on a Value the
+    # rule stays differentiable there, so sqrt''(0) = -0.25 x**-1.5 = -inf too
+    return (0.5 * _inv_or_inf(out),)
+
+
+def _inv_or_inf_float(x: float) -> float:
+    return 1.0 / x if x != 0.0 else math.copysign(math.inf, x)
+
+
+def _inv_or_inf(x: Any) -> Any:
+    if isinstance(x, (int, float)):
+        return _inv_or_inf_float(float(x))
+    return x._apply(RECIPROCAL_INF, x)
 
 
 def _gelu_local(x: Any, out: Any) -> tuple[Any]:
@@ -225,22 +277,22 @@ MUL = register("*", operator.mul, lambda a, b, out: (b, a),
                "a * b;  d/da = b, d/db = a", "__mul__")
 DIV = register("/", _div, lambda a, b, out: (1.0 / b, -out / b),
                "a / b;  d/da = 1/b, d/db = -a/b**2", "__truediv__")
-POW_CONST = register("**", _pow, lambda a, b, out: (_base_partial(a, b), 0.0),
+POW_CONST = register("**", _pow, lambda a, b, out: (_base_partial(a, b), MASKED),
                      "a ** c, c constant;  d/da = c a**(c-1)")
 POW = register("pow", _pow, _pow_local,
                "a ** b;  d/da = b a**(b-1), d/db = a**b ln(a)")
 NEG = register("neg", operator.neg, lambda x, out: (-1.0,),
                "-x;  d/dx = -1", "__neg__")
-RELU = register("ReLU", lambda x: x if x > 0.0 else 0.0, lambda x, out: (_step(x),),
+RELU = register("ReLU", _relu, lambda x, out: (_step(x),),
                 "max(x, 0);  d/dx = 1 if x > 0 else 0", "relu")
 LEAKY_RELU = register("leaky_relu", _leaky_relu,
-                      lambda x, alpha, out: (1.0, 0.0) if _data(x) > 0.0 else (alpha, x),
+                      _leaky_relu_local,
                       "x if x > 0 else alpha x;  d/dx = 1 or alpha, d/dalpha = 0 or x",
                       "leaky_relu", defaults=(0.01,))
 TANH = register("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
                 "tanh(x);  d/dx = 1 - tanh(x)**2", "tanh")
 EXP = register("exp", _exp, lambda x, out: (out,),
-               "e**x;  d/dx = e**x. OverflowError for x > 709.78", "exp")
+               "e**x;  d/dx = e**x (inf for x > 709.78)", "exp")
 LOG = register("log", _log, lambda x, out: (1.0 / x,),
                "ln x;  d/dx = 1/x. ValueError for x <= 0", "log")
 SIGMOID = register("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),),
@@ -255,13 +307,18 @@ SQRT = register("sqrt", _sqrt, _sqrt_local,
                 "sqrt(x);  d/dx = 1 / (2 sqrt(x)). ValueError for x < 0", "sqrt")
 ABS = register("abs", abs, lambda x, out: (_sign(x),),
                "|x|;  d/dx = sign(x) (0 at x = 0)", "abs", "__abs__")
-SIN = register("sin", math.sin, lambda x, out: (cos(x),),
+SIN = register("sin", _sin, lambda x, out: (cos(x),),
                "sin x;  d/dx = cos x", "sin")
-COS = register("cos", math.cos, lambda x, out: (-sin(x),),
+COS = register("cos", _cos, lambda x, out: (-sin(x),),
                "cos x;  d/dx = -sin x", "cos")
 ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),),
                "erf x;  d/dx = 2/sqrt(pi) e**(-x**2)", "erf")
 # fmt: on
+
+# 1/x with IEEE's signed inf at 0: the building block of sqrt's derivative (not in OPS: no
+# method, only derivative rules build it)
+RECIPROCAL_INF = Op("reciprocal_inf", _inv_or_inf_float, lambda x, out: (-(out * out),),
+                    "1 / x, +-inf at 0;  d/dx = -1/x**2")  # fmt: skip
 
 
 # --- the rest of the scalar function set ---
@@ -274,33 +331,11 @@ ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),
 # * where the slope is infinite at a domain's closed edge (asin at 1, acosh at 1) it is inf
 #   at every order: those rules go through rsqrt, whose value at 0 is inf;
 # * a partial that is zero by the op's definition (sign, the input max/min does not select,
-#   clamp outside its range) is BLOCKED: no gradient flows there, not even an inf or nan one.
+#   clamp outside its range) is MASKED: no gradient flows there, not even an inf or nan one.
 
 _LN2 = math.log(2.0)
 _INV_LN2 = 1.0 / _LN2
 _INV_LN10 = 1.0 / math.log(10.0)
-
-
-class _Blocked:
-    """A local partial that is zero by the op's definition: ``g * BLOCKED`` is 0.0 for every g.
-
-    ``0.0 * inf`` is nan, but a structural zero must stop an inf or nan adjoint (PyTorch's
-    relu does), so such a rule gives this marker instead of the number 0.
-    """
-
-    __slots__ = ()
-
-    def __rmul__(self, g: object) -> float:
-        return 0.0
-
-    def __float__(self) -> float:
-        return 0.0
-
-    def __repr__(self) -> str:
-        return "BLOCKED"
-
-
-BLOCKED = _Blocked()
 
 
 def _is_nan(*xs: Any) -> bool:
@@ -458,7 +493,7 @@ def hypot(a: Any, b: Any) -> Any:
 
 def _hypot_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     if _data(out) == 0.0:
-        return BLOCKED, BLOCKED  # the tip of the cone: 0 is a subgradient, as abs'(0) = 0
+        return MASKED, MASKED  # the tip of the cone: 0 is a subgradient, as abs'(0) = 0
     return a / out, b / out
 
 
@@ -520,17 +555,17 @@ def _pick(first: bool, a: Any, b: Any) -> tuple[Any, Any]:
         return math.nan, math.nan
     if _data(a) == _data(b):
         return 0.5, 0.5
-    return (1.0, BLOCKED) if first else (BLOCKED, 1.0)
+    return (1.0, MASKED) if first else (MASKED, 1.0)
 
 
 def _clamp_local(x: Any, lo: Any, hi: Any, out: Any) -> tuple[Any, Any, Any]:
     if _is_nan(x, lo, hi):
         return math.nan, math.nan, math.nan
     if _data(x) < _data(lo):
-        return BLOCKED, 1.0, BLOCKED
+        return MASKED, 1.0, MASKED
     if _data(x) > _data(hi):
-        return BLOCKED, BLOCKED, 1.0
-    return 1.0, BLOCKED, BLOCKED  # min <= x <= max passes the gradient, boundaries included
+        return MASKED, MASKED, 1.0
+    return 1.0, MASKED, MASKED  # min <= x <= max passes the gradient, boundaries included
 
 
 # fmt: off
@@ -578,7 +613,7 @@ EXPM1 = register("expm1", _expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 e
 EXP2 = register("exp2", _exp2, _exp2_local,
                 "2**x;  `d/dx = 2**x ln 2`",
                 "exp2")
-SIGN = register("sign", _sign_of, lambda x, out: (math.nan if _is_nan(x) else BLOCKED,),
+SIGN = register("sign", _sign_of, lambda x, out: (math.nan if _is_nan(x) else MASKED,),
                 "-1, 0 or 1;  `d/dx = 0` (no gradient flows)",
                 "sign")
 RECIPROCAL = register("reciprocal", _reciprocal, lambda x, out: (-out * out,),
