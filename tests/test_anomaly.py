@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
 
 import pytest
+from threads import run_in_thread
 
 import chainrule as cr
 from chainrule import Value, anomaly
@@ -16,20 +16,6 @@ def _sqrt_at_zero() -> tuple[Value, Value]:
     """A graph whose backward meets an inf slope: d sqrt(x)/dx at x = 0."""
     x = Value(0.0)
     return x, x.sqrt() * 2
-
-
-def _run_in_thread(target: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
 
 
 def test_nested_and_reentered_blocks_restore_the_state() -> None:
@@ -67,7 +53,7 @@ def test_another_threads_detect_anomaly_does_not_reach_this_one() -> None:
             assert done.wait(timeout=30)
             seen.append(anomaly.STATE.here.on)
 
-    thread, errors = _run_in_thread(other)
+    thread, errors = run_in_thread(other)
     assert inside.wait(timeout=30)
     # the other thread is inside detect_anomaly now; this one builds and differentiates freely
     assert anomaly.STATE.active and not anomaly.STATE.here.on  # on in some thread, not here
@@ -96,7 +82,7 @@ def test_this_threads_detect_anomaly_still_raises_while_another_thread_is_outsid
         results.append(x.grad)
         done.set()
 
-    thread, errors = _run_in_thread(other)
+    thread, errors = run_in_thread(other)
     with cr.detect_anomaly():
         inside.set()
         assert done.wait(timeout=30)

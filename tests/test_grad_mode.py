@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Generator
 
 import pytest
+from threads import run_in_thread
 
 import chainrule as cr
 from chainrule import Value
@@ -194,20 +195,6 @@ def test_set_grad_enabled_needs_a_bool() -> None:
 # --- one grad mode per thread, forced with events (no sleeps) ---
 
 
-def _run_in_thread(target: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
-
-
 @pytest.mark.parametrize(("name", "make", "mode"), SWITCHES, ids=ids)
 def test_another_threads_mode_does_not_reach_this_one(
     name: str, make: Callable[[], _GradSwitch], mode: bool
@@ -222,7 +209,7 @@ def test_another_threads_mode_does_not_reach_this_one(
             assert done.wait(timeout=30)
 
     with cr.set_grad_enabled(not mode):
-        thread, errors = _run_in_thread(other)
+        thread, errors = run_in_thread(other)
         assert inside.wait(timeout=30)
         # the other thread is inside its block now: this thread keeps its own mode
         x = Value(3.0)
@@ -240,7 +227,7 @@ def test_another_threads_mode_does_not_reach_this_one(
 def test_a_new_thread_starts_with_grad_mode_on() -> None:
     seen: list[bool] = []
     with cr.no_grad():
-        thread, errors = _run_in_thread(lambda: seen.append(builds_graph()))
+        thread, errors = run_in_thread(lambda: seen.append(builds_graph()))
         thread.join()
     assert not errors and seen == [True]
 
@@ -260,7 +247,7 @@ def test_a_shared_decorated_function_keeps_each_threads_mode() -> None:
         work("other", pause=True)
         seen.append(("other after", cr.is_grad_enabled()))
 
-    thread, errors = _run_in_thread(other)
+    thread, errors = run_in_thread(other)
     assert entered.wait(timeout=30)
     work("main", pause=False)  # while the other thread is inside the same decorated call
     assert cr.is_grad_enabled()
