@@ -22,12 +22,11 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 from chainrule import anomaly
+from chainrule.conveniences import Conveniences, Hook, HookHandle
 from chainrule.grad_mode import MODE, OFF, enable_grad
 from chainrule.ops import MASKED, NotANumber, Op, Operators
 
 __all__ = ["HookHandle", "Value", "adjoints", "apply", "topological_order"]
-
-Hook = Callable[[Any], Any]
 
 
 def _as_float(data: object, what: str = "Value()") -> float:
@@ -49,25 +48,13 @@ def _set_data(node: Value, data: object) -> None:
     node._data = data if type(data) is float else _as_float(data, "Value.data")
 
 
-def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, object], Any]:
-    """A comparison of the numbers inside two Values (or a Value and a real number)."""
-
-    def method(self: Value, other: object) -> Any:
-        if isinstance(other, Value):
-            return compare(self._data, other._data)
-        if isinstance(other, numbers.Real):
-            return compare(self._data, float(other))
-        return NotImplemented
-
-    method.__name__ = f"__{compare.__name__}__"
-    return method
-
-
-class Value(Operators):
+class Value(Operators, Conveniences):
     """A scalar in a computation graph.
 
     The operators and methods (``+``, ``*``, ``**``, ``tanh``, ``exp``, ...) come from the
-    rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.ops.Operators`.
+    rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.ops.Operators`; comparisons,
+    formatting, hooks and PyTorch's in-place flags from
+    :class:`~chainrule.conveniences.Conveniences`.
 
     >>> x, w, b = Value(2.0), Value(3.0), Value(1.0)
     >>> y = (x * w + b) ** 2
@@ -106,63 +93,13 @@ class Value(Operators):
         """True for inputs and constants: nodes no op made."""
         return self.grad_fn is None
 
-    def item(self) -> float:
-        """The number, as a plain float."""
-        return self.data
-
     def detach(self) -> Value:
         """A new leaf with the same number, cut from the graph (requires_grad=False)."""
         return Value(self.data, label=self.label, requires_grad=False)
 
-    def detach_(self) -> Value:
-        """Cut this node from the graph in place: it becomes a leaf that requires no grad.
-
-        Nodes already built from it stop here too (the graph links the nodes themselves).
-        """
-        self._prev, self.grad_fn, self._op, self.requires_grad = (), None, "", False
-        return self
-
-    def requires_grad_(self, requires_grad: bool = True) -> Value:
-        """Set ``requires_grad`` on a leaf in place (PyTorch); returns the node."""
-        if not isinstance(requires_grad, bool):
-            raise TypeError(f"requires_grad_ needs a bool, got {requires_grad!r}")
-        if self.grad_fn is not None and not requires_grad:
-            raise RuntimeError(
-                "requires_grad_(False) works on leaves only; for an interior node use "
-                "detach() (a new leaf) or detach_() (in place)"
-            )
-        self.requires_grad = requires_grad
-        return self
-
-    def retain_grad(self) -> None:
-        """Accepted for PyTorch: every interior node keeps its adjoint already.
-
-        Unlike PyTorch, an interior ``.grad`` shows the latest backward call's adjoint
-        (it does not accumulate across calls); see ``backward``.
-        """
-        if not self.requires_grad:
-            raise RuntimeError("retain_grad() needs a Value that requires grad")
-
-    @property
-    def retains_grad(self) -> bool:
-        """True for interior nodes, whose ``.grad`` every backward call sets."""
-        return self.grad_fn is not None
-
     def zero_grad(self) -> None:
         """Reset this node's adjoint to 0.0."""
         self.grad = 0.0
-
-    def register_hook(self, hook: Hook) -> HookHandle:
-        """Call ``hook(adjoint)`` when backward reaches this node; a non-None result replaces it.
-
-        On a leaf the hook sees the adjoint contributed by this backward call.
-        """
-        if not callable(hook):
-            raise TypeError(f"register_hook needs a callable, got {type(hook).__name__}")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
-        return HookHandle(self, hook)
 
     def backward(self, gradient: Value | float = 1.0, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:  # fmt: skip
@@ -182,56 +119,8 @@ class Value(Operators):
         for node, g in adjoints(self, gradient, create_graph=create_graph).items():
             node.grad = g if node.grad_fn is not None else node.grad + g
 
-    # Comparisons, truth and format specs use the number, as on a 0-d PyTorch tensor, and
-    # build no graph. Hashing stays by identity: Values are dict keys and set members.
-    __hash__ = object.__hash__
-    __eq__ = _comparison(operator.eq)
-    __ne__ = _comparison(operator.ne)
-    __lt__ = _comparison(operator.lt)
-    __le__ = _comparison(operator.le)
-    __gt__ = _comparison(operator.gt)
-    __ge__ = _comparison(operator.ge)
-
-    def __bool__(self) -> bool:
-        return self._data != 0.0
-
-    def __float__(self) -> float:
-        """Refused: ``math.cos(x)`` would quietly become a number cut from the graph."""
-        raise TypeError(
-            f"float() of a Value would cut it from the graph: use x.data (or x.item()) for the "
-            f"number, and x.cos() / chainrule.cos(x) rather than math.cos(x) to keep the "
-            f"gradient (got {self!r})"
-        )
-
-    def __format__(self, spec: str) -> str:
-        """``f"{loss:.4f}"`` formats the number; a bare ``f"{loss}"`` is the repr."""
-        return format(self._data, spec) if spec else repr(self)
-
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        """In a notebook, show the graph as SVG (text when graphviz is missing)."""
-        try:
-            from chainrule.viz import repr_mimebundle
-        except ImportError:
-            return {"text/plain": repr(self)}
-        result: dict[str, str] = repr_mimebundle(self, include, exclude)
-        return result
-
-
-class HookHandle:
-    """Returned by :meth:`Value.register_hook`; ``remove()`` unregisters the hook."""
-
-    __slots__ = ("_hook", "_node")
-
-    def __init__(self, node: Value, hook: Hook) -> None:
-        self._node, self._hook = node, hook
-
-    def remove(self) -> None:
-        hooks = self._node._hooks
-        if hooks is not None and self._hook in hooks:
-            hooks.remove(self._hook)
 
 
 # --- building nodes ---
