@@ -19,9 +19,9 @@ def forward_backward(x, y):
 The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every node it makes
 (those made under :func:`~chainrule.no_grad` too). The record becomes one function:
 
-* **forward**: each node's operation on floats, nested into one expression while a result is
+* forward: each node's operation on floats, nested into one expression while a result is
   used once (``x * y + x`` is two nodes), so a layer's neuron is one line;
-* **backward**: each node's adjoint as the sum of its shares ``adjoint * d child / d node``,
+* backward: each node's adjoint as the sum of its shares ``adjoint * d child / d node``,
   added in the order the dynamic engine adds them (reverse :func:`~chainrule.topological_order`),
   so the results are the same floats.
 
