@@ -33,7 +33,7 @@ def engine_passes() -> tuple[Walk, Reverse, bool]:
     from chainrule.engine import adjoints, topological_order
 
     def reverse(root: Any, order: Any) -> None:
-        adjoints(root)
+        adjoints({root: 1.0})
 
     return topological_order, reverse, False
 

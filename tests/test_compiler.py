@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import random
 from collections.abc import Callable, Sequence
@@ -222,14 +223,16 @@ def test_relu_branches_are_ops_not_trace_changes() -> None:
 
 
 def test_tracing_restores_value_data_even_when_f_raises() -> None:
-    slot = Value.__dict__["data"]
+    slot = inspect.getattr_static(Value, "data")
+    init = Value.__init__
 
     def bad(x: Value) -> Value:
         raise KeyError("boom")
 
     with pytest.raises(KeyError):
         compile(bad)(1.0)
-    assert Value.__dict__["data"] is slot
+    assert inspect.getattr_static(Value, "data") is slot and "data" not in Value.__dict__
+    assert Value.__init__ is init
 
 
 def test_errors_are_clear() -> None:

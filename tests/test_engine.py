@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from oracle import assert_close, central_difference, reals, reverse_mode
 
 import chainrule as cr
-from chainrule import Value, ops
+from chainrule import Value, autograd, ops
 from chainrule.engine import adjoints, apply, topological_order
 from chainrule.ops import Op
 
@@ -214,10 +214,41 @@ def test_apply_makes_nodes_of_any_arity() -> None:
 def test_adjoints_writes_no_grad_and_matches_backward() -> None:
     x, w = Value(0.5), Value(-1.5)
     y = (x * w).tanh() * x
-    grads = adjoints(y)
+    grads = adjoints({y: 1.0})
     assert x.grad == 0.0 and w.grad == 0.0 and y.grad == 0.0
     y.backward()
     assert grads[x] == x.grad and grads[w] == w.grad and grads[y] == 1.0
+
+
+def test_adjoints_of_a_lone_value_seed_it_with_one_and_bad_seeds_are_named() -> None:
+    x = Value(3.0)
+    y = x * x
+    assert adjoints(y) == adjoints({y: 1.0}) == {y: 1.0, x: 6.0}
+    assert adjoints({y: 0.5})[x] == 3.0
+    with pytest.raises(TypeError, match="needs a real number, got str"):
+        adjoints({y: "1"})  # type: ignore[dict-item]
+
+
+def test_a_node_reached_only_through_masked_edges_gets_a_zero_adjoint() -> None:
+    # relu at -1 passes no gradient, but x and h are still reached: their adjoint is 0.0
+    x = Value(-1.0)
+    h = x * 2.0
+    y = h.relu()
+    assert adjoints(y) == {y: 1.0, h: 0.0, x: 0.0}
+    h.grad = 123.0  # an interior .grad left from an earlier call is replaced
+    y.backward()
+    assert (h.grad, x.grad) == (0.0, 0.0)
+    assert autograd.grad([y], [x]) == (0.0,)  # used (PyTorch gives 0, not "unused")
+
+
+def test_a_zero_adjoint_times_an_infinite_partial_is_nan_as_in_pytorch() -> None:
+    # relu'(0) = 0 reaches sqrt, whose slope at 0 is inf: 0 * inf = nan (torch and jax agree)
+    x = Value(0.0)
+    x.sqrt().relu().backward()
+    assert math.isnan(x.grad)
+    z = Value(-1.0)
+    z.relu().sqrt().backward()  # the other way round the masked edge is skipped: 0, not nan
+    assert z.grad == 0.0
 
 
 def test_an_op_with_the_wrong_number_of_partials_is_refused() -> None:

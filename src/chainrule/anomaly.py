@@ -15,12 +15,15 @@ import math
 import os
 import threading
 import traceback
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from chainrule.engine import Value
 
 __all__ = ["AnomalyError", "detect_anomaly"]
+
+Visit = Callable[["Value", Any, Any, "dict[Value, Any]"], None]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -60,10 +63,11 @@ class _AnomalyState:
             with self._lock:
                 self._threads += 1 if on else -1
                 self.active = self._threads > 0
+                _watch_new_nodes(self.active)
         if not on:
             here.sites.clear()
 
-    def record(self, node: Value) -> None:
+    def record(self, node: Value, *_: object) -> None:
         """Remember where ``node`` was created: the first frame outside chainrule."""
         here = self.here
         if not here.on:
@@ -82,6 +86,16 @@ class _AnomalyState:
 
 
 STATE = _AnomalyState()
+
+
+def _watch_new_nodes(on: bool) -> None:
+    """Have ``apply`` report every new node to :meth:`_AnomalyState.record` (or stop)."""
+    from chainrule.engine import NODE_HOOKS  # the engine imports this module
+
+    if on and STATE.record not in NODE_HOOKS:
+        NODE_HOOKS.append(STATE.record)
+    elif not on and STATE.record in NODE_HOOKS:
+        NODE_HOOKS.remove(STATE.record)
 
 
 class _Saved(threading.local):
@@ -111,7 +125,26 @@ class detect_anomaly:
 
 
 def _describe(node: Value) -> str:
-    return f"op {node._op or 'leaf'!r} (data={node.data!r}) created at {STATE.site(node)}"
+    if node.grad_fn is None:
+        return f"the leaf {node.label or node._op or 'leaf'!r} (data={node.data!r}), an input"
+    return f"op {node._op!r} (data={node.data!r}) created at {STATE.site(node)}"
+
+
+def checking(roots: list[Value], visit: Visit | None) -> Visit | None:
+    """``visit`` plus this thread's checks, when detection is on: the forward values of the
+    graph at once, then the shares of each step of the reverse pass."""
+    if not (STATE.active and STATE.here.on):
+        return visit
+    from chainrule.engine import topological_order  # the engine imports this module
+
+    check_forward(topological_order(roots))
+
+    def checked(node: Value, adjoint: Any, shares: Any, adjoints: dict[Value, Any]) -> None:
+        check_shares(node, tuple(shares))
+        if visit is not None:
+            visit(node, adjoint, shares, adjoints)
+
+    return checked
 
 
 def check_forward(order: list[Value]) -> None:

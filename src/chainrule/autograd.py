@@ -1,7 +1,7 @@
 """PyTorch's graph API on a graph you have already built: ``grad`` and ``backward``.
 
 Both are thin wrappers over the one reverse pass, :func:`chainrule.engine.adjoints`,
-which takes several roots with one seed each and writes no ``.grad``:
+which takes several roots with a seed each and writes no ``.grad``:
 
 * :func:`grad` returns ``d outputs / d inputs`` and leaves every ``.grad`` alone
   (``torch.autograd.grad``);
@@ -41,8 +41,9 @@ def _values(xs: Values, what: str) -> list[Value]:
     return many
 
 
-def _roots(outputs: Values, seeds: Seeds) -> tuple[list[Value], list[Any]]:
-    """The outputs that require grad, each with its seed (1.0 when none is given)."""
+def _roots(outputs: Values, seeds: Seeds) -> dict[Value, Any]:
+    """Each output (all must require grad) with its seed (1.0 when none is given); an
+    output given twice gets the sum of its seeds."""
     outs = _values(outputs, "outputs")
     if seeds is None:
         gs: list[Any] = [1.0] * len(outs)
@@ -56,7 +57,10 @@ def _roots(outputs: Values, seeds: Seeds) -> tuple[list[Value], list[Any]]:
                 f"output {i} does not require grad: it was built under no_grad(), from "
                 "constants only, or by detach()"
             )
-    return outs, gs
+    summed: dict[Value, Any] = {}
+    for o, g in zip(outs, gs):
+        summed[o] = summed[o] + g if o in summed else g
+    return summed
 
 
 def grad(outputs: Values, inputs: Values, grad_outputs: Seeds = None,
@@ -75,12 +79,12 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Seeds = None,
     (15.0, 12.0)
     """
     del retain_graph
-    outs, gs = _roots(outputs, grad_outputs)
+    seeds = _roots(outputs, grad_outputs)
     ins = _values(inputs, "inputs")
     for i, x in enumerate(ins):
         if not x.requires_grad:
             raise RuntimeError(f"inputs[{i}] does not require grad, so it has no gradient")
-    grads = adjoints(outs, gs, create_graph=create_graph)
+    grads = adjoints(seeds, create_graph=create_graph)
     result = []
     for i, x in enumerate(ins):
         if x not in grads and not allow_unused:
@@ -101,8 +105,8 @@ def backward(tensors: Values, grad_tensors: Seeds = None, retain_graph: bool | N
     adjoints. ``inputs`` restricts the writing to those nodes (PyTorch).
     """
     del retain_graph
-    outs, gs = _roots(tensors, grad_tensors)
+    seeds = _roots(tensors, grad_tensors)
     only = None if inputs is None else set(_values(inputs, "inputs"))
-    for node, g in adjoints(outs, gs, create_graph=create_graph).items():
+    for node, g in adjoints(seeds, create_graph=create_graph).items():
         if only is None or node in only:
             node.grad = g if node.grad_fn is not None else node.grad + g

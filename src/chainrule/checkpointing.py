@@ -21,7 +21,7 @@ from typing import Any
 
 from chainrule.engine import Value, adjoints, apply
 from chainrule.grad_mode import enable_grad, no_grad
-from chainrule.ops import Op
+from chainrule.ops import HandWrittenOp
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
@@ -80,8 +80,8 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
     nodes = []
     for k, o in enumerate(outs):
         vjp = _recompute(fn, saved, inputs, k, many)
-        op = Op("checkpoint", lambda *xs, data=o.data: data, _no_second_order,
-                "a recomputed segment (checkpoint)", vjp=vjp)  # fmt: skip
+        op = HandWrittenOp("checkpoint", lambda *xs, data=o.data: data, _no_second_order,
+                           "a recomputed segment (checkpoint)", backward=vjp)  # fmt: skip
         nodes.append(apply(op, *parents))
     if many:
         if hasattr(result, "_fields"):  # a namedtuple takes its fields one by one
@@ -135,7 +135,7 @@ def _recompute(
         # The same reverse pass as backward(), hooks included. Adjoints stay in the pass's
         # own dict: the segment's input leaves give the shares returned to the outer pass;
         # other leaves (weights fn closes over) accumulate their gradient as backward() does.
-        grads = adjoints(out, g)
+        grads = adjoints({out: g})
         inputs_of_segment = set(leaves)
         for node, a in grads.items():
             if node.grad_fn is None and node not in inputs_of_segment:

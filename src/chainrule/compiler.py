@@ -79,7 +79,7 @@ from typing import Any
 from chainrule import engine, ops
 from chainrule.engine import Value, topological_order
 from chainrule.grad_mode import enable_grad
-from chainrule.ops import Op
+from chainrule.ops import HandWrittenOp, Op
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceChangedError", "compile"]
 
@@ -252,7 +252,7 @@ def _tracing() -> Iterator[_Tape]:
     not thread-safe, so do not build graphs in other threads while a function is traced.
     """
     tape = _Tape()
-    slot = Value.__dict__["data"]
+    slot = inspect.getattr_static(Value, "data")  # the property Value inherits
     init, detach = Value.__init__, Value.detach
     made, op_of, created, detached = tape.made, tape.op_of, tape.created, tape.detached
     reads = tape.reads
@@ -289,13 +289,13 @@ def _tracing() -> Iterator[_Tape]:
 
     setattr(Value, "data", property(get, slot.__set__))  # noqa: B010
     Value.__init__ = new_init  # type: ignore[method-assign]
-    Value.detach = new_detach  # type: ignore[method-assign]
-    engine.TRACE_HOOK = hook
+    Value.detach = new_detach  # type: ignore[method-assign,assignment]
+    engine.NODE_HOOKS.append(hook)
     try:
         yield tape
     finally:
-        engine.TRACE_HOOK = None
-        setattr(Value, "data", slot)  # noqa: B010
+        engine.NODE_HOOKS.remove(hook)
+        delattr(Value, "data")  # the property Value inherits shows again
         Value.__init__ = init  # type: ignore[method-assign]
         Value.detach = detach  # type: ignore[method-assign]
 
@@ -419,7 +419,7 @@ class _Program:
             if not varies.isdisjoint(parents[node]):
                 varies.add(node)
             op = tape.op_of[node]
-            if op.vjp is not None and (node in varies or node.requires_grad):
+            if isinstance(op, HandWrittenOp) and (node in varies or node.requires_grad):
                 raise ValueError(
                     f"compile cannot compile the node made by {op!r}: it has a hand-written "
                     "backward (a custom Function or a checkpoint) whose saved numbers belong "

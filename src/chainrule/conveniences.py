@@ -19,9 +19,37 @@ if TYPE_CHECKING:
 
     from chainrule.ops import Op
 
-__all__ = ["Conveniences", "HookHandle"]
+__all__ = ["Conveniences", "HookHandle", "as_float", "run_hooks"]
 
 Hook = Callable[[Any], Any]
+
+
+def as_float(data: object, what: str = "Value()") -> float:
+    """``data`` as a float, or a TypeError naming what was given."""
+    if type(data) is float:
+        return data
+    if isinstance(data, Conveniences):
+        raise TypeError(
+            f"{what} needs a float, got a Value ({data!r}); after backward(create_graph=True) "
+            "the grads are Values: take the number, e.g. x.data -= lr * x.grad.data"
+        )
+    # bool is a Real, but Value(x > 0) is almost always a bug; numpy's bool_ is no Real at all
+    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+        raise TypeError(f"{what} needs a real number, got {type(data).__name__} {data!r}")
+    return float(data)
+
+
+def _set_data(node: Conveniences, data: object) -> None:
+    node._data = data if type(data) is float else as_float(data, "Value.data")
+
+
+def run_hooks(node: Conveniences, adjoint: Any) -> Any:
+    """The adjoint after ``node``'s hooks: each may return a replacement (None keeps it)."""
+    for hook in list(node._hooks or ()):
+        replaced = hook(adjoint)
+        if replaced is not None:
+            adjoint = replaced
+    return adjoint
 
 
 def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, object], Any]:
@@ -48,9 +76,29 @@ class Conveniences:
         _prev: tuple[Any, ...]
         grad: Any
         grad_fn: Op | None
+        label: str
         requires_grad: bool
     else:
         __slots__ = ()  # no __dict__ on a Value
+
+    # the number: read at C speed, checked on assignment (a float, never a Value or a string)
+    if TYPE_CHECKING:
+
+        @property
+        def data(self) -> float: ...
+        @data.setter
+        def data(self, data: object) -> None: ...
+    else:
+        data = property(operator.attrgetter("_data"), _set_data, doc="The number, a float.")
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for inputs and constants: nodes no op made."""
+        return self.grad_fn is None
+
+    def detach(self) -> Self:
+        """A new leaf with the same number, cut from the graph (requires_grad=False)."""
+        return type(self)(self._data, label=self.label, requires_grad=False)  # type: ignore[call-arg]
 
     # Comparisons, truth and format specs use the number, as on a 0-d PyTorch tensor, and
     # build no graph. Hashing stays by identity: Values are dict keys and set members.

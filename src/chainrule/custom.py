@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from chainrule.dual import Dual
 from chainrule.engine import Value, apply
 from chainrule.grad_mode import no_grad
-from chainrule.ops import Op
+from chainrule.ops import HandWrittenOp, Op
 
 __all__ = ["CustomOp", "Function", "FunctionCtx", "custom_op"]
 
@@ -121,8 +121,8 @@ class Function:
                 gs[k] = g
                 return cls._shares(ctx, gs, len(args), positions)
 
-            op = Op(cls.__name__, lambda *xs, out=out: out, cls._no_second_order,
-                    f"custom Function {cls.__name__}", vjp=vjp)  # fmt: skip
+            op = HandWrittenOp(cls.__name__, lambda *xs, out=out: out, cls._no_second_order,
+                               f"custom Function {cls.__name__}", backward=vjp)  # fmt: skip
             nodes.append(apply(op, *(args[i] for i in positions)))
         return tuple(nodes) if len(outs) > 1 else nodes[0]
 

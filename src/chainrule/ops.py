@@ -22,13 +22,13 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["MASKED", "OPS", "NotANumber", "Op", "Operators", "register"]
+__all__ = ["MASKED", "OPS", "HandWrittenOp", "NotANumber", "Op", "Operators", "register"]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -43,9 +43,8 @@ class Op:
     ``methods`` names the ``Value``/``Dual`` methods made from the row (a binary dunder
     such as ``__mul__`` also gets its reflected ``__rmul__``); a name without underscores
     also becomes a plain function (``chainrule.tanh``). ``defaults`` fills trailing
-    arguments a method call leaves out. ``vjp(g, *xs, out)``, when given, maps the adjoint
-    to the parents' shares directly (custom Functions and checkpoint have no partials).
-    Ops compare by identity: two ops with one name are two ops.
+    arguments a method call leaves out. Ops compare by identity: two ops with one name
+    are two ops.
     """
 
     name: str
@@ -54,10 +53,30 @@ class Op:
     doc: str = ""
     methods: tuple[str, ...] = ()
     defaults: tuple[Any, ...] = ()
-    vjp: Callable[..., Sequence[Any]] | None = None
+
+    def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
+        """The chain rule at one node: the shares ``g * d out / d x_i``, one per input."""
+        partials = self.local(*xs, out)
+        if len(partials) != len(xs):
+            raise ValueError(f"op {self.name!r} gave {len(partials)} partials for {len(xs)} inputs")
+        return [d if d is MASKED else g * d for d in partials]
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HandWrittenOp(Op):
+    """An op whose ``backward(g, *xs, out)`` gives the inputs' shares directly, with no
+    local partials (a custom ``Function``, a ``checkpoint`` segment)."""
+
+    backward: Callable[..., Sequence[Any]] = field(kw_only=True)
+
+    def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
+        shares = list(self.backward(g, *xs, out))
+        if len(shares) != len(xs):
+            raise ValueError(f"op {self.name!r} gave {len(shares)} partials for {len(xs)} inputs")
+        return shares
 
 
 OPS: dict[str, Op] = {}

@@ -183,7 +183,7 @@ class _Trace:
             create = self.keeps(out) or isinstance(seed, Value)
             if create and not isinstance(seed, Value):
                 seed = Value(seed, requires_grad=False)  # a constant, not a new variable
-            grads = adjoints(out, seed, create_graph=create)
+            grads = adjoints({out: seed}, create_graph=create)
             return [grads.get(node, 0.0) for node in self.inputs]
         if _is_real(out):
             return [0.0] * len(self.inputs)  # f returned a constant number

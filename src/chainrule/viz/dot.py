@@ -224,7 +224,7 @@ def _adjoint_texts(
         )
     root = tr.roots[0]
     given: dict[Value, tuple[Any, ...]] = {}  # node -> the shares the pass gave its parents
-    adj = reverse_pass(root, 1.0, hooks=False, visit=lambda n, g, s, a: given.update({n: s}))
+    adj = reverse_pass({root: 1.0}, hooks=False, visit=lambda n, g, s, a: given.update({n: s}))
     grads: dict[int, str] = {}
     shares: dict[tuple[int, int], str] = {}
     for i, node in enumerate(tr.nodes):

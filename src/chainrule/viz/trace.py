@@ -206,7 +206,7 @@ def adjoints(root: Value, gradient: float = 1.0) -> dict[int, float]:
 
     :func:`chainrule.engine.adjoints` without hooks: nothing is written to ``.grad``.
     """
-    return {id(n): as_float(g) for n, g in reverse_pass(root, gradient, hooks=False).items()}
+    return {id(n): as_float(g) for n, g in reverse_pass({root: gradient}, hooks=False).items()}
 
 
 def local_partials(node: Value) -> tuple[float, ...]:
@@ -215,8 +215,7 @@ def local_partials(node: Value) -> tuple[float, ...]:
     if op is None:
         return ()
     xs = [p.data for p in node._prev]
-    partials = op.vjp(1.0, *xs, node.data) if op.vjp is not None else op.local(*xs, node.data)
-    return tuple(as_float(d) for d in partials)
+    return tuple(as_float(d) for d in op.vjp(1.0, xs, node.data))
 
 
 def format_number(x: Any, precision: int = 4) -> str:

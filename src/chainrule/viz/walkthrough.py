@@ -99,7 +99,7 @@ def _steps(tr: Trace, root: Value, gradient: float) -> Iterator[BackwardStep]:
         steps.append(BackwardStep(len(steps), node, as_float(a), node._prev,
                                   local_partials(node), shares, takes, snapshot))  # fmt: skip
 
-    reverse_pass(root, gradient, hooks=False, visit=visit)  # the engine's own pass, observed
+    reverse_pass({root: gradient}, hooks=False, visit=visit)  # the engine's own pass, observed
     yield from steps
 
 
