@@ -66,7 +66,10 @@ class Value(Operators, Conveniences):
         ``create_graph=True`` the adjoints are ``Value``s that can be differentiated again.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward() needs a Value that requires grad; " + _NO_GRAD)
+            raise RuntimeError(
+                "backward() needs a Value that requires grad; this one was built under "
+                "no_grad(), from constants only, or by detach()"
+            )
         for node, g in adjoints({self: gradient}, create_graph=create_graph).items():
             node.grad = g if node.grad_fn is not None else node.grad + g
 
@@ -77,8 +80,6 @@ class Value(Operators, Conveniences):
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
-
-_NO_GRAD = "this one was built under no_grad(), from constants only, or by detach()"
 
 NODE_HOOKS: list[Callable[[Value, Op, tuple[Value, ...]], None]] = []
 """Called with every node ``apply`` makes: anomaly mode records where, compile records how."""
@@ -138,12 +139,11 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
              hooks: bool = True, visit: Visit | None = None) -> dict[Value, Any]:  # fmt: skip
     """d (sum of seed * root) / d node for every node the roots depend on: one reverse pass.
 
-    ``seeds`` gives each root its starting adjoint (``adjoints({y1: 1.0, y2: 0.5})``; a lone
-    Value is seeded with 1.0). Writes no
-    ``.grad``: ``backward()`` stores the result. With ``create_graph`` the partials are
-    computed on the nodes themselves, so the adjoints are ``Value``s that can be
-    differentiated again. ``hooks=False`` skips the nodes' hooks; ``visit(node, adjoint,
-    shares, adjoints)`` watches each step (the walkthrough draws it).
+    ``seeds`` gives each root its starting adjoint (``{y1: 1.0, y2: 0.5}``; a lone Value is
+    seeded with 1.0). Writes no ``.grad``: ``backward()`` stores the result. With
+    ``create_graph`` the partials are computed on the nodes themselves, so the adjoints are
+    ``Value``s that can be differentiated again. ``hooks=False`` skips the nodes' hooks;
+    ``visit(node, adjoint, shares, adjoints)`` watches each step (the walkthrough draws it).
     """
     seeds = {seeds: 1.0} if isinstance(seeds, Value) else seeds  # adjoints(loss): a seed of 1.0
     grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
