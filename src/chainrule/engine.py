@@ -154,13 +154,17 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
             g = grads.get(node)
             if g is not None and hooks and node._hooks:
                 g = grads[node] = run_hooks(node, g)
-            if g is None or node.grad_fn is None:  # unreached, or a leaf: nothing to pass on
+            if node.grad_fn is None:  # a leaf: its adjoint is complete (0 if nothing reached it)
+                grads.setdefault(node, 0.0)
                 continue
-            xs = node._prev if create_graph else [p._data for p in node._prev]
-            shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
+            if g is None:  # only masked edges lead here: its adjoint is 0 and it passes nothing on
+                g = grads[node] = 0.0
+                shares = [MASKED] * len(node._prev)
+            else:
+                xs = node._prev if create_graph else [p._data for p in node._prev]
+                shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
             for parent, share in zip(node._prev, shares):
-                if parent.requires_grad:  # add this path's share (0 on a masked edge)
-                    share = 0.0 if share is MASKED else share
+                if share is not MASKED and parent.requires_grad:  # a masked edge passes nothing
                     grads[parent] = grads[parent] + share if parent in grads else share
             if visit is not None:
                 visit(node, g, shares, grads)

@@ -101,8 +101,8 @@ class _Masked(float):
 MASKED = _Masked(0.0)
 """A local partial that is zero by the op's definition: no gradient flows along that edge.
 
-The reverse pass adds 0.0 along the edge instead of multiplying (and forward mode skips it),
-so an inf or nan adjoint stays out: ``relu(-1).sqrt()`` gives ``x.grad == 0.0``, not
+The reverse pass and forward mode skip the edge instead of multiplying, so an inf or nan
+adjoint stays out: ``relu(-1).sqrt()`` gives ``x.grad == 0.0``, not
 ``0 * inf = nan``. Anything else that reads it as a number sees 0.0.
 """
 
