@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from oracle import assert_close, central_difference, reals, reverse_mode
 
-from chainrule import Function, Value, apply, custom_op, no_grad
+from chainrule import Function, Value, apply, custom_op, detect_anomaly, no_grad
+from chainrule.anomaly import AnomalyError
 from chainrule.checkpointing import checkpoint
 from chainrule.compiler import CompiledFunction, TraceChangedError, compile
 from chainrule.data import make_moons
@@ -165,7 +166,7 @@ def test_source_is_a_wengert_list() -> None:
         "    t1 = a * b\n"
         "    t2 = F0(t1)\n"  # tanh: its op object, by number
         "    t3 = t2 + a\n"
-        "    # backward: adjoints in reverse topological order\n"
+        "    # backward: the engine's reverse pass, one node at a time\n"
         "    t1_bar = 1.0 * L0(t1, t2)[0]\n"
         "    a_bar = 1.0 + t1_bar * b\n"  # shares added in the dynamic engine's order
         "    b_bar = t1_bar * a\n"
@@ -220,6 +221,15 @@ def test_relu_branches_are_ops_not_trace_changes() -> None:
     assert cf(1.0) == (2.0, (2.0,))
     assert cf(-1.0) == (0.0, (0.0,))
     assert cf.data_reads == []
+
+
+def test_the_trace_is_checked_under_detect_anomaly_as_backward_is() -> None:
+    f = lambda x: x.relu().sqrt()
+    with detect_anomaly():
+        with pytest.raises(AnomalyError, match="backward produced inf"):
+            compile(f)(-1.0)  # the engine's pass on the trace's numbers checks them
+        cf = compile(f)
+        assert cf(4.0) == (2.0, (0.25,))
 
 
 def test_tracing_restores_value_data_even_when_f_raises() -> None:

@@ -10,7 +10,7 @@ def forward_backward(x, y):
     # forward
     t1 = x * y + x
     t2 = F0(t1)
-    # backward: adjoints in reverse topological order
+    # backward: the engine's reverse pass, one node at a time
     t1_bar = 1.0 * L0(t1, t2)[0]
     x_bar = t1_bar + t1_bar * y
     y_bar = t1_bar * x
@@ -21,12 +21,15 @@ The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every 
 
 * forward: each node's operation on floats, nested into one expression while a result is
   used once (``x * y + x`` is two nodes), so a layer's neuron is one line;
-* backward: each node's adjoint as the sum of its shares ``adjoint * d child / d node``,
-  added in the order the dynamic engine adds them (reverse :func:`~chainrule.topological_order`),
-  so the results are the same floats.
+* backward: written by the engine's own reverse pass, :func:`~chainrule.engine.adjoints`, run
+  once on the traced graph. At each node the pass visits, in its order, the code for the node's
+  adjoint is written (the sum of the shares ``adjoint * d node / d parent`` written for it so
+  far), then the code for its shares to the parents the pass gives one. The nodes reached, the
+  edges, and the order in which each sum adds its shares are the pass's, so the results are the
+  floats ``backward()`` gives.
 
-``+ - * /`` and negation are written as arithmetic; every other operation calls its op object
-(``F<k>`` its forward, ``L<k>`` its local partials; the names are numbers, never the op's
+``+``, ``-``, ``*`` and negation are written as arithmetic; every other operation calls its op
+object (``F<k>`` its forward, ``L<k>`` its local partials; the names are numbers, never the op's
 name, so any op of the table and any :func:`~chainrule.custom.custom_op` compiles).
 
 What is re-read on every call, so that no number is stale:
@@ -40,6 +43,11 @@ What is re-read on every call, so that no number is stale:
 Plain Python numbers ``f`` reads (a data set held in a list of floats) are constants of the
 trace: pass data that changes as arguments, or as Values made outside ``f`` (with
 ``requires_grad=False``) whose ``.data`` you update.
+
+The pass runs on the trace's numbers (the first call's), which it does not write anywhere:
+under :func:`~chainrule.detect_anomaly` it checks them, as ``backward()`` would, so a trace whose
+gradient holds an inf or nan raises :class:`~chainrule.anomaly.AnomalyError`; later calls run
+the generated code, which checks nothing.
 
 A Python ``if`` on a number (``if x.data > 0``) cannot be compiled: the graph itself may change
 with the inputs. Every read of ``.data`` (or ``.item()``) of an input-dependent node by code
@@ -488,20 +496,21 @@ class _Program:
         varies, parents, source_of = self.varies, self.parents, self.source_of
         op_of = self.tape.op_of
         root = self.root
-        backward_order = topological_order(root) if root.requires_grad else []
-        grad_nodes = set(backward_order)
-        # How often each node's value is used forward, and which values backward reads.
+        # How often each node's value is used forward, and which values backward reads (the
+        # forward keeps those in variables): the reverse pass below visits the nodes with an op
+        # in topological_order(root), and its code reads their parents (of a product, only the
+        # other factor) and, in L<k>(...), the node itself.
         uses = Counter(chain.from_iterable(parents[node] for node in self.order))
         needed: set[Value] = set(self.outputs)
         inline = tuple(op for op in (ops.ADD, ops.SUB, ops.NEG) if op in _SHARES)
-        for node in backward_order:
+        for node in topological_order(root):
             op, prev = node.grad_fn, node._prev
             if op is None or op in inline:
                 continue
             if op is ops.MUL and op in _SHARES and len(prev) == 2:
-                if prev[0] in grad_nodes:
+                if prev[0].requires_grad:
                     needed.add(source_of(prev[1]))
-                if prev[1] in grad_nodes:
+                if prev[1].requires_grad:
                     needed.add(source_of(prev[0]))
             else:
                 needed.update(source_of(p) for p in prev)
@@ -561,26 +570,23 @@ class _Program:
             if seen is not None:
                 expr[copy] = seen
 
-        # Backward: each node's adjoint is the sum of its shares, in the dynamic engine's order.
-        lines.append("    # backward: adjoints in reverse topological order")
-        shares: dict[Value, list[Expr]] = {}
-        adjoint: dict[Value, Expr] = {}
+        # Backward: the engine's own reverse pass walks the traced graph (on the trace's
+        # numbers, which are not what is written) and calls emit at each node it visits, in its
+        # order. emit writes the node's adjoint as the sum of the shares written for it so far,
+        # then the node's shares for the parents the pass just gave one: the nodes, the edges
+        # and the order of every sum are the pass's, so the floats are backward()'s.
+        lines.append("    # backward: the engine's reverse pass, one node at a time")
+        pending: dict[Value, list[Expr]] = {root: [_literal(1.0)]}  # each adjoint's shares
         add_op = ops.ADD if ops.ADD in _ARITH else None
         mul_op = ops.MUL if ops.MUL in _ARITH else None
-        one = _literal(1.0)
-        for node in reversed(backward_order):
-            if node is root:
-                g = one
-            else:
-                terms = shares.pop(node)
-                g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
+
+        def emit(node: Value, _adjoint: Any, _shares: Any, grads: dict[Value, Any]) -> None:
+            terms = pending.pop(node)
+            g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
             op, prev = node.grad_fn, node._prev
-            if op is None:  # a leaf: its adjoint is complete
-                adjoint[node] = g
-                continue
-            want = [p in grad_nodes for p in prev]
+            want = [p in grads for p in prev]  # the parents that received a share
+            own = expr[node][0]
             if (g[1] != _ATOM and sum(want) > 1) or g[2] >= _MAX_DEPTH:
-                own = expr[node][0]
                 name = f"{own}_bar" if own.isidentifier() else f"{temp()}_bar"
                 lines.append(f"    {name} = {g[0]}")
                 g = (name, _ATOM, 0)
@@ -597,6 +603,7 @@ class _Program:
                      max(depth, a[2] + 1)) if want[1] else g,
                 ]  # fmt: skip
             else:
+                assert op is not None  # the pass visits only nodes with an op
                 rules = _SHARES.get(op)
                 vals = [expr[p] for p in prev]
                 if rules is not None and len(prev) == len(rules):
@@ -613,17 +620,19 @@ class _Program:
                         parts = [_binary(g, "*", (d, _ATOM, 0), _MUL) for d in ds]
             for p, ok, share in zip(prev, want, parts):
                 if ok:
-                    found = shares.get(p)
+                    found = pending.get(p)
                     if found is None:
-                        shares[p] = [share]
+                        pending[p] = [share]
                     else:
                         found.append(share)
 
+        engine.adjoints({root: 1.0}, hooks=False, visit=emit)
+
         grads: list[str] = []
         for leaf, name in zip(self.tape.inputs, names):
-            grads.append(_leaf_grad(adjoint.get(leaf), f"{name}_bar", lines))
+            grads.append(_leaf_grad(pending.get(leaf), f"{name}_bar", lines, temp))
         learned = [
-            _leaf_grad(adjoint.get(leaf), f"p{k}_bar", lines)
+            _leaf_grad(pending.get(leaf), f"p{k}_bar", lines, temp)
             for k, leaf in enumerate(self.externals)
             if leaf.requires_grad
         ]
@@ -637,9 +646,12 @@ def _tuple(items: list[str]) -> str:
     return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
 
 
-def _leaf_grad(g: Expr | None, name: str, lines: list[str]) -> str:
-    if g is None:
+def _leaf_grad(terms: list[Expr] | None, name: str, lines: list[str],
+               temp: Callable[[], str]) -> str:  # fmt: skip
+    """A leaf's adjoint, the sum of its shares once the pass is over (0.0 if it got none)."""
+    if terms is None:
         return "0.0"
+    g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
     if g[1] == _ATOM:
         return g[0]
     lines.append(f"    {name} = {g[0]}")
