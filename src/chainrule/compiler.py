@@ -11,7 +11,7 @@ def forward_backward(x, y):
     t1 = x * y + x
     t2 = F0(t1)
     # backward: the engine's reverse pass, one node at a time
-    t1_bar = 1.0 * L0(t1, t2)[0]
+    t1_bar = 0.0 if (t2_d0 := L0(t1, t2)[0]) is MASKED else 1.0 * t2_d0
     x_bar = t1_bar + t1_bar * y
     y_bar = t1_bar * x
     return t2, (x_bar, y_bar), ()
@@ -26,11 +26,14 @@ The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every 
   adjoint is written (the sum of the shares ``adjoint * d node / d parent`` written for it so
   far), then the code for its shares to the parents the pass gives one. The nodes reached, the
   edges, and the order in which each sum adds its shares are the pass's, so the results are the
-  floats ``backward()`` gives.
+  floats ``backward()`` gives. A partial known only when the code runs (relu's, abs's, clamp's)
+  may be :data:`~chainrule.ops.MASKED`: the code then adds 0.0, as the pass does, so an inf or
+  nan adjoint stays out (``relu(-1).sqrt()`` gives 0.0, not nan).
 
 ``+``, ``-``, ``*`` and negation are written as arithmetic; every other operation calls its op
 object (``F<k>`` its forward, ``L<k>`` its local partials; the names are numbers, never the op's
-name, so any op of the table and any :func:`~chainrule.custom.custom_op` compiles).
+name, so any op of the table and any :func:`~chainrule.custom.custom_op` compiles). ``MASKED``
+is :data:`chainrule.ops.MASKED` itself.
 
 What is re-read on every call, so that no number is stale:
 
@@ -94,11 +97,11 @@ __all__ = ["CompiledFunction", "CompiledLoss", "TraceChangedError", "compile"]
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 # Precedence of a generated expression, to parenthesize only where Python needs it.
-_ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1
+_ATOM, _UNARY, _MUL, _ADD, _COND = 4, 3, 2, 1, 0
 # Deepest expression written on one line; deeper ones are split (Python's compiler recurses).
 _MAX_DEPTH = 100
 # Generated identifiers; an argument name of f that could be one of them is not used.
-_RESERVED = re.compile(r"t\d+(_d\d+)?|[FLp]\d+|float|.*_bar")
+_RESERVED = re.compile(r"t\d+(_d\d+)?|[FLp]\d+|float|MASKED|.*_bar")
 
 Expr = tuple[str, int, int]  # (source text, precedence, nesting depth)
 
@@ -517,7 +520,7 @@ class _Program:
                 needed.add(node)
 
         expr: dict[Value, Expr] = {}
-        used: dict[str, Any] = {}
+        used: dict[str, Any] = {"MASKED": ops.MASKED}
         op_ids: dict[Op, int] = {}
         lines: list[str] = []
         count = [0]
@@ -609,15 +612,15 @@ class _Program:
                 if rules is not None and len(prev) == len(rules):
                     out = expr[node] if node in needed else _literal(0.0)
                     parts = [rule(g, *vals, out) if ok else g for rule, ok in zip(rules, want)]
-                else:
+                else:  # partials known only at run time, where any of them may be MASKED
                     call = f"L{ident(op)}({', '.join([v[0] for v in [*vals, expr[node]]])})"
+                    base = own if own.isidentifier() else temp()
                     if len(prev) == 1:
-                        parts = [_binary(g, "*", (f"{call}[0]", _ATOM, 1), _MUL)]
+                        parts = [_masked_share(g, f"{base}_d0", f"{call}[0]")]
                     else:
-                        base = temp()
                         ds = [f"{base}_d{i}" for i in range(len(prev))]
                         lines.append(f"    ({', '.join(ds)},) = {call}")
-                        parts = [_binary(g, "*", (d, _ATOM, 0), _MUL) for d in ds]
+                        parts = [_masked_share(g, d) for d in ds]
             for p, ok, share in zip(prev, want, parts):
                 if ok:
                     found = pending.get(p)
@@ -656,6 +659,15 @@ def _leaf_grad(terms: list[Expr] | None, name: str, lines: list[str],
         return g[0]
     lines.append(f"    {name} = {g[0]}")
     return name
+
+
+def _masked_share(g: Expr, d: str, partial: str = "") -> Expr:
+    """The engine's share ``g * d`` for a partial ``d`` known only at run time: 0.0 where
+    ``d is MASKED``, as the pass adds it (so an inf or nan ``g`` stays out). ``partial`` is
+    the call that gives ``d`` when no line has put it in a variable yet."""
+    test = f"({d} := {partial})" if partial else d
+    product = _binary(g, "*", _atom(d), _MUL)
+    return f"0.0 if {test} is MASKED else {product[0]}", _COND, 1 + product[2]
 
 
 def _sum(terms: list[Expr], lines: list[str], temp: Callable[[], str]) -> Expr:
