@@ -88,7 +88,7 @@ from types import FrameType
 from typing import Any
 
 from chainrule import engine, ops
-from chainrule.engine import Value, topological_order
+from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import HandWrittenOp, Op
 
@@ -499,14 +499,13 @@ class _Program:
         varies, parents, source_of = self.varies, self.parents, self.source_of
         op_of = self.tape.op_of
         root = self.root
-        # How often each node's value is used forward, and which values backward reads (the
-        # forward keeps those in variables): the reverse pass below visits the nodes with an op
-        # in topological_order(root), and its code reads their parents (of a product, only the
-        # other factor) and, in L<k>(...), the node itself.
+        # How often each node's value is used forward, and which values the backward may read
+        # (the forward keeps those in variables): the code written below for a node with an op
+        # reads its parents (of a product, only the other factor) and, in L<k>(...), the node.
         uses = Counter(chain.from_iterable(parents[node] for node in self.order))
         needed: set[Value] = set(self.outputs)
         inline = tuple(op for op in (ops.ADD, ops.SUB, ops.NEG) if op in _SHARES)
-        for node in topological_order(root):
+        for node in self.order:
             op, prev = node.grad_fn, node._prev
             if op is None or op in inline:
                 continue
