@@ -208,11 +208,11 @@ class CompiledFunction:
         )
 
     def _trace(self, xs: tuple[float, ...]) -> None:
-        with _tracing() as tape, _collector_paused():
-            self._aux = _run(self.f, xs, tape)
-        program = _Program(tape)
-        names = _input_names(self.f, len(xs))
-        self._source, used = program.generate(names)
+        with _collector_paused():
+            with _tracing() as tape:
+                self._aux = _run(self.f, xs, tape)
+            program = _Program(tape)
+            self._source, used = program.generate(_input_names(self.f, len(xs)))
         namespace: dict[str, Any] = {"__builtins__": {"float": float}, **used}
         exec(builtins.compile(self._source, f"<chainrule.compile {_name(self.f)}>", "exec"),
              namespace)  # fmt: skip
@@ -226,8 +226,8 @@ class CompiledFunction:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a trace is built: it holds no cycles, only many
-    objects, and the collector would walk them all again and again."""
+    """No cyclic garbage collection while a trace is built and turned into code: they hold no
+    cycles, only many objects, and the collector would walk them all again and again."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
