@@ -24,7 +24,7 @@ The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every 
 * backward: written by the engine's own reverse pass, :func:`~chainrule.engine.adjoints`, run
   once on the traced graph. At each node the pass visits, in its order, the code for the node's
   adjoint is written (the sum of the shares ``adjoint * d node / d parent`` written for it so
-  far), then the code for its shares to the parents the pass gives one. The nodes reached, the
+  far), then the code for its shares to its parents that require grad. The nodes reached, the
   edges, and the order in which each sum adds its shares are the pass's, so the results are the
   floats ``backward()`` gives. A partial known only when the code runs (relu's, abs's, clamp's)
   may be :data:`~chainrule.ops.MASKED`: the code then adds 0.0, as the pass does, so an inf or
@@ -575,18 +575,19 @@ class _Program:
         # Backward: the engine's own reverse pass walks the traced graph (on the trace's
         # numbers, which are not what is written) and calls emit at each node it visits, in its
         # order. emit writes the node's adjoint as the sum of the shares written for it so far,
-        # then the node's shares for the parents the pass just gave one: the nodes, the edges
-        # and the order of every sum are the pass's, so the floats are backward()'s.
+        # then the node's shares for its parents that require grad, the edges the pass follows
+        # (every one: whether a partial is MASKED is known only when the code runs). The nodes,
+        # the edges and the order of every sum are the pass's, so the floats are backward()'s.
         lines.append("    # backward: the engine's reverse pass, one node at a time")
         pending: dict[Value, list[Expr]] = {root: [_literal(1.0)]}  # each adjoint's shares
         add_op = ops.ADD if ops.ADD in _ARITH else None
         mul_op = ops.MUL if ops.MUL in _ARITH else None
 
-        def emit(node: Value, _adjoint: Any, _shares: Any, grads: dict[Value, Any]) -> None:
+        def emit(node: Value, _adjoint: Any, _shares: Any, _adjoints: dict[Value, Any]) -> None:
             terms = pending.pop(node)
             g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
             op, prev = node.grad_fn, node._prev
-            want = [p in grads for p in prev]  # the parents that received a share
+            want = [p.requires_grad for p in prev]
             own = expr[node][0]
             if (g[1] != _ATOM and sum(want) > 1) or g[2] >= _MAX_DEPTH:
                 name = f"{own}_bar" if own.isidentifier() else f"{temp()}_bar"
