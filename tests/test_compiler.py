@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from oracle import assert_close, central_difference, reals, reverse_mode
 
-from chainrule import Function, Value, apply, custom_op, no_grad
+from chainrule import Function, Value, apply, custom_op, detect_anomaly, no_grad
+from chainrule.anomaly import AnomalyError
 from chainrule.checkpointing import checkpoint
 from chainrule.compiler import CompiledFunction, TraceChangedError, compile
 from chainrule.data import make_moons
@@ -165,8 +166,8 @@ def test_source_is_a_wengert_list() -> None:
         "    t1 = a * b\n"
         "    t2 = F0(t1)\n"  # tanh: its op object, by number
         "    t3 = t2 + a\n"
-        "    # backward: adjoints in reverse topological order\n"
-        "    t1_bar = 1.0 * L0(t1, t2)[0]\n"
+        "    # backward: the engine's reverse pass, one node at a time\n"
+        "    t1_bar = 0.0 if (t2_d0 := L0(t1, t2)[0]) is MASKED else 1.0 * t2_d0\n"
         "    a_bar = 1.0 + t1_bar * b\n"  # shares added in the dynamic engine's order
         "    b_bar = t1_bar * a\n"
         "    return t3, (a_bar, b_bar), ()\n"
@@ -220,6 +221,64 @@ def test_relu_branches_are_ops_not_trace_changes() -> None:
     assert cf(1.0) == (2.0, (2.0,))
     assert cf(-1.0) == (0.0, (0.0,))
     assert cf.data_reads == []
+
+
+# --- masked partials: the engine's share (0.0) even when an inf or nan adjoint meets one ---
+
+_INF, _NAN = math.inf, math.nan
+
+# f, a point where no edge is masked (traced there first), the point where one is
+MASKED_EDGES: dict[str, tuple[Callable[..., Value], tuple[float, ...], tuple[float, ...]]] = {
+    # sqrt'(0) = inf arrives at relu, whose partial below 0 is MASKED: x.grad is 0.0, not nan
+    "relu below 0, inf adjoint": (lambda x: x.relu().sqrt(), (4.0,), (-1.0,)),
+    "abs at 0, inf adjoint": (lambda x: abs(x).sqrt(), (4.0,), (0.0,)),
+    "relu below 0, nan adjoint": (lambda x, y: x.relu() * y, (2.0, 3.0), (-1.0, _NAN)),
+    "clamp outside its range": (lambda x: x.clamp(0.0, 1.0).sqrt(), (0.5,), (-2.0,)),
+    "maximum's other input": (lambda x, y: x.maximum(y).sqrt(), (1.0, 2.0), (0.0, -1.0)),
+    "leaky_relu's alpha above 0": (lambda x, a: x.leaky_relu(a) * _INF, (-1.0, 0.1), (2.0, 0.1)),
+    "x ** 0": (lambda x, c: (x**c - 1.0).sqrt(), (4.0, 0.5), (4.0, 0.0)),
+    "0 ** y, d/dy": (lambda x, y: (x**y).sqrt(), (4.0, 2.0), (0.0, 2.0)),
+    # x * 2.0 is reached only through relu's masked edge: its adjoint is 0.0, and x's too
+    "reached through masked edges only": (lambda x: (x * 2.0).relu().sqrt(), (1.0,), (-1.0,)),
+}
+
+
+def _same_float(a: float, b: float) -> bool:
+    """Bit for bit, as far as a float's value goes: nan is nan, -0.0 is not 0.0."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+@pytest.mark.parametrize("case", sorted(MASKED_EDGES))
+def test_a_masked_partial_gives_the_engines_share(case: str) -> None:
+    f, unmasked, masked = MASKED_EDGES[case]
+    cf = compile(f)
+    for xs in (unmasked, masked):  # one trace; the partial is MASKED only on the second call
+        value, grads = cf(*xs)
+        want_value, want_grads = dynamic(f, xs)
+        assert _same_float(value, want_value), (value, want_value)
+        assert all(map(_same_float, grads, want_grads)), (grads, want_grads)
+    assert "MASKED" in cf.source
+
+
+def test_masked_partials_stop_inf_and_nan_adjoints() -> None:
+    assert compile(lambda x: x.relu().sqrt())(-1.0) == (0.0, (0.0,))
+    assert compile(lambda x: abs(x).sqrt())(0.0) == (0.0, (0.0,))
+    assert compile(lambda x, y: x.relu() * y)(-1.0, _NAN)[1][0] == 0.0
+    assert compile(lambda x: (x * 2.0).relu().sqrt())(-1.0) == (0.0, (0.0,))
+    _, (dx, dalpha) = compile(lambda x, a: x.leaky_relu(a) * _INF)(2.0, 0.1)
+    assert dx == _INF and dalpha == 0.0
+
+
+def test_the_trace_is_checked_under_detect_anomaly_as_backward_is() -> None:
+    f = lambda x: x.relu().sqrt()
+    with detect_anomaly():
+        with pytest.raises(AnomalyError, match="backward produced inf"):
+            compile(f)(-1.0)  # the engine's pass on the trace's numbers checks them
+        cf = compile(f)
+        assert cf(4.0) == (2.0, (0.25,))
+        assert cf(-1.0) == (0.0, (0.0,))  # the generated code checks nothing
 
 
 def test_tracing_restores_value_data_even_when_f_raises() -> None:
@@ -338,13 +397,14 @@ def test_a_number_read_into_a_new_value_is_checked() -> None:
 
 
 def test_argument_names_never_collide_with_generated_names() -> None:
-    def f(x: Value, t1_d0: Value, t1: Value, x_bar: Value, F0: Value, p0: Value) -> Value:
-        return (x * t1_d0 + t1 * x_bar).tanh() * F0 + p0 * x
+    def f(x: Value, t1_d0: Value, t1: Value, x_bar: Value, F0: Value, p0: Value,
+          MASKED: Value) -> Value:  # fmt: skip
+        return (x * t1_d0 + t1 * x_bar).tanh() * F0 + p0 * x + MASKED.relu()
 
     cf = compile(f)
-    xs = (0.3, -0.2, 0.9, 1.1, 0.4, -0.6)
+    xs = (0.3, -0.2, 0.9, 1.1, 0.4, -0.6, -1.0)
     assert_same(f, cf, xs)
-    assert cf.source.startswith("def forward_backward(x0, x1, x2, x3, x4, x5):")
+    assert cf.source.startswith("def forward_backward(x0, x1, x2, x3, x4, x5, x6):")
 
     def g(float: Value, y: Value) -> Value:  # a builtin's name, on purpose
         return float.exp() * y

@@ -10,8 +10,8 @@ def forward_backward(x, y):
     # forward
     t1 = x * y + x
     t2 = F0(t1)
-    # backward: adjoints in reverse topological order
-    t1_bar = 1.0 * L0(t1, t2)[0]
+    # backward: the engine's reverse pass, one node at a time
+    t1_bar = 0.0 if (t2_d0 := L0(t1, t2)[0]) is MASKED else 1.0 * t2_d0
     x_bar = t1_bar + t1_bar * y
     y_bar = t1_bar * x
     return t2, (x_bar, y_bar), ()
@@ -21,13 +21,19 @@ The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every 
 
 * forward: each node's operation on floats, nested into one expression while a result is
   used once (``x * y + x`` is two nodes), so a layer's neuron is one line;
-* backward: each node's adjoint as the sum of its shares ``adjoint * d child / d node``,
-  added in the order the dynamic engine adds them (reverse :func:`~chainrule.topological_order`),
-  so the results are the same floats.
+* backward: written by the engine's own reverse pass, :func:`~chainrule.engine.adjoints`, run
+  once on the traced graph. At each node the pass visits, in its order, the code for the node's
+  adjoint is written (the sum of the shares ``adjoint * d node / d parent`` written for it so
+  far), then the code for its shares to its parents that require grad. The nodes reached, the
+  edges, and the order in which each sum adds its shares are the pass's, so the results are the
+  floats ``backward()`` gives. A partial known only when the code runs (relu's, abs's, clamp's)
+  may be :data:`~chainrule.ops.MASKED`: the code then adds 0.0, as the pass does, so an inf or
+  nan adjoint stays out (``relu(-1).sqrt()`` gives 0.0, not nan).
 
-``+ - * /`` and negation are written as arithmetic; every other operation calls its op object
-(``F<k>`` its forward, ``L<k>`` its local partials; the names are numbers, never the op's
-name, so any op of the table and any :func:`~chainrule.custom.custom_op` compiles).
+``+``, ``-``, ``*`` and negation are written as arithmetic; every other operation calls its op
+object (``F<k>`` its forward, ``L<k>`` its local partials; the names are numbers, never the op's
+name, so any op of the table and any :func:`~chainrule.custom.custom_op` compiles). ``MASKED``
+is :data:`chainrule.ops.MASKED` itself.
 
 What is re-read on every call, so that no number is stale:
 
@@ -40,6 +46,11 @@ What is re-read on every call, so that no number is stale:
 Plain Python numbers ``f`` reads (a data set held in a list of floats) are constants of the
 trace: pass data that changes as arguments, or as Values made outside ``f`` (with
 ``requires_grad=False``) whose ``.data`` you update.
+
+The pass runs on the trace's numbers (the first call's), which it does not write anywhere:
+under :func:`~chainrule.detect_anomaly` it checks them, as ``backward()`` would, so a trace whose
+gradient holds an inf or nan raises :class:`~chainrule.anomaly.AnomalyError`; later calls run
+the generated code, which checks nothing.
 
 A Python ``if`` on a number (``if x.data > 0``) cannot be compiled: the graph itself may change
 with the inputs. Every read of ``.data`` (or ``.item()``) of an input-dependent node by code
@@ -77,7 +88,7 @@ from types import FrameType
 from typing import Any
 
 from chainrule import engine, ops
-from chainrule.engine import Value, topological_order
+from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import HandWrittenOp, Op
 
@@ -86,11 +97,11 @@ __all__ = ["CompiledFunction", "CompiledLoss", "TraceChangedError", "compile"]
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 # Precedence of a generated expression, to parenthesize only where Python needs it.
-_ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1
+_ATOM, _UNARY, _MUL, _ADD, _COND = 4, 3, 2, 1, 0
 # Deepest expression written on one line; deeper ones are split (Python's compiler recurses).
 _MAX_DEPTH = 100
 # Generated identifiers; an argument name of f that could be one of them is not used.
-_RESERVED = re.compile(r"t\d+(_d\d+)?|[FLp]\d+|float|.*_bar")
+_RESERVED = re.compile(r"t\d+(_d\d+)?|[FLp]\d+|float|MASKED|.*_bar")
 
 Expr = tuple[str, int, int]  # (source text, precedence, nesting depth)
 
@@ -197,11 +208,11 @@ class CompiledFunction:
         )
 
     def _trace(self, xs: tuple[float, ...]) -> None:
-        with _tracing() as tape, _collector_paused():
-            self._aux = _run(self.f, xs, tape)
-        program = _Program(tape)
-        names = _input_names(self.f, len(xs))
-        self._source, used = program.generate(names)
+        with _collector_paused():
+            with _tracing() as tape:
+                self._aux = _run(self.f, xs, tape)
+            program = _Program(tape)
+            self._source, used = program.generate(_input_names(self.f, len(xs)))
         namespace: dict[str, Any] = {"__builtins__": {"float": float}, **used}
         exec(builtins.compile(self._source, f"<chainrule.compile {_name(self.f)}>", "exec"),
              namespace)  # fmt: skip
@@ -215,8 +226,8 @@ class CompiledFunction:
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a trace is built: it holds no cycles, only many
-    objects, and the collector would walk them all again and again."""
+    """No cyclic garbage collection while a trace is built and turned into code: they hold no
+    cycles, only many objects, and the collector would walk them all again and again."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -488,27 +499,27 @@ class _Program:
         varies, parents, source_of = self.varies, self.parents, self.source_of
         op_of = self.tape.op_of
         root = self.root
-        backward_order = topological_order(root) if root.requires_grad else []
-        grad_nodes = set(backward_order)
-        # How often each node's value is used forward, and which values backward reads.
+        # How often each node's value is used forward, and which values the backward may read
+        # (the forward keeps those in variables): the code written below for a node with an op
+        # reads its parents (of a product, only the other factor) and, in L<k>(...), the node.
         uses = Counter(chain.from_iterable(parents[node] for node in self.order))
         needed: set[Value] = set(self.outputs)
         inline = tuple(op for op in (ops.ADD, ops.SUB, ops.NEG) if op in _SHARES)
-        for node in backward_order:
+        for node in self.order:
             op, prev = node.grad_fn, node._prev
             if op is None or op in inline:
                 continue
             if op is ops.MUL and op in _SHARES and len(prev) == 2:
-                if prev[0] in grad_nodes:
+                if prev[0].requires_grad:
                     needed.add(source_of(prev[1]))
-                if prev[1] in grad_nodes:
+                if prev[1].requires_grad:
                     needed.add(source_of(prev[0]))
             else:
                 needed.update(source_of(p) for p in prev)
                 needed.add(node)
 
         expr: dict[Value, Expr] = {}
-        used: dict[str, Any] = {}
+        used: dict[str, Any] = {"MASKED": ops.MASKED}
         op_ids: dict[Op, int] = {}
         lines: list[str] = []
         count = [0]
@@ -561,26 +572,24 @@ class _Program:
             if seen is not None:
                 expr[copy] = seen
 
-        # Backward: each node's adjoint is the sum of its shares, in the dynamic engine's order.
-        lines.append("    # backward: adjoints in reverse topological order")
-        shares: dict[Value, list[Expr]] = {}
-        adjoint: dict[Value, Expr] = {}
+        # Backward: the engine's own reverse pass walks the traced graph (on the trace's
+        # numbers, which are not what is written) and calls emit at each node it visits, in its
+        # order. emit writes the node's adjoint as the sum of the shares written for it so far,
+        # then the node's shares for its parents that require grad, the edges the pass follows
+        # (every one: whether a partial is MASKED is known only when the code runs). The nodes,
+        # the edges and the order of every sum are the pass's, so the floats are backward()'s.
+        lines.append("    # backward: the engine's reverse pass, one node at a time")
+        pending: dict[Value, list[Expr]] = {root: [_literal(1.0)]}  # each adjoint's shares
         add_op = ops.ADD if ops.ADD in _ARITH else None
         mul_op = ops.MUL if ops.MUL in _ARITH else None
-        one = _literal(1.0)
-        for node in reversed(backward_order):
-            if node is root:
-                g = one
-            else:
-                terms = shares.pop(node)
-                g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
+
+        def emit(node: Value, _adjoint: Any, _shares: Any, _adjoints: dict[Value, Any]) -> None:
+            terms = pending.pop(node)
+            g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
             op, prev = node.grad_fn, node._prev
-            if op is None:  # a leaf: its adjoint is complete
-                adjoint[node] = g
-                continue
-            want = [p in grad_nodes for p in prev]
+            want = [p.requires_grad for p in prev]
+            own = expr[node][0]
             if (g[1] != _ATOM and sum(want) > 1) or g[2] >= _MAX_DEPTH:
-                own = expr[node][0]
                 name = f"{own}_bar" if own.isidentifier() else f"{temp()}_bar"
                 lines.append(f"    {name} = {g[0]}")
                 g = (name, _ATOM, 0)
@@ -597,33 +606,36 @@ class _Program:
                      max(depth, a[2] + 1)) if want[1] else g,
                 ]  # fmt: skip
             else:
+                assert op is not None  # the pass visits only nodes with an op
                 rules = _SHARES.get(op)
                 vals = [expr[p] for p in prev]
                 if rules is not None and len(prev) == len(rules):
                     out = expr[node] if node in needed else _literal(0.0)
                     parts = [rule(g, *vals, out) if ok else g for rule, ok in zip(rules, want)]
-                else:
+                else:  # partials known only at run time, where any of them may be MASKED
                     call = f"L{ident(op)}({', '.join([v[0] for v in [*vals, expr[node]]])})"
+                    base = own if own.isidentifier() else temp()
                     if len(prev) == 1:
-                        parts = [_binary(g, "*", (f"{call}[0]", _ATOM, 1), _MUL)]
+                        parts = [_masked_share(g, f"{base}_d0", f"{call}[0]")]
                     else:
-                        base = temp()
                         ds = [f"{base}_d{i}" for i in range(len(prev))]
                         lines.append(f"    ({', '.join(ds)},) = {call}")
-                        parts = [_binary(g, "*", (d, _ATOM, 0), _MUL) for d in ds]
+                        parts = [_masked_share(g, d) for d in ds]
             for p, ok, share in zip(prev, want, parts):
                 if ok:
-                    found = shares.get(p)
+                    found = pending.get(p)
                     if found is None:
-                        shares[p] = [share]
+                        pending[p] = [share]
                     else:
                         found.append(share)
 
+        engine.adjoints({root: 1.0}, hooks=False, visit=emit)
+
         grads: list[str] = []
         for leaf, name in zip(self.tape.inputs, names):
-            grads.append(_leaf_grad(adjoint.get(leaf), f"{name}_bar", lines))
+            grads.append(_leaf_grad(pending.get(leaf), f"{name}_bar", lines, temp))
         learned = [
-            _leaf_grad(adjoint.get(leaf), f"p{k}_bar", lines)
+            _leaf_grad(pending.get(leaf), f"p{k}_bar", lines, temp)
             for k, leaf in enumerate(self.externals)
             if leaf.requires_grad
         ]
@@ -637,13 +649,25 @@ def _tuple(items: list[str]) -> str:
     return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
 
 
-def _leaf_grad(g: Expr | None, name: str, lines: list[str]) -> str:
-    if g is None:
+def _leaf_grad(terms: list[Expr] | None, name: str, lines: list[str],
+               temp: Callable[[], str]) -> str:  # fmt: skip
+    """A leaf's adjoint, the sum of its shares once the pass is over (0.0 if it got none)."""
+    if terms is None:
         return "0.0"
+    g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
     if g[1] == _ATOM:
         return g[0]
     lines.append(f"    {name} = {g[0]}")
     return name
+
+
+def _masked_share(g: Expr, d: str, partial: str = "") -> Expr:
+    """The engine's share ``g * d`` for a partial ``d`` known only at run time: 0.0 where
+    ``d is MASKED``, as the pass adds it (so an inf or nan ``g`` stays out). ``partial`` is
+    the call that gives ``d`` when no line has put it in a variable yet."""
+    test = f"({d} := {partial})" if partial else d
+    product = _binary(g, "*", _atom(d), _MUL)
+    return f"0.0 if {test} is MASKED else {product[0]}", _COND, 1 + product[2]
 
 
 def _sum(terms: list[Expr], lines: list[str], temp: Callable[[], str]) -> Expr:
