@@ -152,17 +152,17 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(topological_order(list(grads))):
             g = grads.get(node)
-            if g is not None and hooks and node._hooks:
-                g = grads[node] = run_hooks(node, g)
-            if node.grad_fn is None:  # a leaf: its adjoint is complete (0 if nothing reached it)
-                grads.setdefault(node, 0.0)
+            if g is None:  # only masked edges lead here: no gradient arrives, so none leaves
+                grads[node] = 0.0
+                if visit is not None and node.grad_fn is not None:
+                    visit(node, 0.0, [MASKED] * len(node._prev), grads)
                 continue
-            if g is None:  # only masked edges lead here: its adjoint is 0 and it passes nothing on
-                g = grads[node] = 0.0
-                shares = [MASKED] * len(node._prev)
-            else:
-                xs = node._prev if create_graph else [p._data for p in node._prev]
-                shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
+            if hooks and node._hooks:
+                g = grads[node] = run_hooks(node, g)
+            if node.grad_fn is None:  # a leaf: its adjoint is complete
+                continue
+            xs = node._prev if create_graph else [p._data for p in node._prev]
+            shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
             for parent, share in zip(node._prev, shares):
                 if share is not MASKED and parent.requires_grad:  # a masked edge passes nothing
                     grads[parent] = grads[parent] + share if parent in grads else share
