@@ -15,15 +15,12 @@ import math
 import os
 import threading
 import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from chainrule.engine import Value
+    from chainrule.engine import Value, Visit
 
 __all__ = ["AnomalyError", "detect_anomaly"]
-
-Visit = Callable[["Value", Any, Any, "dict[Value, Any]"], None]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -20,7 +20,6 @@ from contextlib import nullcontext
 from typing import Any
 
 from chainrule import anomaly
-from chainrule.anomaly import Visit
 from chainrule.conveniences import Conveniences, Hook, HookHandle, as_float, run_hooks
 from chainrule.grad_mode import MODE, OFF, enable_grad
 from chainrule.ops import MASKED, NotANumber, Op, Operators
@@ -80,6 +79,8 @@ class Value(Operators, Conveniences):
     def __repr__(self) -> str:
         return f"Value(data={self.data}, grad={self.grad})"
 
+
+Visit = Callable[[Value, Any, Any, dict[Value, Any]], None]  # (node, adjoint, shares, adjoints)
 
 NODE_HOOKS: list[Callable[[Value, Op, tuple[Value, ...]], None]] = []
 """Called with every node ``apply`` makes: anomaly mode records where, compile records how."""
