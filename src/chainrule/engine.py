@@ -82,23 +82,29 @@ class Value(Operators, Conveniences):
 
 Visit = Callable[[Value, Any, Any, dict[Value, Any]], None]  # (node, adjoint, shares, adjoints)
 
-NODE_HOOKS: list[Callable[[Value, Op, tuple[Value, ...]], None]] = []
+NODE_HOOKS: list[Callable[[Value, Op, tuple[Any, ...]], None]] = []
 """Called with every node ``apply`` makes: anomaly mode records where, compile records how."""
 
 
 def apply(op: Op, *args: Value | float) -> Value:
     """The node ``op(*args)``: the one way every node is made. Numbers become constants."""
-    parents = tuple([a if isinstance(a, Value) else _constant(a) for a in args])
+    xs: list[float] = []  # the parents' numbers
+    tracked = False  # does any parent require grad?
+    for a in args:
+        if not isinstance(a, Value):  # a number: make each one a constant, then start again
+            return apply(op, *[a if isinstance(a, Value) else _constant(a) for a in args])
+        xs.append(a._data)
+        tracked = tracked or a.requires_grad
     out = Value.__new__(Value)  # its fields are set here: __init__'s checks are for user input
-    out._data = op.forward(*[p._data for p in parents])
+    out._data = op.forward(*xs)
     out.grad, out._op, out.label, out._hooks = 0.0, op.name, "", None
     # grad mode is per thread; its thread-local switch is read only while some thread has it off
-    if (not OFF.count or MODE.enabled) and any([p.requires_grad for p in parents]):
-        out._prev, out.grad_fn, out.requires_grad = parents, op, True
+    if tracked and (not OFF.count or MODE.enabled):
+        out._prev, out.grad_fn, out.requires_grad = args, op, True
     else:  # nothing to differentiate: a constant, which keeps no parents
         out._prev, out.grad_fn, out.requires_grad = (), None, False
     for hook in NODE_HOOKS:  # anomaly mode and compile's tracer watch every node
-        hook(out, op, parents)
+        hook(out, op, args)
     return out
 
 
