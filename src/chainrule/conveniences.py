@@ -14,6 +14,8 @@ import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from chainrule.ops import is_real
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -33,8 +35,7 @@ def as_float(data: object, what: str = "Value()") -> float:
             f"{what} needs a float, got a Value ({data!r}); after backward(create_graph=True) "
             "the grads are Values: take the number, e.g. x.data -= lr * x.grad.data"
         )
-    # bool is a Real, but Value(x > 0) is almost always a bug; numpy's bool_ is no Real at all
-    if isinstance(data, bool) or not isinstance(data, numbers.Real):
+    if not is_real(data):
         raise TypeError(f"{what} needs a real number, got {type(data).__name__} {data!r}")
     return float(data)
 

@@ -19,20 +19,15 @@ Either way :func:`chainrule.engine.apply` makes the node and the reverse pass do
 from __future__ import annotations
 
 import inspect
-import numbers
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chainrule.dual import Dual
 from chainrule.engine import Value, apply
 from chainrule.grad_mode import no_grad
-from chainrule.ops import HandWrittenOp, Op
+from chainrule.ops import HandWrittenOp, Op, is_real
 
 __all__ = ["CustomOp", "Function", "FunctionCtx", "custom_op"]
-
-
-def _is_real(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 class FunctionCtx:
@@ -136,7 +131,7 @@ class Function:
             out = cls.forward(ctx, *plain)
         outs = tuple(out) if isinstance(out, tuple) and out else (out,)
         for o in outs:
-            if not _is_real(o):
+            if not is_real(o):
                 raise TypeError(
                     f"{cls.__name__}.forward must return a real number (or a tuple of them), "
                     f"got {type(out).__name__} {out!r}"
@@ -170,7 +165,7 @@ class Function:
             share = grads[i]
             if share is None:
                 share = 0.0
-            elif not _is_real(share):
+            elif not is_real(share):
                 raise TypeError(
                     f"{cls.__name__}.backward must return numbers (or None), got "
                     f"{type(share).__name__} {share!r} for argument {i}"
@@ -260,10 +255,10 @@ class CustomOp:
 
     def _checked_forward(self, *xs: Any) -> float:
         for x in xs:
-            if not _is_real(x):
+            if not is_real(x):
                 raise TypeError(f"{self.name}() needs real numbers, got {type(x).__name__} {x!r}")
         out = self.forward(*(float(x) for x in xs))
-        if not _is_real(out):
+        if not is_real(out):
             raise TypeError(
                 f"custom op {self.name} must return a real number, got {type(out).__name__} {out!r}"
             )
@@ -275,7 +270,7 @@ class CustomOp:
         try:
             d = self.derivative(*xs, out=out) if self._wants_out else self.derivative(*xs)
         except TypeError as err:
-            if all(_is_real(x) for x in xs):
+            if all(is_real(x) for x in xs):
                 raise
             raise TypeError(
                 f"the derivative of custom op {self.name} failed on Values ({err}); to "
@@ -325,9 +320,9 @@ def custom_op(
 
 
 def _constant(x: object, op_name: str) -> Value:
-    if not _is_real(x):
+    if not is_real(x):
         raise TypeError(f"{op_name}() needs Values or real numbers, got {type(x).__name__} {x!r}")
-    return Value(float(x), requires_grad=False)  # type: ignore[arg-type]
+    return Value(float(x), requires_grad=False)
 
 
 def _parameters(f: Callable[..., Any]) -> dict[str, inspect.Parameter]:

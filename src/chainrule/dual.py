@@ -31,13 +31,12 @@ levels of JAX do.
 from __future__ import annotations
 
 import itertools
-import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 from chainrule.engine import Value
 from chainrule.engine import apply as value_apply
-from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators
+from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
 
 __all__ = ["Dual", "jacfwd", "jvp"]
 
@@ -46,14 +45,12 @@ Scalar = Union["Dual", Value, float, int]
 _TAGS = itertools.count(1)  # every jvp call takes the next tag; Dual() made by hand has tag 0
 
 
-def _component(x: object, what: str) -> Any:
-    """x as a float, or a Value or Dual as is; a TypeError naming anything else."""
+def _component(x: object, what: str, error: type[TypeError] = TypeError) -> Any:
+    """x as a float, or a Value or Dual as is; ``error`` naming anything else."""
     if isinstance(x, (Value, Dual)):
         return x
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(
-            f"{what} needs a real number, a Value or a Dual, got {type(x).__name__} {x!r}"
-        )
+    if not is_real(x):
+        raise error(f"{what} needs a real number, a Value or a Dual, got {type(x).__name__} {x!r}")
     return float(x)
 
 
@@ -102,7 +99,7 @@ class Dual(Operators):
                 primals.append(a.primal)
                 tangents.append(a.tangent)
             else:
-                primals.append(_constant(a))
+                primals.append(_component(a, "a Dual operation", NotANumber))
                 tangents.append(0.0)
         out = _evaluate(op, primals)
         local = op.local(*primals, out)
@@ -129,17 +126,6 @@ Dual._apply = staticmethod(Dual.apply)
 Dual._varies = staticmethod(
     lambda x: isinstance(x, Dual) and not (isinstance(x.tangent, float) and x.tangent == 0.0)
 )
-
-
-def _constant(x: object) -> Any:
-    """An argument that is constant along the current tag: a number, a Value or a Dual."""
-    if isinstance(x, (Value, Dual)):
-        return x
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise NotANumber(
-            f"a Dual operation needs real numbers, Values or Duals, got {type(x).__name__} {x!r}"
-        )
-    return float(x)
 
 
 def _evaluate(op: Op, xs: list[Any]) -> Any:
@@ -218,7 +204,7 @@ def _split(r: object, tag: int, index: int | None) -> tuple[Any, Any]:
         return r.primal, r.tangent
     if isinstance(r, (Dual, Value)):
         return r, 0.0  # depends on other perturbations or graph nodes only
-    if isinstance(r, bool) or not isinstance(r, numbers.Real):
+    if not is_real(r):
         where = "f" if index is None else f"output {index} of f"
         raise TypeError(
             f"jvp: {where} must return a Dual or a number (or a list of them), "

@@ -14,7 +14,6 @@ lives here.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from chainrule import anomaly
 from chainrule.conveniences import Conveniences, Hook, HookHandle, as_float, run_hooks
 from chainrule.grad_mode import MODE, OFF, enable_grad
-from chainrule.ops import MASKED, NotANumber, Op, Operators
+from chainrule.ops import MASKED, NotANumber, Op, Operators, is_real
 
 __all__ = ["NODE_HOOKS", "HookHandle", "Value", "adjoints", "apply", "topological_order"]
 
@@ -114,7 +113,7 @@ Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 
 def _constant(x: object) -> Value:
     """A real number as a constant leaf; anything else is no operand (an operator gives way)."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    if not is_real(x):
         raise NotANumber(f"expected a Value or a real number, got {type(x).__name__} {x!r}")
     return Value(float(x), requires_grad=False)
 

@@ -9,10 +9,9 @@ policy. Anything else is a ``TypeError``.
 
 from __future__ import annotations
 
-import numbers
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import OPS, NotANumber, Op, Operators, clamp_bounds
+from chainrule.ops import OPS, NotANumber, Op, Operators, clamp_bounds, is_real
 
 __all__ = ["Elementwise"]
 
@@ -36,7 +35,7 @@ class Elementwise:
                 except NotANumber:  # a Value's apply refuses a Dual: let the Dual's try
                     continue
         for a in args:
-            if isinstance(a, bool) or not isinstance(a, numbers.Real):
+            if not is_real(a):
                 raise TypeError(f"{self.__name__}() needs a Value or a real number, got "
                                 f"{type(a).__name__} {a!r}")  # fmt: skip
         return self.op.forward(*[float(a) for a in args])

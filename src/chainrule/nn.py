@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from chainrule.data import Seed, as_rng
 from chainrule.engine import Value
+from chainrule.ops import is_real
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
 
@@ -144,8 +145,7 @@ class Module:
             )
         values: dict[str, float] = {}
         for key, value in state.items():
-            # what Value() accepts: any real number (numpy floats too), but not a bool
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            if not is_real(value):  # what Value() accepts
                 raise TypeError(
                     f"state_dict[{key!r}] must be a number, got {type(value).__name__} {value!r}"
                 )

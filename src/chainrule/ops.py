@@ -20,15 +20,16 @@ built and how the graph is walked lives in :mod:`chainrule.engine`.
 from __future__ import annotations
 
 import math
+import numbers
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["MASKED", "OPS", "HandWrittenOp", "NotANumber", "Op", "Operators", "register"]
+__all__ = ["MASKED", "OPS", "HandWrittenOp", "NotANumber", "Op", "Operators", "is_real", "register"]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -109,6 +110,12 @@ adjoint stays out: ``relu(-1).sqrt()`` gives ``x.grad == 0.0``, not
 
 class NotANumber(TypeError):
     """An operand that is neither a node nor a real number (an operator then gives way)."""
+
+
+def is_real(x: object) -> TypeGuard[numbers.Real]:
+    """A real number as chainrule takes one: ints, floats, numpy's, but not a bool (``Value(x >
+    0)`` is almost always a bug; numpy's ``bool_`` is no ``Real`` at all)."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 # --- polymorphic helpers: floats go to the float forward, anything else to its method ---

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from chainrule.engine import Value
+from chainrule.ops import is_real
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -40,7 +41,7 @@ def _grad(p: Value) -> float:
 
 def _real(name: str, x: object) -> float:
     """``x`` as a float if it is a real number (what ``Value()`` accepts), else a TypeError."""
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+    if not is_real(x):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}")
     return float(x)
 

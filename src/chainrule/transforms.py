@@ -33,7 +33,6 @@ positional ``argnums``, as in JAX).
 
 from __future__ import annotations
 
-import numbers
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,6 +40,7 @@ from typing import Any
 from chainrule.dual import Dual, jvp
 from chainrule.engine import Value, adjoints, topological_order
 from chainrule.grad_mode import enable_grad
+from chainrule.ops import is_real
 
 __all__ = [
     "grad",
@@ -56,10 +56,6 @@ __all__ = [
 
 Scalar = Value | float
 ArgNums = int | Sequence[int]
-
-
-def _is_real(x: object) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
 # --- the machinery shared by every transform ---
@@ -138,7 +134,7 @@ class _Trace:
                 self.nested = True
                 with enable_grad():
                     node = base + 0.0
-            elif isinstance(base, Value) or _is_real(base):
+            elif isinstance(base, Value) or is_real(base):
                 node = Value(float(base.data if isinstance(base, Value) else base), label=f"arg{i}")
             else:
                 raise TypeError(
@@ -185,7 +181,7 @@ class _Trace:
                 seed = Value(seed, requires_grad=False)  # a constant, not a new variable
             grads = adjoints({out: seed}, create_graph=create)
             return [grads.get(node, 0.0) for node in self.inputs]
-        if _is_real(out):
+        if is_real(out):
             return [0.0] * len(self.inputs)  # f returned a constant number
         raise TypeError(
             f"{who} needs f to return a scalar (a Value, a Dual or a number), got "
@@ -206,7 +202,7 @@ class _Trace:
             return type(out)(self.primal(o) for o in out)
         if isinstance(out, dict):  # an aux dictionary
             return {k: self.primal(o) for k, o in out.items()}
-        return float(out) if _is_real(out) else out
+        return float(out) if is_real(out) else out
 
 
 def _describe(x: object) -> str:
@@ -302,7 +298,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
     many = isinstance(trace.out, (list, tuple))
     outs = list(trace.out) if many else [trace.out]
     for k, o in enumerate(outs):
-        if not (isinstance(o, (Value, Dual)) or _is_real(o)):
+        if not (isinstance(o, (Value, Dual)) or is_real(o)):
             where = f"output {k} of f" if many else "f"
             raise TypeError(f"vjp: {where} must be a Value or a number, got {_describe(o)}")
 
@@ -315,7 +311,7 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
             )
         totals: list[Any] = [0.0] * len(primals)
         for o, u in zip(outs, cts):
-            if not (isinstance(u, Value) or _is_real(u)):
+            if not (isinstance(u, Value) or is_real(u)):
                 raise TypeError(f"vjp_fn: cotangents must be numbers or Values, got {_describe(u)}")
             if isinstance(u, Value) or u != 0.0:
                 shares = trace.gradients(o, u, "vjp")
