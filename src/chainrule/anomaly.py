@@ -127,14 +127,12 @@ def _describe(node: Value) -> str:
     return f"op {node._op!r} (data={node.data!r}) created at {STATE.site(node)}"
 
 
-def checking(roots: list[Value], visit: Visit | None) -> Visit | None:
+def checking(order: list[Value], visit: Visit | None) -> Visit | None:
     """``visit`` plus this thread's checks, when detection is on: the forward values of the
-    graph at once, then the shares of each step of the reverse pass."""
+    nodes in ``order`` at once, then the shares of each step of the reverse pass."""
     if not (STATE.active and STATE.here.on):
         return visit
-    from chainrule.engine import topological_order  # the engine imports this module
-
-    check_forward(topological_order(roots))
+    check_forward(order)
 
     def checked(node: Value, adjoint: Any, shares: Any, adjoints: dict[Value, Any]) -> None:
         check_shares(node, tuple(shares))

@@ -153,10 +153,11 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     """
     seeds = {seeds: 1.0} if isinstance(seeds, Value) else seeds  # adjoints(loss): a seed of 1.0
     grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
+    order = topological_order(list(grads))
     if anomaly.STATE.active:
-        visit = anomaly.checking(list(grads), visit)  # detect_anomaly() checks every step
+        visit = anomaly.checking(order, visit)  # detect_anomaly() checks every step
     with enable_grad() if create_graph else nullcontext():
-        for node in reversed(topological_order(list(grads))):
+        for node in reversed(order):
             g = grads.get(node)
             if g is None:  # only masked edges lead here: no gradient arrives, so none leaves
                 grads[node] = 0.0
