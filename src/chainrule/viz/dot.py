@@ -39,7 +39,7 @@ from chainrule.viz.trace import (
     trace,
 )
 
-__all__ = ["STYLE", "dot_lines", "to_dot"]
+__all__ = ["STYLE", "digraph", "dot_lines", "to_dot"]
 
 Direction = Literal["forward", "backward"]
 
@@ -347,4 +347,9 @@ def to_dot(
         labels=labels,
         title=title,
     )
+    return digraph(lines)
+
+
+def digraph(lines: list[str]) -> str:
+    """The DOT source of a graph made of ``lines`` (what :func:`dot_lines` returns)."""
     return "digraph chainrule {\n" + "".join(lines) + "}\n"

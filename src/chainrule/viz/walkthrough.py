@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chainrule.engine import adjoints as reverse_pass
-from chainrule.viz.dot import Overlay, dot_lines
+from chainrule.viz.dot import Overlay, digraph, dot_lines
 from chainrule.viz.draw import pipe_source, require_dot, require_graphviz
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
@@ -279,8 +279,7 @@ def backward_frames(
             overlay=overlay,
             fontname=fontname,
         )
-        dot = "digraph chainrule {\n" + "".join(lines) + "}\n"
-        frames.append(BackwardFrame(caption, dot, overlay.current))
+        frames.append(BackwardFrame(caption, digraph(lines), overlay.current))
     return frames
 
 
