@@ -16,11 +16,9 @@ from __future__ import annotations
 import hashlib
 import html as htmlmod
 import importlib.util
-import json
 import logging
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -51,12 +49,11 @@ _scratch: tempfile.TemporaryDirectory[str] | None = None
 _executed: dict[str, str] = {}
 
 
-def _figures_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "docs_figures", ROOT / "scripts" / "docs_figures.py"
-    )
+def _script(name: str) -> ModuleType:
+    """The module scripts/<name>.py (mkdocs loads this hook by path, not as a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     if spec is None or spec.loader is None:
-        raise ImportError("cannot load scripts/docs_figures.py")
+        raise ImportError(f"cannot load scripts/{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -72,16 +69,10 @@ def _package_digest() -> bytes:
 
 def _kernelspec(root: Path) -> Path:
     """A kernelspec that runs ipykernel on this interpreter (never whatever `python3` is)."""
-    spec_dir = root / KERNEL_NAME
-    spec_dir.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "chainrule (docs build)",
-        "language": "python",
-        "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return root
+    path: Path = _script("notebook_kernel").write_kernelspec(
+        root, KERNEL_NAME, "chainrule (docs build)"
+    )
+    return path
 
 
 def _execute(source: Path, kernels: Path, cwd: Path) -> str:
@@ -167,7 +158,7 @@ def on_files(files: Files, config: Any) -> Files:
     for notebook, text in _executed_notebooks(notebooks, root).items():
         (tutorial / notebook.name).write_text(text, encoding="utf-8")
         uris.append(f"tutorial/{notebook.name}")
-    written = _figures_module().generate(root / "figures")
+    written = _script("docs_figures").generate(root / "figures")
     uris += [f"figures/{path.name}" for path in written]
     for uri in uris:
         files.append(File(uri, str(root), config["site_dir"], config["use_directory_urls"]))

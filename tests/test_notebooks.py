@@ -38,17 +38,10 @@ CELL_TIMEOUT_S = 120  # a hang fails the run instead of stalling CI; notebooks t
 def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A kernelspec that runs ipykernel on this very interpreter."""
     root = tmp_path_factory.mktemp("kernels")
-    spec_dir = root / KERNEL_NAME
-    spec_dir.mkdir()
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "chainrule (test interpreter)",
-        "language": "python",
-        # Headless and deterministic whatever the calling shell has set.
-        "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"},
-    }
-    (spec_dir / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return root
+    path: Path = _script("notebook_kernel").write_kernelspec(
+        root, KERNEL_NAME, "chainrule (test interpreter)"
+    )
+    return path
 
 
 def _run(nb: Any, kernel_dir: Path, cwd: Path) -> Any:
@@ -87,10 +80,9 @@ def test_the_tutorial_notebooks_are_all_there() -> None:
     assert {"00", "01", "02", "03", "04", "05", "06", "07"} <= prefixes, [p.name for p in NOTEBOOKS]
 
 
-def _load_stripper() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "strip_notebooks", ROOT / "scripts" / "strip_notebooks.py"
-    )
+def _script(name: str) -> Any:
+    """The module scripts/<name>.py."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -100,7 +92,7 @@ def _load_stripper() -> Any:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_is_stored_without_outputs(path: Path) -> None:
     nb = json.loads(path.read_text(encoding="utf-8"))
-    assert _load_stripper().problems(nb) == [], "run: python scripts/strip_notebooks.py"
+    assert _script("strip_notebooks").problems(nb) == [], "run: python scripts/strip_notebooks.py"
 
 
 _EXECUTED: dict[Path, Any] = {}
