@@ -181,3 +181,19 @@ def test_the_hvp_methods_compute_the_closed_form() -> None:
     for name, method in hvp.METHODS.items():
         tol = 1e-5 if name == "finite differences" else 1e-9
         assert method(hvp.rosenbrock, x, v) == pytest.approx(exact, abs=tol), name
+
+
+@pytest.mark.slow
+def test_ab_versions_loads_a_revision_as_a_package_of_its_own(tmp_path: Path) -> None:
+    import ab_versions  # benchmarks/ab_versions.py
+
+    found = subprocess.run(["git", "-C", str(BENCH), "rev-parse", "HEAD"], capture_output=True)
+    if found.returncode:
+        pytest.skip("not a git checkout")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        value = ab_versions.extract("HEAD", "chainrule_ab_test", tmp_path)
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert value.__module__ == "chainrule_ab_test.engine" and value is not Value
+    assert workloads.train(value, steps=1) == workloads.train(Value, steps=1)
