@@ -405,12 +405,28 @@ def test_graph_of_one_neuron() -> None:
     g = module_graph(neuron, [1.0, -2.0, 0.5])
     nodes = svg_nodes(g.pipe("svg"))
     params = [v for v, n in nodes.items() if fill(n) == STYLE["parameter"]["fillcolor"]]
-    assert len(params) == 4  # w.0, w.1, w.2, b
+    assert len(params) == 4  # w0, w1, w2, b
     shown = {texts(nodes[v])[0] for v in params}
-    assert shown == {"w.0", "w.1", "w.2", "b"}
+    assert shown == {"w0", "w1", "w2", "b"}
     inputs = {texts(n)[0] for n in nodes.values() if fill(n) == STYLE["constant"]["fillcolor"]}
     assert inputs == {"x0", "x1", "x2"}
     assert all(p.label == "" for p in neuron.parameters())  # named in the picture only
+
+
+def test_an_mlps_parameters_are_named_by_layer_and_neuron_in_the_picture() -> None:
+    nn = pytest.importorskip("chainrule.nn")
+    model = nn.MLP(2, [2, 1], seed=0)
+    loss = (model([Value(1.0), Value(-2.0)]) - 1.0) ** 2
+    nodes = svg_nodes(pipe_source(to_dot(loss, params=model), "svg"))
+    params = [n for n in nodes.values() if fill(n) == STYLE["parameter"]["fillcolor"]]
+    shown = {texts(n)[0] for n in params}
+    expected = {f"L0.n{j}.{p}" for j in (0, 1) for p in ("w0", "w1", "b")}
+    assert shown == expected | {"L1.n0.w0", "L1.n0.w1", "L1.n0.b"}
+    # draw_dot and module_graph name them the same way; a label the user set wins
+    model.layers[1].neurons[0].b.label = "bias out"
+    assert ">bias out<" in draw_dot(loss, params=model).pipe(format="svg").decode()
+    assert "L0.n1.w0" in module_graph(model).source
+    assert all(p.label == "" for p in model.parameters()[:-1])  # named in the picture only
 
 
 def test_any_model_shaped_object_can_be_drawn() -> None:

@@ -39,7 +39,7 @@ from chainrule.viz.trace import (
     trace,
 )
 
-__all__ = ["STYLE", "digraph", "dot_lines", "to_dot"]
+__all__ = ["STYLE", "digraph", "dot_lines", "parameter_names", "to_dot", "trainable"]
 
 Direction = Literal["forward", "backward"]
 
@@ -64,6 +64,42 @@ _LEGEND_TEXT: dict[str, str] = {
     "input": "input (leaf, requires grad)",
     "constant": "constant (requires_grad=False)",
 }
+
+
+# How a model's parameter path is shortened in a picture: "layers.1.neurons.0.w.2" -> "L1.n0.w2".
+_SHORT_PATH = {"layers": "L", "neurons": "n"}
+
+
+def parameter_names(model: Any) -> dict[Value, str]:
+    """Short picture names for the parameters of ``model`` (anything with ``named_parameters()``).
+
+    Each container index is glued to its letter, so an MLP's weight 2 of neuron 0 in layer 1,
+    ``layers.1.neurons.0.w.2``, is drawn as ``L1.n0.w2`` and that neuron's bias as ``L1.n0.b``;
+    a lone neuron's are ``w0, w1, ..., b``.
+    """
+    names: dict[Value, str] = {}
+    for path, param in model.named_parameters():
+        parts: list[str] = []
+        for part in path.split("."):
+            if part.isdigit() and parts:
+                parts[-1] += part
+            else:
+                parts.append(_SHORT_PATH.get(part, part))
+        names[param] = ".".join(parts)
+    return names
+
+
+def trainable(
+    params: Any, labels: Mapping[Value, str] | None
+) -> tuple[list[Value] | None, dict[Value, str]]:
+    """``params`` as a list of Values, and the picture names: a model passed as ``params``
+    (anything with ``named_parameters()``) names its unlabelled parameters; ``labels`` win."""
+    names: dict[Value, str] = {}
+    if params is not None and hasattr(params, "named_parameters"):
+        names = {p: name for p, name in parameter_names(params).items() if not p.label}
+        params = list(names) + [p for p in params.parameters() if p not in names]
+    names.update(labels or {})
+    return (None if params is None else list(params)), names
 
 
 def _quote(text: str) -> str:
@@ -315,7 +351,7 @@ def to_dot(
     legend: bool = False,
     max_nodes: int | None = DEFAULT_MAX_NODES,
     depth: int | None = None,
-    params: Iterable[Value] | None = None,
+    params: Any = None,
     labels: Mapping[Value, str] | None = None,
     precision: int = 4,
     title: str | None = None,
@@ -333,9 +369,12 @@ def to_dot(
     - ``max_nodes``: refuse graphs with more value nodes (:class:`GraphTooLargeError`);
       ``depth=k`` draws only the ``k`` levels nearest the output, with "n more" markers.
     - ``params``: the trainable leaves (e.g. ``model.parameters()``); other leaves that
-      require grad are then drawn as inputs. ``labels``: names for nodes without changing them.
+      require grad are then drawn as inputs. Pass the model itself (``params=model``) and its
+      parameters are also named by their place in it (:func:`parameter_names`: ``L0.n1.w0``
+      is layer 0, neuron 1, weight 0). ``labels``: names for nodes without changing them.
     - ``precision``: significant digits of the numbers shown.
     """
+    params, labels = trainable(params, labels)
     tr = trace(root, max_nodes=max_nodes, depth=depth, params=params)
     lines = dot_lines(
         tr,

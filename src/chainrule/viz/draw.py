@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from chainrule.engine import Value
-from chainrule.viz.dot import dot_lines, to_dot
+from chainrule.viz.dot import dot_lines, to_dot, trainable
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
     GraphTooLargeError,
@@ -96,16 +96,18 @@ def draw_dot(
     """The graph of ``root`` as a ``graphviz.Digraph`` (micrograd's name and signature).
 
     ``options`` are those of :func:`to_dot` (``show_grad``, ``direction``, ``legend``,
-    ``max_nodes``, ``depth``, ``params``, ``labels``, ``precision``, ``title``). The result
+    ``max_nodes``, ``depth``, ``params``, ``labels``, ``precision``, ``title``);
+    ``draw_dot(loss, params=model)`` names a model's parameters (``L0.n1.w0``). The result
     displays itself in Jupyter and has graphviz's ``render``/``pipe`` methods; its ``source``
     is exactly ``to_dot(root, rankdir, ...)``.
     """
     gv = require_graphviz()
+    params, options["labels"] = trainable(options.pop("params", None), options.get("labels"))
     tr = trace(
         root,
         max_nodes=options.pop("max_nodes", DEFAULT_MAX_NODES),
         depth=options.pop("depth", None),
-        params=options.pop("params", None),
+        params=params,
     )
     body = dot_lines(tr, rankdir=rankdir, **options)
     return gv.Digraph("chainrule", format=format, body=body)
@@ -321,7 +323,9 @@ def module_graph(
     Duck-typed: ``module`` is callable and has ``parameters()`` (and, optionally,
     ``named_parameters()`` for names and ``nin`` for the input count). ``inputs`` default
     to ``1.0, 2.0, ...`` made into labelled constants ``x0, x1, ...``. Parameters are
-    drawn blue and named by their path (``w.0``, ``b``) without relabelling them; ``loss``
+    drawn blue and named by their place in the model (``L0.n1.w0`` for an MLP, ``w0`` and
+    ``b`` for a neuron: see :func:`~chainrule.viz.dot.parameter_names`) without relabelling
+    them; ``loss``
     maps the output(s) to one Value to draw instead (e.g. a squared error).
     """
     if not callable(module) or not hasattr(module, "parameters"):
@@ -342,11 +346,10 @@ def module_graph(
     out = module(xs)
     if loss is not None:
         out = loss(out)
-    params = list(module.parameters())
     labels: dict[Value, str] = {}
-    if hasattr(module, "named_parameters"):
-        labels = {p: name for name, p in module.named_parameters() if not p.label}
     if isinstance(out, Value) and not out.label:
         labels[out] = "out"
     labels.update(options.pop("labels", None) or {})
-    return Graph(out, params=params, labels=labels, **options)
+    named = hasattr(module, "named_parameters")
+    return Graph(out, params=module if named else list(module.parameters()), labels=labels,
+                 **options)  # fmt: skip
