@@ -15,9 +15,9 @@ import math
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import matplotlib
 
@@ -28,8 +28,6 @@ from tqdm import tqdm
 
 import chainrule
 from chainrule import Value, no_grad
-
-T = TypeVar("T")
 
 # One colour per class, readable for the common colour-vision deficiencies (Okabe & Ito).
 CLASS_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"]
@@ -88,12 +86,40 @@ def steps_for(args: argparse.Namespace) -> int:
     return int(steps)
 
 
-def progress(iterable: Iterable[T], total: int, desc: str, disable: bool) -> tqdm[T]:
-    """A tqdm bar on stderr; ``set_postfix`` on it shows the running loss and accuracy."""
-    return tqdm(
-        iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, leave=True,
-        file=sys.stderr,
-    )  # fmt: skip
+class Progress:
+    """The training steps ``0 .. steps-1`` with a tqdm bar on stderr that starts after step 0.
+
+    Step 0 of a compiled run traces and compiles the whole step, seconds that a later step does
+    not take: inside the bar it would make the first rate estimate (and the time left) many
+    times too long. So with ``compiling=True`` the bar says "compiling..." first, runs step 0
+    before the bar exists, then counts from 1. ``set_postfix`` shows the running loss and
+    accuracy (on step 0 it is kept until the bar starts).
+    """
+
+    def __init__(self, steps: int, desc: str, disable: bool, compiling: bool) -> None:
+        self.steps, self.desc, self.disable, self.compiling = steps, desc, disable, compiling
+        self.bar: tqdm[int] | None = None
+        self.postfix: dict[str, str] = {}
+
+    def __iter__(self) -> Iterator[int]:
+        start = time.perf_counter()
+        if self.compiling:
+            print("compiling the training step (traced once, on step 0)...", end=" ",
+                  file=sys.stderr, flush=True)  # fmt: skip
+        yield 0
+        if self.compiling:
+            print(f"done in {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
+        self.bar = tqdm(
+            range(1, self.steps), total=self.steps, initial=1, desc=self.desc,
+            disable=self.disable, dynamic_ncols=True, leave=True, file=sys.stderr,
+        )  # fmt: skip
+        self.bar.set_postfix(self.postfix)
+        yield from self.bar
+
+    def set_postfix(self, **postfix: str) -> None:
+        self.postfix = postfix
+        if self.bar is not None:
+            self.bar.set_postfix(postfix)
 
 
 @contextlib.contextmanager
@@ -335,6 +361,8 @@ def report(title: str, metrics: Mapping[str, Any], paths: Mapping[str, Path]) ->
     print(title)
     for key, value in metrics.items():
         shown = f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else value
+        if key.endswith("accuracy"):  # a fraction, said as people say it
+            shown = f"{100 * value:.1f}%"
         print(f"  {key:<18} {shown}")
     print("files:")
     for name, path in paths.items():

@@ -22,12 +22,12 @@ from typing import Any
 import matplotlib.pyplot as plt
 from _common import (
     CLASS_COLORS,
+    Progress,
     TrainingStep,
     fewer_gc_passes,
     finish,
     make_parser,
     plot_history,
-    progress,
     steps_for,
 )
 
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     train_step = TrainingStep(loss_only, dynamic=args.dynamic)  # compiled by default
     start = time.perf_counter()
-    bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
+    bar = Progress(steps, "training", args.no_progress, compiling=not args.dynamic)
     with fewer_gc_passes():
         for _ in bar:
             optimizer.zero_grad()

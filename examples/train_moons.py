@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    Progress,
     TrainingStep,
     accuracy,
     fewer_gc_passes,
@@ -41,7 +42,6 @@ from _common import (
     make_parser,
     plot_decision_boundary,
     plot_history,
-    progress,
     render_graph,
     steps_for,
     write_json,
@@ -52,6 +52,9 @@ from chainrule.data import make_moons
 from chainrule.losses import hinge, l2_penalty
 from chainrule.nn import MLP
 from chainrule.optim import SGD
+
+# What the loss curve's axis says was minimised (a number in brackets would read as a scale).
+LOSS_NAME = "mean hinge loss + 0.0001 × sum of squared weights"
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -83,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     # gives the same floats; --dynamic builds it and calls loss.backward() on every step.
     train_step = TrainingStep(loss_and_scores, dynamic=args.dynamic)
     start = time.perf_counter()
-    bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
+    bar = Progress(steps, "training", args.no_progress, compiling=not args.dynamic)
     with fewer_gc_passes():
         for step in bar:
             optimizer.lr = linear_decay(step, steps, 1.0, 0.1)
@@ -108,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             history,
             out / "moons_training.png",
             f"two moons, MLP 2-16-16-1, {steps} steps",
-            loss="mean hinge loss + L2 penalty (1e-4)",
+            loss=LOSS_NAME,
         ),
         "decision boundary": plot_decision_boundary(
             lambda p: model(p).data,  # the score: class 1 where it is > 0
@@ -132,28 +135,33 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 def draw_one_neuron(model: MLP, X: Sequence[list[float]], path: Path) -> Path:
-    """The graph of one trained hidden neuron, ``relu(b + w0 x0 + w1 x1)``, on a data point
-    that switches it on, after a backward pass: every value and every gradient is written on
-    it. (On a point where the ReLU is off, every gradient would be 0.)"""
+    """The graph of one trained neuron of the first hidden layer, ``relu(b + w0 x0 + w1 x1)``,
+    on one data point that switches it on, after ``backward()`` from the neuron's own output:
+    every value and every gradient is written on it, and the caption says which neuron, which
+    point, and that the grads are d(neuron output)/d(value), not gradients of the loss. (On a
+    point where the ReLU is off, every gradient would be 0.)"""
     layer = model.layers[0]
-    neuron, point = next(
+    j, i = next(
         (
-            (n, x)
-            for n in layer.neurons
-            for x in X
+            (j, i)
+            for j, n in enumerate(layer.neurons)
+            for i, x in enumerate(X)
             if n.b.data + n.w[0].data * x[0] + n.w[1].data * x[1] > 0
         ),
-        (layer.neurons[0], X[0]),
+        (0, 0),
     )
-    xs = [Value(v, label=f"x{i}", requires_grad=False) for i, v in enumerate(point)]
+    neuron, point = layer.neurons[j], X[i]
+    xs = [Value(v, label=f"x{k}", requires_grad=False) for k, v in enumerate(point)]
     neuron.zero_grad()
     out = neuron(xs)
     out.label = "out"
     out.backward()
-    names = {p: name.replace(".", "") for name, p in neuron.named_parameters()}  # w0, w1, b
-    written = render_graph(
-        out, path, params=neuron.parameters(), labels=names, legend=True, title="one trained neuron"
+    caption = (
+        f"trained neuron {j} of {len(layer.neurons)} in hidden layer 1, on data point #{i}"
+        f" (x0 = {point[0]:.3f}, x1 = {point[1]:.3f})\n"
+        "grad = d out / d value: derivatives of this neuron's output, not of the loss"
     )
+    written = render_graph(out, path, params=neuron, legend=True, title=caption)
     neuron.zero_grad()
     return written
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    Progress,
     TrainingStep,
     accuracy,
     fewer_gc_passes,
@@ -26,7 +27,6 @@ from _common import (
     make_parser,
     plot_decision_boundary,
     plot_history,
-    progress,
     steps_for,
 )
 
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     train_step = TrainingStep(loss_and_logits, dynamic=args.dynamic)  # compiled by default
     start = time.perf_counter()
-    bar = progress(range(steps), total=steps, desc="training", disable=args.no_progress)
+    bar = Progress(steps, "training", args.no_progress, compiling=not args.dynamic)
     with fewer_gc_passes():
         for _ in bar:
             optimizer.zero_grad()

@@ -48,14 +48,24 @@ def test_train_moons_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     text = svg.read_text(encoding="utf-8")
     assert ("<svg" in text) if svg.suffix == ".svg" else text.startswith("digraph")
     assert "ReLU" in text and "w0" in text and "grad" in text
+    # the caption says which neuron, which point, and what the grads are derivatives of
+    assert "neuron 0 of 16 in hidden layer 1, on data point #" in text
+    assert "derivatives of this neuron&#39;s output, not of the loss" in text or (
+        "derivatives of this neuron's output, not of the loss" in text
+    )
     state = json.loads(paths["weights"].read_text(encoding="utf-8"))
     assert len(state) == result["parameters"] == 337
     assert result["steps"] == 8 and len(result["history"]["loss"]) == 8
     assert result["history"]["loss"][-1] < result["history"]["loss"][0]
     assert 0.5 < result["train_accuracy"] <= 1.0
     assert result["seconds_per_step"] > 0
-    printed = capsys.readouterr().out
-    assert str(paths["decision boundary"]) in printed and "train_accuracy" in printed
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert str(paths["decision boundary"]) in printed
+    accuracy_line = next(line for line in printed.splitlines() if "train_accuracy" in line)
+    assert accuracy_line.split()[-1] == f"{100 * result['train_accuracy']:.1f}%"
+    # the compile is announced, and done, before the progress bar counts anything
+    assert captured.err.startswith("compiling the training step") and "done in" in captured.err
 
 
 @pytest.mark.slow
@@ -111,6 +121,25 @@ def test_without_dot_the_graph_source_is_written_and_install_help_printed(
     assert written.read_text(encoding="utf-8").startswith("digraph")
     assert not (tmp_path / "graph.svg").exists()
     assert "apt-get install graphviz" in capsys.readouterr().err
+
+
+def test_the_first_step_runs_before_the_bar_so_the_compile_is_not_in_its_rate() -> None:
+    common = importlib.import_module("_common")
+    steps = common.Progress(4, "training", disable=True, compiling=True)
+    seen = []
+    for step in steps:
+        seen.append((step, steps.bar))
+        steps.set_postfix(loss="1.0")
+    assert [step for step, _ in seen] == [0, 1, 2, 3]
+    assert seen[0][1] is None  # step 0 (the compile) runs before the bar exists
+    bar = seen[1][1]
+    assert bar is not None and bar.n >= 1 and bar.total == 4  # counted from 1
+
+
+def test_the_demos_loss_axis_names_the_loss_without_a_number_that_reads_as_a_scale() -> None:
+    moons = importlib.import_module("train_moons")
+    assert moons.LOSS_NAME.startswith("mean hinge loss")
+    assert "(" not in moons.LOSS_NAME and "1e-" not in moons.LOSS_NAME
 
 
 def test_plots_name_their_loss_and_label_the_input_axes(
