@@ -131,7 +131,7 @@ def differences(stored: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
 
 def _comparable(outputs: Iterable[dict[str, Any]], kinds_only: bool) -> list[tuple[str, str]]:
     """(kind, text to compare) per output piece: a stream, or one MIME type of a result."""
-    pieces = []
+    pieces: list[tuple[str, str]] = []
     for out in outputs:
         kind = out["output_type"]
         if kind == "stream":

@@ -1,10 +1,11 @@
 """MkDocs hooks: the executed tutorial notebooks, the generated figures and MathJax in the site.
 
-* The notebooks live once, in ``examples/notebooks/`` (where learners open them), stored without
-  outputs. Each is executed here on a Jupyter kernel running this very interpreter and added to
-  the site as ``tutorial/<name>.ipynb``, so the tutorial pages show the printed numbers, graphs
-  and plots that the current code produces (mkdocs-jupyter renders them without executing them
-  again). A notebook that raises fails the build, naming the notebook and the cell.
+* The notebooks live once, in ``examples/notebooks/`` (where learners open them), stored with
+  the outputs of their last run (``scripts/execute_notebooks.py``). Each is executed here again,
+  on a Jupyter kernel running this very interpreter, and added to the site as
+  ``tutorial/<name>.ipynb``, so the tutorial pages show the printed numbers, graphs and plots
+  that the current code produces (mkdocs-jupyter renders them without executing them again). A
+  notebook that raises fails the build, naming the notebook and the cell.
 * Every figure is drawn at build time by ``scripts/docs_figures.py``, so the pictures in the docs
   always show what the current code computes. Pages refer to them as ``figures/<name>.svg``.
 * MathJax is served by the site itself, from the npm package pinned in ``package.json``

@@ -305,7 +305,9 @@ def test_softmax_regions_are_drawn_from_each_class_margin() -> None:
 def _stored_cell(name: str, text: str) -> dict[str, Any]:
     """The one stored code cell of notebook ``name`` whose source contains ``text``."""
     cells = _stored(NOTEBOOK_DIR / name)["cells"]
-    found = [c for c in cells if c["cell_type"] == "code" and text in "".join(c["source"])]
+    found: list[dict[str, Any]] = [
+        c for c in cells if c["cell_type"] == "code" and text in "".join(c["source"])
+    ]
     assert len(found) == 1, f"{len(found)} code cells of {name} contain {text!r}"
     return found[0]
 
@@ -422,3 +424,48 @@ def test_the_pytorch_cell_runs_or_says_how_to_install_torch(
     installed = importlib.util.find_spec("torch") is not None
     expected = "PyTorch agrees" if installed else "pip install torch"
     assert expected in printed, printed
+
+
+# --- what "the same output" means ---
+
+
+def _nb(*outputs: dict[str, Any], tags: tuple[str, ...] = ()) -> dict[str, Any]:
+    cell = {"cell_type": "code", "source": "run()", "metadata": {"tags": list(tags)},
+            "outputs": list(outputs), "execution_count": 1}  # fmt: skip
+    return {"cells": [cell], "metadata": {}}
+
+
+def _print(text: str) -> dict[str, Any]:
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
+def _show(mime: str, data: str) -> dict[str, Any]:
+    return {"output_type": "display_data", "data": {mime: data}, "metadata": {}}
+
+
+def test_stored_outputs_compare_numbers_within_tolerance_and_mask_what_varies() -> None:
+    same = CHECK.differences
+    assert same(_nb(_print("loss 0.021800\n")), _nb(_print("loss 0.0218001\n"))) == []
+    assert same(_nb(_print("loss 0.0218\n")), _nb(_print("loss 0.0220\n"))) != []
+    assert same(_nb(_print("loss 1\n")), _nb(_print("error 1\n"))) != []
+    # one stream, however the run split it; timings and addresses are masked
+    assert same(_nb(_print("a 1\nb 2\n")), _nb(_print("a 1\n"), _print("b 2\n"))) == []
+    assert same(_nb(_print("took 1.5 s at 0x7f00\n")), _nb(_print("took 0.2 s at 0x7e11\n"))) == []
+    # a plot is regenerated; a graph drawing keeps its texts and numbers
+    png = CHECK.differences(_nb(_show("image/png", "AAAA")), _nb(_show("image/png", "BBBB")))
+    assert png == []
+    svg = '<svg><text x="{}">grad {}</text></svg>'
+    moved = (
+        _nb(_show("image/svg+xml", svg.format(10, 6))),
+        _nb(_show("image/svg+xml", svg.format(12, 6))),
+    )
+    assert same(*moved) == []
+    changed = (
+        _nb(_show("image/svg+xml", svg.format(10, 6))),
+        _nb(_show("image/svg+xml", svg.format(10, 7))),
+    )
+    assert same(*changed) != []
+    # a cell tagged as varying (PyTorch installed or not) keeps only its kinds of output
+    tagged = (CHECK.VARIES_TAG,)
+    assert same(_nb(_print("PyTorch agrees"), tags=tagged), _nb(_print("pip install torch"))) == []
+    assert same(_nb(_print("x"), tags=tagged), _nb(_show("text/plain", "x"))) != []
