@@ -53,8 +53,10 @@ from chainrule.losses import hinge, l2_penalty
 from chainrule.nn import MLP
 from chainrule.optim import SGD
 
-# What the loss curve's axis says was minimised (a number in brackets would read as a scale).
-LOSS_NAME = "mean hinge loss + 0.0001 × sum of squared weights"
+# What the loss curve's axis says was minimised; the penalty's weight goes in the title (a
+# number in brackets on the axis would read as the axis's scale).
+LOSS_NAME = "mean hinge loss + L2 penalty"
+PENALTY = 1e-4
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
     def loss_and_scores() -> tuple[Value, list[Value]]:
         scores = [model(x) for x in X]
-        return hinge(scores, y) + l2_penalty(model.parameters(), alpha=1e-4), scores
+        return hinge(scores, y) + l2_penalty(model.parameters(), alpha=PENALTY), scores
 
     # By default this graph is traced once by chainrule.compile into straight-line code that
     # gives the same floats; --dynamic builds it and calls loss.backward() on every step.
@@ -110,7 +112,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "training curve": plot_history(
             history,
             out / "moons_training.png",
-            f"two moons, MLP 2-16-16-1, {steps} steps",
+            f"two moons, MLP 2-16-16-1, {steps} steps\n"
+            f"L2 penalty = {PENALTY:g} × sum of squared weights",
             loss=LOSS_NAME,
         ),
         "decision boundary": plot_decision_boundary(
@@ -157,8 +160,8 @@ def draw_one_neuron(model: MLP, X: Sequence[list[float]], path: Path) -> Path:
     out.label = "out"
     out.backward()
     caption = (
-        f"trained neuron {j} of {len(layer.neurons)} in hidden layer 1, on data point #{i}"
-        f" (x0 = {point[0]:.3f}, x1 = {point[1]:.3f})\n"
+        f"trained neuron model.layers[0].neurons[{j}] (first hidden layer, {len(layer.neurons)}"
+        f" neurons) on data point X[{i}] = ({point[0]:.4g}, {point[1]:.4g})\n"
         "grad = d out / d value: derivatives of this neuron's output, not of the loss"
     )
     written = render_graph(out, path, params=neuron, legend=True, title=caption)

@@ -49,7 +49,10 @@ def test_train_moons_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert ("<svg" in text) if svg.suffix == ".svg" else text.startswith("digraph")
     assert "ReLU" in text and "w0" in text and "grad" in text
     # the caption says which neuron, which point, and what the grads are derivatives of
-    assert "neuron 0 of 16 in hidden layer 1, on data point #" in text
+    assert (
+        "neuron model.layers[0].neurons[0] (first hidden layer, 16 neurons) on data point X["
+        in text
+    )
     assert "derivatives of this neuron&#39;s output, not of the loss" in text or (
         "derivatives of this neuron's output, not of the loss" in text
     )
