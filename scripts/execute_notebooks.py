@@ -87,10 +87,27 @@ def execute(path: Path, kernels: Path | None = None) -> dict[str, Any]:
 
 
 def normalise(nb: dict[str, Any]) -> dict[str, Any]:
-    """``nb`` without run metadata (timings, scroll state), in place."""
+    """``nb`` as stored, in place: without run metadata (timings, scroll state), each run of
+    printed text as one output however the kernel split it, and no object address in the text
+    form of a picture (never shown, since the picture is), so that storing a fresh run changes
+    only what changed."""
     for cell in nb.get("cells", []):
         for key in _VOLATILE_CELL_METADATA:
             cell.get("metadata", {}).pop(key, None)
+        merged: list[dict[str, Any]] = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/plain" in data and any(mime.startswith("image/") for mime in data):
+                data["text/plain"] = _MASKS[0][0].sub("0x…", _joined(data["text/plain"]))
+            last = merged[-1] if merged else {}
+            if out["output_type"] == last.get("output_type") == "stream" and (
+                last["name"] == out["name"]
+            ):
+                last["text"] = _joined(last["text"]) + _joined(out["text"])
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = merged
     return nb
 
 
@@ -154,8 +171,14 @@ def _comparable(outputs: Iterable[dict[str, Any]], kinds_only: bool) -> list[tup
     return pieces
 
 
+def _joined(data: str | list[str]) -> str:
+    """Notebook text, stored as a string or as a list of lines, as one string."""
+    return data if isinstance(data, str) else "".join(data)
+
+
 def _text(data: str | list[str]) -> str:
-    text = data if isinstance(data, str) else "".join(data)
+    """The text to compare: joined, with what varies from run to run masked."""
+    text = _joined(data)
     for pattern, mask in _MASKS:
         text = pattern.sub(mask, text)
     return text
