@@ -98,12 +98,14 @@ def normalise(nb: dict[str, Any]) -> dict[str, Any]:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "text/plain" in data and any(mime.startswith("image/") for mime in data):
-                data["text/plain"] = _MASKS[0][0].sub("0x…", _joined(data["text/plain"]))
+                text = _MASKS[0][0].sub("0x…", _joined(data["text/plain"]))
+                data["text/plain"] = text.splitlines(keepends=True)  # as nbformat stores text
             last = merged[-1] if merged else {}
             if out["output_type"] == last.get("output_type") == "stream" and (
                 last["name"] == out["name"]
             ):
-                last["text"] = _joined(last["text"]) + _joined(out["text"])
+                text = _joined(last["text"]) + _joined(out["text"])
+                last["text"] = text.splitlines(keepends=True)
             else:
                 merged.append(out)
         if "outputs" in cell:
