@@ -363,13 +363,16 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         positions = _positions(argnums, len(args), "jacfwd")
-        columns = []
-        for i in positions:
 
-            def along(xi: Any, i: int = i) -> Any:
-                return f(*args[:i], xi, *args[i + 1 :], **kwargs)
+        def along(*xs: Any) -> Any:  # f of the differentiated arguments, each a dual
+            call = list(args)
+            for p, x in zip(positions, xs):
+                call[p] = x
+            return f(*call, **kwargs)
 
-            columns.append(jvp(along, (args[i],), (1.0,))[1])
+        primals = [args[p] for p in positions]
+        columns = [jvp(along, primals, [1.0 if p == i else 0.0 for p in positions])[1]
+                   for i in positions]  # fmt: skip
         many = not isinstance(argnums, int)
         if isinstance(columns[0], list):
             rows = [[col[k] for col in columns] for k in range(len(columns[0]))]
