@@ -133,7 +133,7 @@ def _segment(fn: Callable[..., Any], saved: tuple[Any, ...]) -> tuple[Any, list[
 
 
 def _recompute(fn: Callable[..., Any], saved: tuple[Any, ...], closed_over: list[Value],
-               k: int, many: bool) -> Callable[..., tuple[float, ...]]:  # fmt: skip
+               k: int, many: bool) -> Callable[..., list[Any]]:  # fmt: skip
     """The checkpoint node's backward: rebuild the segment, run the reverse pass through it."""
 
     def vjp(g: float, *xs_out: Any) -> list[Any]:

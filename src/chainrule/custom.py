@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chainrule.dual import Dual
-from chainrule.engine import Value, apply
+from chainrule.engine import Value
 from chainrule.grad_mode import no_grad
 from chainrule.ops import MASKED, HandWrittenOp, Op, evaluate, is_real
 
@@ -114,7 +114,8 @@ class Function:
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, (Value, Dual)))
         if not positions:
             return outs if len(outs) > 1 else outs[0]
-        nodes = [evaluate(cls._op(ctx, outs, k, len(args), positions), *(args[i] for i in positions))
+        inputs = [args[i] for i in positions]
+        nodes = [evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
                  for k in range(len(outs))]  # fmt: skip
         return tuple(nodes) if len(outs) > 1 else nodes[0]
 
@@ -142,6 +143,7 @@ class Function:
         return HandWrittenOp(cls.__name__, lambda *xs: outs[k], cls._no_second_order,
                              f"custom Function {cls.__name__}", backward=vjp,
                              tangent=tangent)  # fmt: skip
+
     # --- helpers (classmethods so a subclass's name shows in every error) ---
 
     @classmethod

@@ -124,10 +124,10 @@ class Dual(Operators):
     # code that branches (``if x > 0``, ``max(x, y)``) runs unchanged under forward mode.
     __hash__ = object.__hash__
 
-    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+    def __eq__(self, other: object) -> Any:
         return _compare(operator.eq, self, other)
 
-    def __ne__(self, other: object) -> Any:  # type: ignore[override]
+    def __ne__(self, other: object) -> Any:
         return _compare(operator.ne, self, other)
 
     def __lt__(self, other: object) -> Any:

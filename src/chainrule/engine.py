@@ -73,10 +73,8 @@ class Value(Operators, Conveniences):
         ``create_graph=True`` the adjoints are ``Value``s that can be differentiated again.
         """
         if not self.requires_grad:
-            raise RuntimeError(
-                "backward() needs a Value that requires grad; this one was built under "
-                "no_grad(), from constants only, or by detach()"
-            )
+            raise RuntimeError("backward() needs a Value that requires grad; this one was built "
+                               "under no_grad(), from constants only, or by detach()")  # fmt: skip
         store(adjoints({self: gradient}, create_graph=create_graph))
 
     def _backward(self) -> None:
@@ -137,7 +135,7 @@ def apply(op: Op, *args: Value | float) -> Value:
     return out
 
 
-def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[Any, Op]:
+def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[Any, Op | None]:
     """The parents and op of ``Value(data, (a, b), '*')``, a node built micrograd's way.
 
     The op is the built-in row named ``name``, and ``data`` must be what it computes from
@@ -212,21 +210,20 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     seeds = {seeds: 1.0} if isinstance(seeds, Value) else seeds  # adjoints(loss): a seed of 1.0
     grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
     order = topological_order(list(grads))
-    if inputs is not None:
-        order = _between(order, inputs)
+    order = order if inputs is None else _between(order, inputs)
     if anomaly.STATE.active:
         visit = anomaly.checking(order, visit)  # detect_anomaly() checks every step
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
-            g = grads.get(node, MASKED)  # MASKED: only masked edges lead here
+            g = grads.get(node, MASKED)  # MASKED: only masked edges lead here; none leaves
             if hooks and node._hooks:
                 g = run_hooks(node, g)
             grads[node] = g
             if node.grad_fn is None:  # a leaf: its adjoint is complete
                 continue
             xs = node._prev if create_graph else [p._data for p in node._prev]
-            shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data) \
-                if g is not MASKED else [MASKED] * len(xs)  # no gradient arrives, none leaves
+            shares = [MASKED] * len(xs) if g is MASKED else node.grad_fn.vjp(
+                g, xs, node if create_graph else node._data)  # fmt: skip
             for parent, share in zip(node._prev, shares):
                 if share is not MASKED and parent.requires_grad:  # a masked edge passes nothing
                     grads[parent] = grads[parent] + share if parent in grads else share

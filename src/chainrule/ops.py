@@ -189,7 +189,8 @@ def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[A
     thread.join()
     if isinstance(result[0], BaseException):
         raise result[0]
-    return result[0]
+    shares: Sequence[Any] = result[0]
+    return shares
 
 
 OPS: dict[str, Op] = {}
