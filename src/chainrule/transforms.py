@@ -190,11 +190,13 @@ class _Trace:
         return [self.typed(g) for g in found]
 
     def typed(self, g: Any) -> Any:
-        """A gradient as the caller gets it: a Value when an argument was one, else a float
-        (a MASKED zero is a plain 0.0 either way)."""
-        if isinstance(g, (Value, Dual)):
+        """A gradient as the caller gets it: a Value that requires grad when an argument was
+        a Value (so ``.backward()`` works on it at every point), else a float (a MASKED zero
+        is a plain 0.0 either way)."""
+        if isinstance(g, Dual) or (isinstance(g, Value) and g.requires_grad):
             return g
-        return Value(float(g)) if self.values_out else float(g)
+        number = g.data if isinstance(g, Value) else float(g)
+        return Value(number) if self.values_out else number
 
     def pack(self, grads: list[Any]) -> Any:
         """One gradient for an int ``argnums``, a tuple for a sequence (as JAX does)."""
