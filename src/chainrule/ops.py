@@ -91,7 +91,7 @@ class Op:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """A built-in op pickles as its name; its rules are code, found again on loading."""
-        if _named(self.name) is not self:
+        if OPS.get(self.name, _HELPERS.get(self.name)) is not self:
             raise TypeError(f"{self!r} is not a built-in op, so it cannot be pickled")
         return _named, (self.name,)
 
@@ -101,7 +101,7 @@ class Op:
 
 def _named(name: str) -> Op:
     """The built-in op called ``name`` (a row of OPS, or a helper only derivative rules use)."""
-    return OPS.get(name) or {op.name: op for op in (RECIPROCAL_INF, POW_AT_ZERO)}[name]
+    return OPS.get(name) or _HELPERS[name]
 
 
 def _tangent(partials: Sequence[Any], tangents: Sequence[Any]) -> Any:
@@ -477,6 +477,7 @@ POW_AT_ZERO = Op("pow_at_zero", _pow_or_inf, lambda a, c, out: (_base_partial(a,
 # method, only derivative rules build it)
 RECIPROCAL_INF = Op("reciprocal_inf", _inv_or_inf_float, lambda x, out: (-(out * out),),
                     "1 / x, +-inf at 0;  d/dx = -1/x**2")  # fmt: skip
+_HELPERS = {op.name: op for op in (RECIPROCAL_INF, POW_AT_ZERO)}  # built in, not in OPS
 
 
 # --- the rest of the scalar function set ---
