@@ -297,7 +297,7 @@ NAMED_BINARY = {
 
 @pytest.mark.parametrize("name", NAMED_BINARY)
 def test_named_methods_and_functions_give_way_to_a_dual(name: str) -> None:
-    f = NAMED_BINARY[name]
+    f: Callable[..., Any] = NAMED_BINARY[name]
     both = (0, 1)
     for x, y in ((1.5, 0.7), (0.4, 1.3)):
         forward = jacfwd(jacrev(f, both), both)(x, y)
@@ -319,7 +319,8 @@ def test_comparisons_and_truth_read_the_primal() -> None:
     d = Dual(2.0, 1.0)
     assert d > 1.0 and d >= 2.0 and d < 3 and d <= Dual(2.0) and d == 2.0 and d != Value(1.0)
     assert bool(d) and not bool(Dual(0.0, 1.0))
-    assert 1.0 < d and Value(1.0) < d and max(d, Dual(1.0, 5.0)) is d
+    assert d > 1.0 and Value(1.0) < d and max(d, Dual(1.0, 5.0)) is d  # reflected from Value
+    assert (1.0 < d) is True  # noqa: SIM300  # a number on the left: Dual.__gt__ answers
     assert f"{d:.2f}" == "2.00" and d.item() == 2.0
     branchy = lambda x: x * x if x > 0 else -x
     assert hvp(branchy, (2.0,), (1.0,)) == (2.0,) and jacfwd(branchy)(-2.0) == -1.0

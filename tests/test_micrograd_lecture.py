@@ -112,9 +112,7 @@ def test_a_node_built_the_lectures_way_gets_its_gradient() -> None:
     assert (a.grad, b.grad) == (3.0 * c.grad, 2.0 * c.grad)
 
 
-@pytest.mark.parametrize(
-    "data, op", [(6.0, "**2"), (6.0, "mystery"), (7.0, "*"), (6.0, "tanh")]
-)
+@pytest.mark.parametrize("data, op", [(6.0, "**2"), (6.0, "mystery"), (7.0, "*"), (6.0, "tanh")])
 def test_a_node_built_the_lectures_way_without_a_rule_is_refused(data: float, op: str) -> None:
     a, b = Value(2.0), Value(3.0)
     with pytest.raises(ValueError, match=r"no derivative rule.*custom_op.*Function"):

@@ -271,7 +271,7 @@ class CubeF(Function):
     @staticmethod
     def backward(ctx: Any, g: float) -> float:
         (x,) = ctx.saved_values
-        return g * 3 * x**2
+        return float(g * 3 * x**2)
 
 
 @pytest.mark.parametrize(
@@ -324,7 +324,7 @@ def test_a_saliency_map_through_an_mlp_with_a_function() -> None:
 
 def test_vjp_fn_takes_a_dual_cotangent() -> None:
     f = lambda x, y: [x * y.sin(), x + y]
-    out, vjp_fn = vjp(f, 0.7, 1.3)
+    _, vjp_fn = vjp(f, 0.7, 1.3)
     from chainrule.dual import Dual
 
     got = vjp_fn([Dual(1.0, 2.0, 7), 0.5])
