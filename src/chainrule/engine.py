@@ -215,10 +215,9 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
         visit = anomaly.checking(order, visit)  # detect_anomaly() checks every step
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
-            g = grads.get(node, MASKED)  # MASKED: only masked edges lead here; none leaves
+            g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
             if hooks and node._hooks:
-                g = run_hooks(node, g)
-            grads[node] = g
+                g = grads[node] = run_hooks(node, g)
             if node.grad_fn is None:  # a leaf: its adjoint is complete
                 continue
             xs = node._prev if create_graph else [p._data for p in node._prev]
