@@ -136,8 +136,8 @@ class HandWrittenOp(Op):
         return [self._first_order(s, (g, *xs)) for s in shares]
 
     def jvp(self, tangents: Sequence[Any], xs: Sequence[Any], out: Any) -> Any:
-        if self.tangent is not None:
-            return self.tangent(tangents, xs, out)
+        if self.tangent is not None and not any(isinstance(x, Operators) for x in xs):
+            return self.tangent(tangents, xs, out)  # its primals are numbers: first order
         partials = self.vjp(1.0, xs, out)
         return _tangent(partials, tangents)
 
@@ -145,7 +145,9 @@ class HandWrittenOp(Op):
         """``number`` as it is, or as a node of ``depends_on`` that refuses differentiation."""
         if number is MASKED or not any(isinstance(x, Operators) for x in depends_on):
             return number
-        return evaluate(Op(f"{self.name} backward", lambda *_: number, self.local), *depends_on)
+        refuse = self.local  # any derivative of it raises, in either mode
+        op = HandWrittenOp(f"{self.name} backward", lambda *_: number, refuse, backward=refuse)
+        return evaluate(op, *depends_on)
 
 
 class _Depth(threading.local):
