@@ -282,3 +282,24 @@ def test_a_backward_that_raises_after_a_checkpoint_writes_nothing() -> None:
     with pytest.raises(ValueError, match=r"a hook raised"):
         bad.backward()
     assert _grads(leaves) == [0.25] * 3  # w and b untouched, though the segment ran
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_checkpoint_of_a_random_graph_over_every_op_matches_the_plain_graph(seed: int) -> None:
+    from test_second_order_routes import program
+
+    f = program(seed)
+    grads = []
+    for wrap in (lambda g, *v: g(*v), checkpoint):
+        x0, x1, x2 = Value(0.3 + 0.1 * seed % 1.0), Value(-0.7), Value(1.1)
+        x2.grad = 0.5  # an earlier gradient, accumulated into
+        y = wrap(lambda a, b: f(a, b, x2), x0, x1)  # x2 is closed over
+        before = [x0.grad, x1.grad, x2.grad]
+        got = [g or 0.0 for g in chainrule_autograd.grad(y, [x0, x1, x2], allow_unused=True)]
+        assert [x0.grad, x1.grad, x2.grad] == before  # autograd.grad writes nothing
+        y.backward()
+        grads.append((got, [x0.grad, x1.grad, x2.grad]))
+    (plain_got, plain), (ckpt_got, ckpt) = grads
+    assert list(ckpt_got) == pytest.approx(list(plain_got), rel=1e-14, abs=1e-15)
+    assert ckpt == pytest.approx(plain, rel=1e-14, abs=1e-15)
+    assert ckpt[2] == pytest.approx(0.5 + plain_got[2], rel=1e-14)
