@@ -293,7 +293,7 @@ def test_checkpoint_of_a_random_graph_over_every_op_matches_the_plain_graph(seed
     for wrap in (lambda g, *v: g(*v), checkpoint):
         x0, x1, x2 = Value(0.3 + 0.1 * seed % 1.0), Value(-0.7), Value(1.1)
         x2.grad = 0.5  # an earlier gradient, accumulated into
-        y = wrap(lambda a, b: f(a, b, x2), x0, x1)  # x2 is closed over
+        y = wrap(lambda a, b, c=x2: f(a, b, c), x0, x1)  # x2 is closed over, not an input
         before = [x0.grad, x1.grad, x2.grad]
         got = [g or 0.0 for g in chainrule_autograd.grad(y, [x0, x1, x2], allow_unused=True)]
         assert [x0.grad, x1.grad, x2.grad] == before  # autograd.grad writes nothing
