@@ -147,7 +147,8 @@ def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[An
         raise TypeError(f"Value(data, _children, _op): _children must be Values, got {parents!r}")
     op = OPS.get(name)
     value = op.forward(*[p._data for p in parents]) if op and len(parents) == op.arity else None
-    if value is None or not (math.isclose(value, node._data, rel_tol=1e-12) or value != value):
+    same = math.isclose(value, node._data, rel_tol=1e-12) if value is not None else False
+    if not (same or value != value and node._data != node._data):  # nan matches nan only
         raise ValueError(
             f"Value({node._data!r}, _children, {name!r}) has parents but no derivative rule: "
             f"give _op the name of a built-in op that computes {node._data!r} from the parents "
