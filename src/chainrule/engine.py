@@ -148,7 +148,7 @@ def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[An
     op = OPS.get(name)
     value = op.forward(*[p._data for p in parents]) if op and len(parents) == op.arity else None
     same = math.isclose(value, node._data, rel_tol=1e-12) if value is not None else False
-    if not (same or value != value and node._data != node._data):  # nan matches nan only
+    if not (same or (value != value and node._data != node._data)):  # nan matches nan only
         raise ValueError(
             f"Value({node._data!r}, _children, {name!r}) has parents but no derivative rule: "
             f"give _op the name of a built-in op that computes {node._data!r} from the parents "
