@@ -219,11 +219,12 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
             g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
             if hooks and node._hooks:
                 g = grads[node] = run_hooks(node, g)
-            if node.grad_fn is None:  # a leaf: its adjoint is complete
+            if node.grad_fn is None or g is MASKED:  # a leaf, or none arrives so none leaves
+                if visit is not None and node.grad_fn is not None:
+                    visit(node, g, [MASKED] * len(node._prev), grads)
                 continue
             xs = node._prev if create_graph else [p._data for p in node._prev]
-            shares = [MASKED] * len(xs) if g is MASKED else node.grad_fn.vjp(
-                g, xs, node if create_graph else node._data)  # fmt: skip
+            shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
             for parent, share in zip(node._prev, shares):
                 if share is not MASKED and parent.requires_grad:  # a masked edge passes nothing
                     grads[parent] = grads[parent] + share if parent in grads else share
