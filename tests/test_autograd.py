@@ -139,3 +139,60 @@ def test_detach_underscore_cuts_in_place() -> None:
     y = h * x
     y.backward()
     assert x.grad == 4.0  # only the direct path: h is a constant now
+
+
+# --- the pass between outputs and inputs only ---
+
+
+def test_grad_runs_no_hook_below_its_inputs() -> None:
+    x = Value(1.0)
+    seen: list[float] = []
+    x.register_hook(seen.append)
+    a, b = x * 1.0, x * 1.0
+    assert autograd.grad(a + 2 * b, [a, b]) == (1.0, 2.0)
+    assert seen == []  # PyTorch stops at the inputs too
+    assert autograd.grad(a + 2 * b, [x]) == (3.0,) and seen == [3.0]
+
+
+class _Opaque(chainrule.Function):
+    @staticmethod
+    def forward(ctx: object, v: float) -> float:
+        return 2.0 * v
+
+    @staticmethod
+    def backward(ctx: object, g: float) -> float:
+        return 2.0 * g
+
+
+class _NoGradient(chainrule.Function):
+    @staticmethod
+    def forward(ctx: object, v: float) -> float:
+        return v
+
+    @staticmethod
+    def backward(ctx: object, g: float) -> None:
+        return None
+
+
+def test_a_function_below_the_inputs_is_not_run_under_create_graph() -> None:
+    x = Value(1.5)
+    a = _Opaque.apply(x)  # below the input a: never reached
+    (g,) = autograd.grad(a * a, [a], create_graph=True)
+    assert isinstance(g, Value) and g.data == 6.0
+
+
+def test_allow_unused_gives_none_where_no_gradient_reaches() -> None:
+    z, u = Value(1.0), Value(2.0)
+    assert autograd.grad(_NoGradient.apply(z), [z], allow_unused=True) == (None,)
+    assert autograd.grad(_NoGradient.apply(z) + z * 0.0, [z, u], allow_unused=True) == (0.0, None)
+    assert autograd.grad(_NoGradient.apply(z), [z]) == (0.0,)  # reached, by a masked edge
+
+
+def test_backward_with_inputs_runs_only_above_them() -> None:
+    x = Value(1.0)
+    seen: list[float] = []
+    x.register_hook(seen.append)
+    a = x * 3.0
+    w = Value(2.0)
+    autograd.backward(a * w, inputs=[a])
+    assert (a.grad, x.grad, w.grad, seen) == (2.0, 0.0, 0.0, [])

@@ -14,6 +14,7 @@ from oracle import assert_close, reals
 from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
+from chainrule import autograd as chainrule_autograd
 from chainrule.checkpointing import checkpoint, checkpoint_sequential
 from chainrule.transforms import grad
 
@@ -144,11 +145,13 @@ def test_func_grad_differentiates_through_a_checkpoint() -> None:
     assert grad(lambda x: checkpoint(block, x))(0.7) == grad(block)(0.7)
 
 
-def test_create_graph_through_a_checkpoint_is_refused() -> None:
-    x = Value(1.0)
+def test_create_graph_through_a_checkpoint_gives_a_first_derivative_only() -> None:
+    x = Value(1.5)
     y = checkpoint(lambda v: v * v, x)
-    with pytest.raises(RuntimeError, match=r"create_graph=True cannot pass through a checkpoint"):
-        y.backward(create_graph=True)
+    y.backward(create_graph=True)
+    assert isinstance(x.grad, Value) and x.grad.data == 3.0
+    with pytest.raises(RuntimeError, match=r"a checkpoint cannot be differentiated twice"):
+        x.grad.backward()
 
 
 def test_bad_usage() -> None:
@@ -206,3 +209,97 @@ def test_a_namedtuple_output() -> None:
     assert isinstance(out, Pair) and (out.double.data, out.triple.data) == (4.0, 6.0)
     (out.double + out.triple).backward()
     assert x.grad == 5.0
+
+
+# --- checkpoint writes no .grad: the enclosing pass stores every share ---
+
+
+def _model(prior: float) -> tuple[Value, Value, Value, list[Value]]:
+    """x, w, b with .grad set to ``prior``; the leaves in a list."""
+    x, w, b = Value(0.4), Value(-1.3), Value(0.25)
+    for v in (x, w, b):
+        v.grad = prior
+    return x, w, b, [x, w, b]
+
+
+def _segment(w: Value, b: Value) -> Callable[[Value], Value]:
+    return lambda v: ((v * w + b).tanh() * w).sin()
+
+
+def _grads(leaves: list[Value]) -> list[Any]:
+    return [v.grad for v in leaves]
+
+
+@pytest.mark.parametrize("prior", [0.0, 1.5])
+def test_checkpoint_and_the_plain_graph_write_the_same_grads(prior: float) -> None:
+    results = []
+    for wrap in (lambda f, v: f(v), checkpoint):
+        x, w, b, leaves = _model(prior)
+        y = wrap(_segment(w, b), x) * x
+        assert _grads(leaves) == [prior] * 3  # nothing written before backward
+        y.backward()
+        results.append(_grads(leaves))
+    assert results[0] == pytest.approx(results[1], rel=1e-15)
+
+
+def test_autograd_grad_through_a_checkpoint_touches_no_grad() -> None:
+    for wrap in (lambda f, v: f(v), checkpoint):
+        x, w, b, leaves = _model(0.5)
+        y = wrap(_segment(w, b), x)
+        got = chainrule_autograd.grad(y, [x, w], allow_unused=True)
+        assert _grads(leaves) == [0.5] * 3
+        plain_x, plain_w, b2, _ = _model(0.0)
+        want = chainrule_autograd.grad(_segment(plain_w, b2)(plain_x), [plain_x, plain_w])
+        assert got == pytest.approx(want, rel=1e-15)
+    x, w = Value(2.0), Value(3.0)
+    y = checkpoint(lambda v: v * w, x)
+    assert chainrule_autograd.grad(y, [x, w], allow_unused=True) == (3.0, 2.0)
+    assert (x.grad, w.grad) == (0.0, 0.0)
+    chainrule_autograd.backward(y, inputs=[x])
+    assert (x.grad, w.grad) == (3.0, 0.0)
+    assert grad(lambda v: checkpoint(lambda u: u * w, v))(2.0) == 3.0 and w.grad == 0.0
+
+
+def test_hooks_on_the_parents_of_a_checkpoint_run_once() -> None:
+    seen: dict[str, list[float]] = {"plain": [], "checkpoint": []}
+    for name, wrap in (("plain", lambda f, v: f(v)), ("checkpoint", checkpoint)):
+        x, w, b, _ = _model(0.0)
+        w.register_hook(seen[name].append)
+        wrap(_segment(w, b), x).backward()
+    assert len(seen["checkpoint"]) == 1
+    assert seen["checkpoint"] == pytest.approx(seen["plain"], rel=1e-15)
+
+
+def test_a_backward_that_raises_after_a_checkpoint_writes_nothing() -> None:
+    x, w, b, leaves = _model(0.25)
+    y = checkpoint(_segment(w, b), x)
+    bad = y * x.relu()
+
+    def hook(g: float) -> None:  # x is the last node of the pass, after the checkpoint's
+        raise ValueError("a hook raised")
+
+    x.register_hook(hook)
+    with pytest.raises(ValueError, match=r"a hook raised"):
+        bad.backward()
+    assert _grads(leaves) == [0.25] * 3  # w and b untouched, though the segment ran
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_checkpoint_of_a_random_graph_over_every_op_matches_the_plain_graph(seed: int) -> None:
+    from test_second_order_routes import program
+
+    f = program(seed)
+    grads = []
+    for wrap in (lambda g, *v: g(*v), checkpoint):
+        x0, x1, x2 = Value(0.3 + 0.1 * seed % 1.0), Value(-0.7), Value(1.1)
+        x2.grad = 0.5  # an earlier gradient, accumulated into
+        y = wrap(lambda a, b, c=x2: f(a, b, c), x0, x1)  # x2 is closed over, not an input
+        before = [x0.grad, x1.grad, x2.grad]
+        got = [g or 0.0 for g in chainrule_autograd.grad(y, [x0, x1, x2], allow_unused=True)]
+        assert [x0.grad, x1.grad, x2.grad] == before  # autograd.grad writes nothing
+        y.backward()
+        grads.append((got, [x0.grad, x1.grad, x2.grad]))
+    (plain_got, plain), (ckpt_got, ckpt) = grads
+    assert list(ckpt_got) == pytest.approx(list(plain_got), rel=1e-14, abs=1e-15)
+    assert ckpt == pytest.approx(plain, rel=1e-14, abs=1e-15)
+    assert ckpt[2] == pytest.approx(0.5 + plain_got[2], rel=1e-14)

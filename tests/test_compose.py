@@ -155,9 +155,10 @@ def test_an_inner_jvp_at_the_outer_variable_keeps_the_levels_apart() -> None:
     assert grad(inner_rev)(3.0) == 1.0
 
 
-def test_an_inner_grad_keeps_a_closed_over_value_differentiable() -> None:
+def test_a_value_to_differentiate_through_is_passed_as_an_argument() -> None:
     x = Value(1.0)
-    out = x * grad(lambda y: y * x)(2.0)  # = x · x
+    assert type(grad(lambda y: y * x)(2.0)) is float  # a closed-over Value is a constant
+    out = x * grad(lambda y, v: y * v)(2.0, x)  # = x · x: a Value argument gives a Value
     out.backward()
     assert x.grad == 2.0
 

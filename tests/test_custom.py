@@ -15,6 +15,7 @@ from chainrule import GradcheckError, Value, gradcheck, no_grad
 from chainrule.custom import Function, FunctionCtx, custom_op
 from chainrule.dual import Dual, jvp
 from chainrule.ops import OPS
+from chainrule.transforms import grad
 
 
 class Cube(Function):
@@ -124,8 +125,10 @@ def test_function_works_in_forward_mode() -> None:
 
 def test_second_order_is_refused_with_advice() -> None:
     x = Value(2.0)
+    Cube.apply(x).backward(create_graph=True)  # the first derivative works
+    assert isinstance(x.grad, Value) and x.grad.data == 12.0
     with pytest.raises(RuntimeError, match=r"use chainrule.custom.custom_op"):
-        Cube.apply(x).backward(create_graph=True)
+        x.grad.backward()  # the second is refused, not silently 0
 
 
 def test_bad_forward_and_backward_results() -> None:
@@ -359,3 +362,52 @@ def test_a_call_may_omit_arguments_that_have_defaults() -> None:
         scale()
     with pytest.raises(TypeError, match=r"takes 1 to 2 argument\(s\), got 3"):
         scale(1.0, 2.0, 3.0)
+
+
+# --- forward mode through the one forward rule ---
+
+
+def test_a_function_with_its_own_jvp_uses_it_in_forward_mode() -> None:
+    calls: list[tuple[float, ...]] = []
+
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, x: float, k: float) -> float:
+            ctx.k = k
+            return x * k
+
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> tuple[float, None]:
+            raise AssertionError("forward mode must use jvp")
+
+        @staticmethod
+        def jvp(ctx: FunctionCtx, tx: float, tk: float) -> float:
+            calls.append((tx, tk))
+            return float(tx * ctx.k)
+
+    assert jvp(lambda x: Scale.apply(x, 3.0), (2.0,), (0.5,)) == (6.0, 1.5)
+    assert calls == [(0.5, 0.0)]
+
+
+def test_forward_mode_of_a_function_with_two_outputs_and_a_masked_argument() -> None:
+    class SumAndProduct(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, a: float, b: float) -> tuple[float, float]:
+            ctx.save_for_backward(a, b)
+            return a + b, a * b
+
+        @staticmethod
+        def backward(ctx: FunctionCtx, gs: float, gp: float) -> tuple[float, float]:
+            a, b = ctx.saved_values
+            return gs + gp * b, gs + gp * a
+
+    out, tangent = jvp(lambda a, b: list(SumAndProduct.apply(a, b)), (2.0, 3.0), (1.0, 0.0))
+    assert out == [5.0, 6.0] and tangent == [1.0, 3.0]
+    assert grad(lambda a: SumAndProduct.apply(a, 3.0)[1] * 2.0)(2.0) == 6.0
+
+
+def test_a_function_inside_reverse_over_forward_refuses_only_the_second_derivative() -> None:
+    # jvp of a Function is first order: its tangent, differentiated again, is refused
+    with pytest.raises(RuntimeError, match=r"cannot be differentiated twice"):
+        grad(lambda x: jvp(Cube.apply, (x,), (1.0,))[1])(2.0)
+    assert grad(lambda x: jvp(Cube.apply, (x,), (1.0,))[0])(2.0) == 12.0

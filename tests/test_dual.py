@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from oracle import assert_close, away_from, central_difference, positive, reals, reverse_mode
 from test_docs import DOCS, python_blocks
 
+import chainrule
 from chainrule import Value
-from chainrule.dual import Dual, jacfwd, jvp
-from chainrule.transforms import jacobian, vjp
+from chainrule.dual import Dual, jvp
+from chainrule.transforms import grad, hessian, hvp, jacfwd, jacobian, jacrev, vjp
 
 # --- closed forms ---
 
@@ -202,7 +203,7 @@ def test_jvp_equals_vjp_transposed_on_random_programs(data: st.DataObject, n: in
 def test_forward_and_reverse_jacobians_agree(data: st.DataObject, n: int) -> None:
     program = data.draw(programs(n))
     xs = data.draw(st.lists(reals(-2, 2), min_size=n, max_size=n))
-    forward = jacfwd(lambda *d: run(program, *d), xs)
+    forward = jacfwd(lambda *d: run(program, *d), argnums=tuple(range(n)))(*xs)
     reverse = jacobian(lambda *x: run(program, *x), argnums=tuple(range(n)))(*xs)
     for row_f, row_r in zip(forward, reverse):
         for a, b in zip(row_f, row_r):
@@ -210,15 +211,16 @@ def test_forward_and_reverse_jacobians_agree(data: st.DataObject, n: int) -> Non
 
 
 def test_jacfwd_shapes() -> None:
-    assert jacfwd(lambda x, y: x * y, (2.0, 3.0)) == [3.0, 2.0]
-    assert jacfwd(lambda x, y: [x * y, x + y], (2.0, 3.0)) == [[3.0, 2.0], [1.0, 1.0]]
+    both = (0, 1)
+    assert jacfwd(lambda x, y: x * y, argnums=both)(2.0, 3.0) == (3.0, 2.0)
+    assert jacfwd(lambda x, y: [x * y, x + y], argnums=both)(2.0, 3.0) == [(3.0, 2.0), (1.0, 1.0)]
 
 
 # --- bad usage ---
 
 
 def test_jvp_needs_one_tangent_per_primal() -> None:
-    with pytest.raises(ValueError, match=r"one tangent per primal, got 2 primals and 1"):
+    with pytest.raises(TypeError, match=r"one tangent per primal, got 2 primals and 1"):
         jvp(lambda x, y: x * y, (1.0, 2.0), (1.0,))
 
 
@@ -259,3 +261,83 @@ def test_a_value_and_a_dual_mix_in_both_orders() -> None:
     mixed = [Value(1.0) + Dual(2.0, 1.0), Dual(2.0, 1.0) + Value(1.0)]  # type: ignore[operator]
     for d in mixed:
         assert isinstance(d, Dual) and d.primal.data == 3.0 and d.tangent == 1.0
+
+
+# --- which arguments vary: what they are, never the value of a tangent ---
+
+TORCH_HESSIAN_COLUMN = (-0.13725434875557713, -0.1938484770280317)  # torch.func, float64
+
+
+def test_an_exponent_with_a_zero_tangent_still_varies() -> None:
+    f = lambda a, b: (a**b).sin()
+    column = hvp(f, (2.0, 0.5), (1.0, 0.0))
+    for got, want in zip(column, TORCH_HESSIAN_COLUMN):
+        assert_close(got, want, atol=1e-15, rtol=1e-15)
+    inner = lambda b: jvp(lambda a, bb: a**bb, (2.0, b), (1.0, 0.0))[0]
+    _, tangent = jvp(inner, (0.5,), (1.0,))  # d/db 2**b = 2**b ln 2
+    assert_close(tangent, 0.9802581434685472, atol=1e-15, rtol=1e-15)
+    assert_close(tangent, 2.0**0.5 * math.log(2.0), atol=1e-15, rtol=1e-15)
+    h = jacfwd(jacrev(f, (0, 1)), (0, 1))(2.0, 0.5)
+    assert_close(h[0][1], h[1][0], atol=1e-15, rtol=1e-15)
+
+
+NAMED_BINARY = {
+    "hypot": lambda x, y: x.hypot(y),
+    "atan2": lambda x, y: x.atan2(y),
+    "maximum": lambda x, y: x.maximum(y),
+    "minimum": lambda x, y: x.minimum(y),
+    "fmod": lambda x, y: x.fmod(y),
+    "remainder": lambda x, y: x.remainder(y),
+    "clamp": lambda x, y: x.clamp(y, y + 2.0),
+    "leaky_relu": lambda x, y: (-x).leaky_relu(y),
+    "plain hypot": lambda x, y: chainrule.hypot(x, y),
+    "plain clamp": lambda x, y: chainrule.clamp(x, max=y),
+}
+
+
+@pytest.mark.parametrize("name", NAMED_BINARY)
+def test_named_methods_and_functions_give_way_to_a_dual(name: str) -> None:
+    f: Callable[..., Any] = NAMED_BINARY[name]
+    both = (0, 1)
+    for x, y in ((1.5, 0.7), (0.4, 1.3)):
+        forward = jacfwd(jacrev(f, both), both)(x, y)
+        for row_f, row_r in zip(forward, hessian(f, both)(x, y)):
+            assert list(row_f) == pytest.approx(list(row_r), rel=1e-12, abs=1e-15)
+        v = Value(x)
+        mixed = f(v, Dual(y, 1.0))  # a Value method given a Dual hands the op to the Dual
+        assert isinstance(mixed, Dual) and isinstance(mixed.primal, Value)
+        assert mixed.tangent == pytest.approx(grad(f, both)(x, y)[1], rel=1e-12, abs=1e-15)
+
+
+def test_detach_cuts_every_perturbation() -> None:
+    assert jvp(lambda x: x * x + x.detach() * 10.0, (2.0,), (1.0,)) == (24.0, 4.0)
+    d = Dual(Value(2.0), 1.0).detach()
+    assert d.tangent == 0.0 and not d.primal.requires_grad
+
+
+def test_comparisons_and_truth_read_the_primal() -> None:
+    d = Dual(2.0, 1.0)
+    assert d > 1.0 and d >= 2.0 and d < 3 and d <= Dual(2.0) and d == 2.0 and d != Value(1.0)
+    assert bool(d) and not bool(Dual(0.0, 1.0))
+    assert d > 1.0 and Value(1.0) < d and max(d, Dual(1.0, 5.0)) is d  # reflected from Value
+    assert (1.0 < d) is True  # noqa: SIM300  # a number on the left: Dual.__gt__ answers
+    assert f"{d:.2f}" == "2.00" and d.item() == 2.0
+    branchy = lambda x: x * x if x > 0 else -x
+    assert hvp(branchy, (2.0,), (1.0,)) == (2.0,) and jacfwd(branchy)(-2.0) == -1.0
+    assert jacfwd(lambda x, y: max(x, y), (0, 1))(1.0, 2.0) == (0.0, 1.0)
+    assert grad(lambda x: jacfwd(branchy)(x))(3.0) == 2.0
+
+
+def test_jvp_counts_its_arguments_as_jax_does() -> None:
+    with pytest.raises(TypeError, match=r"got 1 primals and 2 tangents"):
+        jvp(lambda x: x, (1.0,), (1.0, 2.0))
+
+
+def test_op_jvp_is_the_forward_rule_of_every_row() -> None:
+    from chainrule.ops import OPS
+
+    mul, pow_ = OPS["*"], OPS["pow"]
+    assert mul.jvp([1.0, None], [2.0, 3.0], 6.0) == 3.0  # None: a constant argument
+    assert mul.jvp([1.0, 2.0], [2.0, 3.0], 6.0) == 3.0 + 4.0
+    assert pow_.jvp([0.0, 1.0], [2.0, 0.5], 2.0**0.5) == 2.0**0.5 * math.log(2.0)
+    assert OPS["sqrt"].jvp([0.0], [0.0], 0.0) == 0.0  # a zero tangent never meets inf

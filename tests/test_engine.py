@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
+import pickle
 import tracemalloc
 from collections.abc import Callable
 from fractions import Fraction
@@ -486,3 +487,86 @@ def test_truth_format_and_float() -> None:
     with pytest.raises(TypeError, match=r"x\.cos\(\)"):
         math.cos(loss)
     assert loss.item() == 0.123456
+
+
+# --- hooks at masked nodes, re-entrant backward, pickling ---
+
+
+def test_a_hook_on_a_node_only_masked_edges_reach_is_called_with_zero() -> None:
+    x = Value(-1.0)
+    r = x * 1.0
+    seen: list[float] = []
+    r.register_hook(seen.append)
+    r.relu().backward()  # relu'(-1) is a structural zero: r's adjoint is 0, as in PyTorch
+    assert seen == [0.0] and x.grad == 0.0
+
+
+class _Deep(cr.Function):
+    """A Function whose backward runs a whole backward of its own (PyTorch's deep re-entrant
+    test): ``depth`` levels of nested passes."""
+
+    @staticmethod
+    def forward(ctx: object, x: float, depth: int) -> float:
+        ctx.depth = depth  # type: ignore[attr-defined]
+        return x
+
+    @staticmethod
+    def backward(ctx: object, g: float) -> tuple[float, None]:
+        depth = ctx.depth  # type: ignore[attr-defined]
+        if depth > 0:
+            inner = Value(1.0)
+            _Deep.apply(inner, depth - 1).backward()
+            assert inner.grad == 2.0
+        return g * 2.0, None
+
+
+def test_re_entrant_backward_runs_two_thousand_levels_deep() -> None:
+    x = Value(3.0)
+    (_Deep.apply(x, 2000) * 1.5).backward()
+    assert x.grad == 3.0
+
+
+def test_an_error_deep_in_a_re_entrant_backward_reaches_the_caller() -> None:
+    class Failing(_Deep):
+        @staticmethod
+        def backward(ctx: object, g: float) -> tuple[float, None]:
+            depth = ctx.depth  # type: ignore[attr-defined]
+            if depth == 0:
+                raise ArithmeticError("the deepest level failed")
+            Failing.apply(Value(1.0), depth - 1).backward()
+            return g, None
+
+    x = Value(1.0)
+    with pytest.raises(ArithmeticError, match=r"deepest level failed"):
+        Failing.apply(x, 100).backward()
+    assert x.grad == 0.0
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_values_pickle_at_every_protocol(protocol: int) -> None:
+    a = Value(1.5, label="a")
+    y = (a * 2.0).sqrt().tanh() ** 2.0
+    for v in (Value(1.0), Value(2.0, requires_grad=False), y):
+        clone = pickle.loads(pickle.dumps(v, protocol=protocol))
+        assert (clone.data, clone.requires_grad, clone._op) == (v.data, v.requires_grad, v._op)
+    clone = pickle.loads(pickle.dumps(y, protocol=protocol))
+    clone.backward()
+    y.backward()
+    (leaf,) = (n for n in topological_order(clone) if n.label == "a")
+    assert leaf.grad == a.grad and clone.grad_fn is y.grad_fn  # a built-in op, by name
+
+
+def test_a_custom_op_refuses_pickling_by_name() -> None:
+    y = apply(Op("mine", lambda x: x, lambda x, out: (1.0,)), Value(1.0))
+    with pytest.raises(TypeError, match=r"Op\('mine'\) is not a built-in op"):
+        pickle.dumps(y)
+
+
+def test_every_client_stores_through_store() -> None:
+    from chainrule.engine import store
+
+    a, b = Value(2.0), Value(3.0)
+    c = a * b
+    a.grad = 1.0
+    store(adjoints(c * 2.0))
+    assert (a.grad, b.grad, c.grad) == (7.0, 4.0, 2.0)

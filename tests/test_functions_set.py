@@ -387,7 +387,7 @@ IEEE: dict[str, list[tuple[tuple[float, ...], float, tuple[float, ...]]]] = {
     "rsqrt": [((math.inf,), 0.0, (-0.0,)), ((1e-300,), 1e150, (-math.inf,))],
     "hypot": [((math.inf, 1.0), math.inf, (math.nan, 0.0)), ((1.5e308, 1.5e308), math.inf,
               (0.0, 0.0))],
-    "atan2": [((0.0, 0.0), 0.0, (math.nan, math.nan)), ((1.0, math.inf), 0.0, (math.nan, -0.0)),
+    "atan2": [((0.0, 0.0), 0.0, (0.0, -0.0)), ((1.0, math.inf), 0.0, (math.nan, -0.0)),
               ((1e-200, 1e-200), math.pi / 4, (0.5e200, -0.5e200))],
     "%": [((-5.0, math.inf), math.inf, (1.0, 1.0)), ((math.nan, 0.0), math.nan, NAN2),
           ((math.inf, 3.0), math.nan, NAN2)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -49,13 +50,23 @@ def test_a_hook_on_a_weight_runs_under_checkpoint_as_without() -> None:
     assert run(True) == plain
 
 
-def test_transforms_run_hooks_and_write_no_grad() -> None:
+def test_transforms_run_only_the_hooks_between_output_and_inputs_and_write_no_grad() -> None:
     w = Value(3.0)
-    seen: list[Value] = []
+    seen: list[Any] = []
     w.register_hook(lambda g: seen.append(g))
-    # the gradient depends on the closed-over w, so it comes back as a Value in w's graph
-    assert cr.transforms.grad(lambda x: x * w)(2.0).data == 3.0
-    assert w.grad == 0.0 and [g.data for g in seen] == [2.0]
+    x_seen: list[Any] = []
+
+    def f(x: Value) -> Value:
+        x.register_hook(x_seen.append)
+        return x * w
+
+    # w is a constant of the transform (not on the path to its input): its hook is not called
+    assert cr.transforms.grad(f)(2.0) == 3.0
+    assert w.grad == 0.0 and seen == [] and x_seen == [3.0]
+    # passed in as an argument, w makes the result a Value in w's graph
+    g = cr.transforms.grad(lambda x, v: x * v)(2.0, w)
+    assert isinstance(g, Value) and g.data == 3.0 and g._prev
+    assert w.grad == 0.0 and seen == []
 
 
 @pytest.mark.parametrize("prior", [0.0, 0.1, 1e16, -3.5, 1e-300])

@@ -473,3 +473,77 @@ def test_second_derivatives_at_the_edges_follow_ieee() -> None:
     slope.backward()  # 0.75 x**-2.5: inf
     assert slope.data == -INF and x.grad == INF
     assert cr.transforms.hessian(lambda v: v.exp())(710.0) == INF
+
+
+# --- numeric edges, each in its op's row ---
+
+
+@pytest.mark.parametrize("c", [0.25, 0.5, 0.75])
+def test_the_second_derivative_of_x_to_a_power_below_one_is_minus_inf_at_zero(c: float) -> None:
+    from chainrule.transforms import grad, hessian, jvp
+
+    second = grad(grad(lambda x: x**c))(0.0)
+    assert second == -math.inf  # c (c - 1) x**(c - 2): PyTorch and the docs say -inf
+    assert hessian(lambda x: x**c)(0.0) == -math.inf
+    assert jvp(lambda y: jvp(lambda x: x**c, (y,), (1.0,))[1], (0.0,), (1.0,))[1] == -math.inf
+    assert grad(grad(lambda x: x.sqrt()))(0.0) == -math.inf  # sqrt agrees with x**0.5
+
+
+def test_the_third_derivative_of_x_to_one_and_a_half_is_minus_inf_at_zero() -> None:
+    from chainrule.transforms import grad
+
+    f = lambda x: x**1.5
+    assert grad(f)(0.0) == 0.0
+    assert grad(grad(f))(0.0) == math.inf  # 0.75 x**-0.5
+    assert grad(grad(grad(f)))(0.0) == -math.inf  # -0.375 x**-1.5
+    assert grad(grad(grad(f)))(4.0) == -0.375 * 4.0**-1.5
+
+
+@pytest.mark.parametrize(
+    "name, x, exact",
+    [  # the second derivatives x/(1-x²)^1.5, -x/(1-x²)^1.5, 2x/(1-x²)² (mpmath to 1e-30)
+        ("asin", 1e-8, 1.0000000000000000150e-8),
+        ("acos", 1e-8, -1.0000000000000000150e-8),
+        ("atanh", 1e-20, 2e-20),
+        ("atanh", 1e-8, 2.0000000000000000400e-8),
+        ("asin", 0.3, 0.3 / (1 - 0.09) ** 1.5),
+        ("atanh", -0.9, 2 * -0.9 / (1 - 0.81) ** 2),
+    ],
+)
+def test_second_derivatives_of_asin_acos_atanh_near_zero(name: str, x: float, exact: float) -> None:
+    from chainrule.transforms import grad
+
+    got = grad(grad(lambda v: getattr(v, name)()))(x)
+    assert got == pytest.approx(exact, rel=4e-15, abs=0.0)
+
+
+def test_the_hessian_of_a_to_the_b_at_b_zero_is_documented() -> None:
+    # a**0 = 1 for every a: d/da is a masked zero on the line b = 0, so an inf adjoint cannot
+    # make it nan; read through that row, d/db d/da is 0 (PyTorch gives the same matrix)
+    from chainrule.transforms import hessian
+
+    h = hessian(lambda a, b: a**b, (0, 1))(2.0, 0.0)
+    assert h[0] == (0.0, 0.0) and h[1][0] == 0.5
+    assert h[1][1] == pytest.approx(math.log(2.0) ** 2, rel=1e-15)
+
+
+def test_nan_divided_by_zero_is_nan() -> None:
+    for a, b in ((math.nan, 0.0), (1.0, math.nan), (math.nan, -0.0)):
+        x, y = Value(a), Value(b)
+        z = x / y
+        assert math.isnan(z.data)
+        z.backward()
+        assert math.isnan(x.grad) and math.isnan(y.grad)
+    assert math.isnan(cr.reciprocal(math.nan))
+    with pytest.raises(ZeroDivisionError, match=r"division by zero: 1.0 / 0.0"):
+        Value(1.0) / 0.0
+
+
+def test_atan2_at_the_origin_is_pytorchs() -> None:
+    from chainrule.transforms import grad
+
+    for y, x in ((0.0, 0.0), (-0.0, 0.0), (0.0, -0.0)):
+        dy, dx = grad(lambda a, b: a.atan2(b), (0, 1))(y, x)
+        assert (dy, dx) == (0.0, -0.0) or (dy, dx) == (x * 0.0, -y * 0.0)
+        assert math.copysign(1.0, dy) == math.copysign(1.0, x * 0.0)
+        assert math.copysign(1.0, dx) == math.copysign(1.0, -y * 0.0)

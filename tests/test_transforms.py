@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,7 +12,7 @@ from test_docs import DOCS, python_blocks
 
 from chainrule import Value, no_grad
 from chainrule.custom import Function, custom_op
-from chainrule.transforms import grad, hessian, hvp, jacobian, value_and_grad, vjp
+from chainrule.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 EPS = 1e-5  # central differences of a first derivative: error ~ eps² f'''' + 1e-16/eps
 
@@ -166,8 +167,8 @@ def test_transforms_leave_every_visible_grad_untouched() -> None:
     w = Value(2.0)
     w.grad = 5.0
     x = Value(3.0)
-    g1 = grad(lambda v: w * v * v)(1.5)  # 2 w v: a Value, so w stays differentiable
-    assert isinstance(g1, Value) and g1.data == 6.0
+    g1 = grad(lambda v: w * v * v)(1.5)  # 2 w v: a number in, a float out; w is a constant
+    assert type(g1) is float and g1 == 6.0
     assert w.grad == 5.0
     g = grad(lambda v: w * v * v)(x)
     assert (w.grad, x.grad) == (5.0, 0.0)
@@ -256,3 +257,81 @@ def test_the_docs_page_runs() -> None:
     namespace: dict[str, object] = {}
     for block in python_blocks((DOCS / "howto" / "higher-order.md").read_text()):
         exec(compile(block, "docs/howto/higher-order.md", "exec"), namespace)
+
+
+# --- one type whatever the value; first order through Functions ---
+
+
+class CubeF(Function):
+    @staticmethod
+    def forward(ctx: Any, x: float) -> float:
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx: Any, g: float) -> float:
+        (x,) = ctx.saved_values
+        return float(g * 3 * x**2)
+
+
+@pytest.mark.parametrize(
+    "f, at",
+    [
+        (lambda y: y * y, 0.3),
+        (lambda y: y * 2.0, 0.3),
+        (lambda y: y.relu(), 0.3),
+        (lambda y: y.relu(), -0.3),
+        (lambda y: 0.0**y, 0.3),
+        (lambda y: 3.0, 0.3),
+        (lambda y: y.sign(), -0.3),
+    ],
+)
+def test_transforms_return_one_type_whatever_the_value(f: Any, at: float) -> None:
+    g = grad(f)(Value(at))
+    assert isinstance(g, Value)
+    g.backward()  # works at every point, a structural zero included
+    assert type(grad(f)(at)) is float
+    value, g = value_and_grad(f)(Value(at))
+    assert isinstance(value, Value) and isinstance(g, Value)
+    assert type(grad(lambda x: x * Value(2.0))(3.0)) is float
+
+
+def test_first_order_transforms_of_functions_work_everywhere() -> None:
+    w = Value(5.0)
+    assert grad(lambda x: CubeF.apply(x) * w)(2.0) == 60.0  # closes over a Value
+    assert grad(lambda x: value_and_grad(CubeF.apply)(x)[0])(1.0) == 3.0  # JAX's invariance
+    assert grad(lambda x: CubeF.apply(x))(Value(2.0)).data == 12.0  # a Value argument
+    with pytest.raises(RuntimeError, match=r"cannot be differentiated twice"):
+        grad(grad(CubeF.apply))(2.0)  # a genuinely nested derivative is refused
+    with pytest.raises(RuntimeError, match=r"cannot be differentiated twice"):
+        hessian(CubeF.apply)(2.0)
+
+
+def test_a_saliency_map_through_an_mlp_with_a_function() -> None:
+    from chainrule.nn import MLP
+
+    model = MLP(2, [3, 1])
+
+    def score(a: Any, b: Any) -> Any:
+        out = model([a, b])
+        return CubeF.apply(out) if not isinstance(out, list) else CubeF.apply(out[0])
+
+    saliency = grad(score, (0, 1))(0.3, -0.2)
+    plain = grad(lambda a, b: (lambda o: o * o * o)(model([a, b])), (0, 1))(0.3, -0.2)
+    assert saliency == pytest.approx(plain, rel=1e-12)
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_vjp_fn_takes_a_dual_cotangent() -> None:
+    f = lambda x, y: [x * y.sin(), x + y]
+    _, vjp_fn = vjp(f, 0.7, 1.3)
+    from chainrule.dual import Dual
+
+    got = vjp_fn([Dual(1.0, 2.0, 7), 0.5])
+    plain, extra = vjp_fn([1.0, 0.5]), vjp_fn([2.0, 0.0])
+    for d, p, e in zip(got, plain, extra):
+        assert isinstance(d, Dual) and d.tag == 7
+        assert (d.primal, d.tangent) == pytest.approx((p, e), rel=1e-15)
+    # forward over reverse through vjp (autograd's test_compose_fwd_over_rev)
+    hv = jvp(lambda x: vjp(lambda y: y.sin() * y, x)[1](1.0)[0], (0.7,), (1.0,))[1]
+    assert hv == pytest.approx(hessian(lambda y: y.sin() * y)(0.7), rel=1e-15)

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.engine import Value, adjoints
+from chainrule.engine import Value, adjoints, store
+from chainrule.ops import MASKED
 
 __all__ = ["backward", "grad"]
 
@@ -68,9 +69,12 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Seeds = None,
          allow_unused: bool = False) -> tuple[Any, ...]:  # fmt: skip
     """``sum_k grad_outputs[k] * d outputs[k] / d inputs[i]`` for each input, as a tuple.
 
-    One reverse pass from every output; no ``.grad`` is read or written. ``inputs`` may be
-    leaves or interior nodes. An input the outputs do not depend on is an error unless
-    ``allow_unused=True``, which gives ``None`` for it (PyTorch). With
+    One reverse pass from every output, over the part of the graph between the outputs
+    and the inputs only (no hook below the inputs is called); no ``.grad`` is read or
+    written. ``inputs`` may be leaves or interior nodes. An input the outputs do not
+    depend on is an error unless ``allow_unused=True``, which gives ``None`` for it
+    (PyTorch); ``allow_unused=True`` also gives ``None`` where only masked edges reach an
+    input (a Function's backward returned None, relu below 0), which is 0.0 otherwise. With
     ``create_graph=True`` the gradients are Values that can be differentiated again.
     ``retain_graph`` is accepted and has no effect: chainrule never frees a graph.
 
@@ -84,15 +88,18 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Seeds = None,
     for i, x in enumerate(ins):
         if not x.requires_grad:
             raise RuntimeError(f"inputs[{i}] does not require grad, so it has no gradient")
-    grads = adjoints(seeds, create_graph=create_graph)
+    grads = adjoints(seeds, create_graph=create_graph, inputs=ins)
     result = []
     for i, x in enumerate(ins):
-        if x not in grads and not allow_unused:
+        g = grads.get(x, MASKED)
+        if g is MASKED and allow_unused:
+            g = None  # no gradient reaches x (not even a masked edge's 0.0 counts)
+        elif x not in grads:
             raise RuntimeError(
                 f"inputs[{i}] was not used to compute the outputs; pass allow_unused=True "
                 "to get None for it"
             )
-        result.append(grads.get(x))
+        result.append(g)
     return tuple(result)
 
 
@@ -102,11 +109,11 @@ def backward(tensors: Values, grad_tensors: Seeds = None, retain_graph: bool | N
 
     One reverse pass from every root (``chainrule.backward([y1, y2], [g1, g2])``). As with
     ``Value.backward``, leaves accumulate with ``+=`` and interior nodes show this call's
-    adjoints. ``inputs`` restricts the writing to those nodes (PyTorch).
+    adjoints. ``inputs`` restricts the pass to the part of the graph above those nodes and
+    the writing to them (PyTorch).
     """
     del retain_graph
     seeds = _roots(tensors, grad_tensors)
     only = None if inputs is None else set(_values(inputs, "inputs"))
-    for node, g in adjoints(seeds, create_graph=create_graph).items():
-        if only is None or node in only:
-            node.grad = g if node.grad_fn is not None else node.grad + g
+    grads = adjoints(seeds, create_graph=create_graph, inputs=only)
+    store(grads if only is None else {x: g for x, g in grads.items() if x in only})

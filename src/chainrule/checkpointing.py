@@ -2,12 +2,16 @@
 
 Reverse mode keeps every intermediate node of the forward pass alive until backward
 has used it, so a chain of L layers holds O(L) nodes. ``checkpoint(fn, *inputs)``
-runs ``fn`` under :func:`~chainrule.no_grad` and keeps only one node, whose parents
-are the inputs. When backward reaches that node, its closure
+runs ``fn`` on fresh leaves holding the inputs' numbers and keeps only one node, whose
+parents are the inputs and the leaves ``fn`` closes over (a layer's weights). When the
+reverse pass reaches that node, its backward
 
 1. rebuilds the segment from the saved input numbers, with grad enabled,
-2. runs a reverse pass through the rebuilt segment, seeded with the adjoint ``g``,
-3. returns ``g · d out / d input_i`` for each input and drops the rebuilt graph.
+2. runs the reverse pass through the rebuilt segment, seeded with the adjoint ``g``,
+3. returns ``g · d out / d parent_i`` for each parent and drops the rebuilt graph.
+
+It writes no ``.grad``: the enclosing pass stores every share as it stores any other
+(``backward``, ``autograd.grad`` and the transforms alike), and calls the hooks.
 
 Checkpointing every ``√L`` layers keeps ``√L`` segment outputs plus one rebuilt
 segment of ``√L`` layers alive at a time: O(√L) nodes for about one extra forward pass.
@@ -19,18 +23,19 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.engine import Value, adjoints, apply
-from chainrule.grad_mode import enable_grad, no_grad
-from chainrule.ops import HandWrittenOp
+from chainrule.engine import Value, adjoints, apply, topological_order
+from chainrule.grad_mode import enable_grad
+from chainrule.ops import MASKED, HandWrittenOp
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
 
 def _no_second_order(*inputs: Any) -> tuple[Any, ...]:
     raise RuntimeError(
-        "create_graph=True cannot pass through a checkpoint: the segment is rebuilt and "
-        "differentiated to first order only; call the function without checkpoint() to "
-        "take higher derivatives"
+        "a checkpoint cannot be differentiated twice: the segment is rebuilt and "
+        "differentiated to first order only (its gradient under create_graph=True is a "
+        "number that cannot be differentiated again); call the function without "
+        "checkpoint() to take higher derivatives"
     )
 
 
@@ -47,10 +52,12 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
     """``fn(*inputs)`` without keeping the graph inside ``fn``; backward recomputes it.
 
     ``inputs`` are Values (differentiated) or anything else (passed through as is).
-    ``fn`` must be deterministic and return a Value or a list/tuple of Values; every
-    non-leaf Value it uses must come in through ``inputs`` (leaves it closes over,
-    such as a layer's weights, are fine: they receive their gradients during the
-    recomputation). For k outputs the segment is recomputed once per output.
+    ``fn`` must be deterministic and return a Value or a list/tuple of Values. Leaves
+    it closes over (a layer's weights) become parents of the checkpoint node, so they get
+    their shares from the same reverse pass; a non-leaf Value it closes over counts
+    through the leaves below it (pass it in ``inputs`` to keep its own adjoint). Hooks
+    on nodes inside the segment are not called (the segment is rebuilt); hooks on the
+    parents are. For k outputs the segment is recomputed once per output.
     Gradients are those of ``fn(*inputs)``: the same operations, bit for bit along a
     chain; where shares fan in, their additions may happen in another order.
 
@@ -65,8 +72,8 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
         raise TypeError(f"checkpoint needs a function, got {type(fn).__name__} {fn!r}")
     if any(type(a) in (list, tuple) and any(isinstance(v, Value) for v in a) for a in inputs):
         return _checkpoint_flat(fn, inputs)
-    with no_grad():
-        result = fn(*inputs)
+    saved = tuple(_Saved(a) if isinstance(a, Value) else a for a in inputs)
+    result, leaves = _segment(fn, saved)
     many = isinstance(result, (list, tuple))
     outs = list(result) if many else [result]
     for k, o in enumerate(outs):
@@ -75,11 +82,15 @@ def checkpoint(fn: Callable[..., Any], *inputs: Any) -> Any:
             raise TypeError(
                 f"checkpoint: {where} must return a Value, got {type(o).__name__} {o!r}"
             )
-    parents = tuple(a for a in inputs if isinstance(a, Value) and a.requires_grad)
-    saved = tuple(_Saved(a) if isinstance(a, Value) else a for a in inputs)
+    # the leaves fn closes over (a layer's weights) become parents too, so the one reverse
+    # pass hands them their shares; the segment's own graph is dropped here
+    own = set(leaves)
+    closed_over = [n for n in topological_order(outs)
+                   if n.grad_fn is None and n.requires_grad and n not in own]  # fmt: skip
+    parents = (*(a for a in inputs if isinstance(a, Value) and a.requires_grad), *closed_over)
     nodes = []
     for k, o in enumerate(outs):
-        vjp = _recompute(fn, saved, inputs, k, many)
+        vjp = _recompute(fn, saved, closed_over, k, many)
         op = HandWrittenOp("checkpoint", lambda *xs, data=o.data: data, _no_second_order,
                            "a recomputed segment (checkpoint)", backward=vjp)  # fmt: skip
         nodes.append(apply(op, *parents))
@@ -106,41 +117,39 @@ def _checkpoint_flat(fn: Callable[..., Any], inputs: tuple[Any, ...]) -> Any:
     return checkpoint(unflattened, *flat)
 
 
-def _recompute(
-    fn: Callable[..., Any], saved: tuple[Any, ...], inputs: tuple[Any, ...], k: int, many: bool
-) -> Callable[..., tuple[float, ...]]:
-    """The checkpoint node's backward: rebuild the segment, run the reverse pass through it."""
-    is_parent = tuple(isinstance(a, Value) and a.requires_grad for a in inputs)
+def _segment(fn: Callable[..., Any], saved: tuple[Any, ...]) -> tuple[Any, list[Value]]:
+    """``fn`` on fresh leaves made from the saved numbers: its result and the leaves of the
+    inputs that require grad."""
+    leaves: list[Value] = []
+    args = []
+    for a in saved:
+        if isinstance(a, _Saved):
+            args.append(Value(a.data, requires_grad=a.requires_grad))
+            if a.requires_grad:
+                leaves.append(args[-1])
+        else:
+            args.append(a)
+    return fn(*args), leaves
 
-    def vjp(g: Any, *xs_out: Any) -> tuple[float, ...]:
-        if isinstance(g, Value):
-            _no_second_order()
-        leaves: list[Value] = []
-        args: list[Any] = []
-        for a, parent in zip(saved, is_parent):
-            if isinstance(a, _Saved):
-                leaf = Value(a.data, requires_grad=a.requires_grad)
-                args.append(leaf)
-                if parent:
-                    leaves.append(leaf)
-            else:
-                args.append(a)
+
+def _recompute(fn: Callable[..., Any], saved: tuple[Any, ...], closed_over: list[Value],
+               k: int, many: bool) -> Callable[..., list[Any]]:  # fmt: skip
+    """The checkpoint node's backward: rebuild the segment, run the reverse pass through it."""
+
+    def vjp(g: float, *xs_out: Any) -> list[Any]:
         with enable_grad():
-            result = fn(*args)
+            result, leaves = _segment(fn, saved)
         out = result[k] if many else result
         if not isinstance(out, Value):
             raise TypeError(f"checkpoint: fn returned {type(out).__name__} on recomputation")
+        ends = [*leaves, *closed_over]
         if not out.requires_grad:
-            return tuple(0.0 for _ in leaves)
-        # The same reverse pass as backward(), hooks included. Adjoints stay in the pass's
-        # own dict: the segment's input leaves give the shares returned to the outer pass;
-        # other leaves (weights fn closes over) accumulate their gradient as backward() does.
-        grads = adjoints({out: g})
-        inputs_of_segment = set(leaves)
-        for node, a in grads.items():
-            if node.grad_fn is None and node not in inputs_of_segment:
-                node.grad = node.grad + a
-        return tuple(grads.get(leaf, 0.0) for leaf in leaves)
+            return [MASKED] * len(ends)
+        # The same reverse pass as backward(), over the segment only: the shares of its
+        # inputs and of the leaves it closes over go back to the enclosing pass, which
+        # stores them and calls their hooks (so none is called here)
+        grads = adjoints({out: g}, hooks=False, inputs=ends)
+        return [grads.get(end, MASKED) for end in ends]
 
     return vjp
 

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chainrule.dual import Dual
-from chainrule.engine import Value, apply
+from chainrule.engine import Value
 from chainrule.grad_mode import no_grad
-from chainrule.ops import HandWrittenOp, Op, is_real
+from chainrule.ops import MASKED, HandWrittenOp, Op, evaluate, is_real
 
 __all__ = ["CustomOp", "Function", "FunctionCtx", "custom_op"]
 
@@ -75,9 +75,11 @@ class Function:
     A ``forward`` returning a tuple of numbers has several outputs: ``apply`` returns a
     tuple of nodes and ``backward(ctx, *grad_outs)`` takes one adjoint per output.
     Arguments that are Values reach ``forward`` as their ``data``.
-    Second derivatives (``create_graph=True``) need :func:`custom_op` instead: a
-    backward on floats cannot be differentiated again, and chainrule says so rather
-    than return a wrong number.
+    Forward mode (:class:`~chainrule.Dual`) takes its partials from ``backward`` with a
+    unit ``grad_out``, or from a ``jvp(ctx, *tangents)`` static method when one is defined.
+    Any first derivative works, inside any transform; a second derivative of the
+    Function itself needs :func:`custom_op` instead: a backward on floats cannot be
+    differentiated again, and chainrule says so rather than return a wrong number.
     """
 
     @staticmethod
@@ -90,6 +92,16 @@ class Function:
         """``sum_k grad_out_k * d out_k / d arg_i`` for each argument (or None)."""
         raise NotImplementedError("a Function subclass must define backward(ctx, grad_out)")
 
+    @staticmethod
+    def jvp(ctx: FunctionCtx, *tangents: Any) -> Any:
+        """Optional: ``sum_i d out_k / d arg_i * tangent_i`` for each output (PyTorch's jvp).
+
+        Forward mode uses it when a subclass defines it; otherwise it takes the partials
+        from ``backward`` with a unit ``grad_out``. ``tangents`` has one entry per argument
+        of ``forward`` (0.0 for one that does not vary).
+        """
+        raise NotImplementedError
+
     @classmethod
     def apply(cls, *args: Any) -> Any:
         """Run the operation: a Value node for Value inputs, a Dual for Dual inputs.
@@ -97,29 +109,40 @@ class Function:
         With only plain numbers it returns a plain float. A ``forward`` that returns a
         tuple of numbers gives a tuple of outputs, one node (or Dual) each.
         """
-        if any(isinstance(a, Dual) for a in args):
-            return cls._apply_dual(args)
-        needs = tuple(isinstance(a, Value) and a.requires_grad for a in args)
-        ctx = FunctionCtx(needs)
+        ctx = FunctionCtx(tuple(_varies(a) for a in args))
         outs = cls._run_forward(ctx, args)
-        if not any(isinstance(a, Value) for a in args):
+        positions = tuple(i for i, a in enumerate(args) if isinstance(a, (Value, Dual)))
+        if not positions:
             return outs if len(outs) > 1 else outs[0]
-        positions = tuple(i for i, a in enumerate(args) if isinstance(a, Value))
-        nodes = []
-        for k, out in enumerate(outs):
-            # one node per output; its backward call sees grad_out for this output, 0 for the
-            # others (backward is linear in the grad_outs, so the shares add up correctly)
-            def vjp(g: Any, *xs_out: Any, k: int = k) -> tuple[float, ...]:
-                if isinstance(g, Value):
-                    cls._no_second_order()
-                gs = [0.0] * len(outs)
-                gs[k] = g
-                return cls._shares(ctx, gs, len(args), positions)
-
-            op = HandWrittenOp(cls.__name__, lambda *xs, out=out: out, cls._no_second_order,
-                               f"custom Function {cls.__name__}", backward=vjp)  # fmt: skip
-            nodes.append(apply(op, *(args[i] for i in positions)))
+        inputs = [args[i] for i in positions]
+        nodes = [evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
+                 for k in range(len(outs))]  # fmt: skip
         return tuple(nodes) if len(outs) > 1 else nodes[0]
+
+    @classmethod
+    def _op(cls, ctx: FunctionCtx, outs: tuple[float, ...], k: int, nargs: int,
+            positions: tuple[int, ...]) -> HandWrittenOp:  # fmt: skip
+        """The op of output ``k``: its backward sees grad_out for this output and 0 for the
+        others (backward is linear in the grad_outs, so the shares add up correctly)."""
+
+        def vjp(g: float, *xs_out: Any) -> tuple[float, ...]:
+            gs = [0.0] * len(outs)
+            gs[k] = g
+            return cls._shares(ctx, gs, nargs, positions)
+
+        tangent = None
+        if cls.jvp is not Function.jvp:  # the class's own forward rule, as PyTorch's jvp
+
+            def tangent(tangents: Any, xs: Any, out: Any) -> Any:
+                ts: list[Any] = [0.0] * nargs
+                for i, t in zip(positions, tangents):
+                    ts[i] = 0.0 if t is None else t
+                result = cls.jvp(ctx, *ts)
+                return result[k] if isinstance(result, tuple) else result
+
+        return HandWrittenOp(cls.__name__, lambda *xs: outs[k], cls._no_second_order,
+                             f"custom Function {cls.__name__}", backward=vjp,
+                             tangent=tangent)  # fmt: skip
 
     # --- helpers (classmethods so a subclass's name shows in every error) ---
 
@@ -160,48 +183,19 @@ class Function:
         cls, ctx: FunctionCtx, gs: list[Any], nargs: int, positions: tuple[int, ...]
     ) -> tuple[float, ...]:
         grads = cls._grads(ctx, gs, nargs)
-        shares = []
+        shares: list[float] = []
         for i in positions:
             share = grads[i]
-            if share is None:
-                share = 0.0
+            if share is None:  # no gradient flows along this edge, as a MASKED partial
+                shares.append(MASKED)
             elif not is_real(share):
                 raise TypeError(
                     f"{cls.__name__}.backward must return numbers (or None), got "
                     f"{type(share).__name__} {share!r} for argument {i}"
                 )
-            shares.append(float(share))
+            else:
+                shares.append(float(share))
         return tuple(shares)
-
-    @classmethod
-    def _apply_dual(cls, args: tuple[Any, ...]) -> Any:
-        """Forward mode: tangent_k = sum_i (d out_k / d arg_i) tangent_i, from backward.
-
-        Along the largest tag among the Duals (see :mod:`chainrule.dual`); the parts must
-        be numbers, since backward runs on floats.
-        """
-        tag = max(a.tag for a in args if isinstance(a, Dual))
-        parts = [(a.primal, a.tangent) if isinstance(a, Dual) and a.tag == tag else (a, 0.0)
-                 for a in args]  # fmt: skip
-        if any(isinstance(x, (Value, Dual)) for part in parts for x in part):
-            cls._no_second_order()
-        ctx = FunctionCtx(tuple(isinstance(a, Dual) for a in args))
-        outs = cls._run_forward(ctx, tuple(p for p, _ in parts))
-        duals = []
-        for k, out in enumerate(outs):
-            # backward with grad_out = 1 for output k gives every local partial of it
-            unit = [1.0 if j == k else 0.0 for j in range(len(outs))]
-            partials = cls._grads(ctx, unit, len(args))
-            tangent = 0.0
-            for (_, t), d in zip(parts, partials):
-                if t != 0.0:
-                    if d is None:
-                        raise TypeError(
-                            f"{cls.__name__}.backward returned None for an argument with a tangent"
-                        )
-                    tangent += float(d) * t
-            duals.append(Dual(out, tangent, tag))
-        return tuple(duals) if len(outs) > 1 else duals[0]
 
     @classmethod
     def _no_second_order(cls, *inputs: Any) -> tuple[Any, ...]:
@@ -245,12 +239,10 @@ class CustomOp:
                 takes = f"{least} to {self._arity}" if defaults else f"{self._arity}"
                 raise TypeError(f"{self.name}() takes {takes} argument(s), got {len(args)}")
             args = (*args, *defaults[len(defaults) - missing :])
-        if any(isinstance(a, Dual) for a in args):
-            return Dual.apply(self.op, *args)
-        if not any(isinstance(a, Value) for a in args):
+        if not any(isinstance(a, (Value, Dual)) for a in args):
             return self._checked_forward(*args)
-        return apply(
-            self.op, *(a if isinstance(a, Value) else _constant(a, self.name) for a in args)
+        return evaluate(
+            self.op, *(a if isinstance(a, (Value, Dual)) else _constant(a, self.name) for a in args)
         )
 
     def _checked_forward(self, *xs: Any) -> float:
@@ -317,6 +309,11 @@ def custom_op(
         return CustomOp(forward, derivative, base)
 
     return decorate
+
+
+def _varies(x: object) -> bool:
+    """Whether an argument is differentiated: a Value that requires grad, or a Dual."""
+    return isinstance(x, Dual) or (isinstance(x, Value) and x.requires_grad)
 
 
 def _constant(x: object, op_name: str) -> Value:

@@ -31,14 +31,14 @@ levels of JAX do.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 from chainrule.engine import Value
-from chainrule.engine import apply as value_apply
-from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
+from chainrule.ops import OPS, NotANumber, Op, Operators, evaluate, is_real
 
-__all__ = ["Dual", "jacfwd", "jvp"]
+__all__ = ["Dual", "jvp"]
 
 Scalar = Union["Dual", Value, float, int]
 
@@ -81,10 +81,9 @@ class Dual(Operators):
     def apply(op: Op | str, *args: Scalar) -> Dual:
         """Apply the primitive ``op`` (an :class:`~chainrule.ops.Op`, or a built-in's name).
 
-        Along the largest tag ``T`` among the arguments: ``primal_out = op(primals)``,
-        ``tangent_out = sum_i local_i * tangent_i``; an argument that is not a dual of tag
-        ``T`` is a constant with tangent 0. Inputs with a zero tangent are skipped, so a
-        constant never turns an infinite local derivative (sqrt at 0) into ``inf * 0 = nan``.
+        Along the largest tag ``T`` among the arguments: ``primal_out = op(primals)`` and
+        ``tangent_out = op.jvp(tangents, primals, primal_out)``, the one forward chain rule.
+        An argument that is not a dual of tag ``T`` is a constant there (its tangent is None).
         """
         if isinstance(op, str):
             try:
@@ -100,41 +99,69 @@ class Dual(Operators):
                 tangents.append(a.tangent)
             else:
                 primals.append(_component(a, "a Dual operation", NotANumber))
-                tangents.append(0.0)
-        out = _evaluate(op, primals)
-        local = op.local(*primals, out)
-        tangent: Any = 0.0
-        for d, t in zip(local, tangents):
-            # a structural zero (MASKED) stops even an inf tangent
-            if not (isinstance(t, float) and t == 0.0) and d is not MASKED:
-                first = isinstance(tangent, float) and tangent == 0.0
-                tangent = t * d if first else tangent + t * d
+                tangents.append(None)
+        out = evaluate(op, *primals)
         result = Dual.__new__(Dual)  # no __init__: the parts are checked already
-        result.primal, result.tangent, result.tag = out, tangent, tag
+        result.primal, result.tangent, result.tag = out, op.jvp(tangents, primals, out), tag
         return result
 
-    # Comparisons are deliberately not overloaded, as on Value; `data` lets code that
-    # branches on `x.data` (and the OPS helpers that read it) run unchanged on duals.
     @property
     def data(self) -> float:
         """The innermost primal number (the name Value uses)."""
         p = self.primal
         return p if isinstance(p, float) else float(p.data)
 
+    def item(self) -> float:
+        """The innermost primal number, as a plain float."""
+        return self.data
+
+    def detach(self) -> Dual:
+        """The same number cut from every perturbation and graph: its tangent is 0."""
+        p = self.primal
+        return Dual(p.detach() if isinstance(p, (Value, Dual)) else p, 0.0, self.tag)
+
+    # Comparisons, truth and format specs read the innermost number, as on a Value, so
+    # code that branches (``if x > 0``, ``max(x, y)``) runs unchanged under forward mode.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> Any:
+        return _compare(operator.eq, self, other)
+
+    def __ne__(self, other: object) -> Any:
+        return _compare(operator.ne, self, other)
+
+    def __lt__(self, other: object) -> Any:
+        return _compare(operator.lt, self, other)
+
+    def __le__(self, other: object) -> Any:
+        return _compare(operator.le, self, other)
+
+    def __gt__(self, other: object) -> Any:
+        return _compare(operator.gt, self, other)
+
+    def __ge__(self, other: object) -> Any:
+        return _compare(operator.ge, self, other)
+
+    def __bool__(self) -> bool:
+        return self.data != 0.0
+
+    def __format__(self, spec: str) -> str:
+        return format(self.data, spec) if spec else repr(self)
+
+
+def _compare(compare: Callable[[float, float], bool], a: Dual, b: object) -> Any:
+    """A comparison of the innermost numbers of a Dual and a Dual, a Value or a number."""
+    if isinstance(b, (Dual, Value)):
+        return compare(a.data, b.data)
+    if is_real(b):
+        return compare(a.data, float(b))
+    return NotImplemented
+
 
 Dual._apply = staticmethod(Dual.apply)
-Dual._varies = staticmethod(
-    lambda x: isinstance(x, Dual) and not (isinstance(x.tangent, float) and x.tangent == 0.0)
-)
-
-
-def _evaluate(op: Op, xs: list[Any]) -> Any:
-    """``op`` on the primals: a Dual of a smaller tag, a graph node, or a float."""
-    if any(isinstance(x, Dual) for x in xs):
-        return Dual.apply(op, *xs)
-    if any(isinstance(x, Value) for x in xs):
-        return value_apply(op, *xs)
-    return op.forward(*xs)
+# an exponent varies when it is a dual (of any level) or a Value that requires grad, never
+# by the value of its tangent: a tangent of 0 at this level may be 1 at another
+Dual._varies = staticmethod(lambda x: isinstance(x, Dual) or Value._varies(x))
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
@@ -151,7 +178,7 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     primals = tuple(primals)
     tangents = tuple(tangents)
     if len(primals) != len(tangents):
-        raise ValueError(
+        raise TypeError(
             f"jvp needs one tangent per primal, got {len(primals)} primals "
             f"and {len(tangents)} tangents"
         )
@@ -165,37 +192,6 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
         pairs = [_split(r, tag, i) for i, r in enumerate(result)]
         return [p for p, _ in pairs], [t for _, t in pairs]
     return _split(result, tag, None)
-
-
-def jacfwd(f: Callable[..., Any], primals: Sequence[Any] | None = None, *,
-           argnums: int | Sequence[int] = 0) -> Any:  # fmt: skip
-    """The Jacobian of ``f`` by forward mode: one :func:`jvp` per input.
-
-    ``jacfwd(f, primals)`` differentiates with respect to every primal. It returns the
-    gradient (a list over inputs) for a scalar ``f``, and a list of rows
-    ``J[k][i] = d out_k / d x_i`` for a list of outputs. Cheap when there are few inputs.
-
-    ``jacfwd(f, argnums=...)`` (no primals) is JAX's form: a function of ``f``'s
-    arguments, shaped like :func:`chainrule.transforms.jacrev`'s result, that other
-    transforms can differentiate again.
-
-    >>> jacfwd(lambda x: [x.sin(), x * x], (0.0,))
-    [[1.0], [0.0]]
-    >>> jacfwd(lambda x, y: x * y, argnums=1)(2.0, 3.0)
-    2.0
-    """
-    if primals is None:
-        from chainrule.transforms import jacfwd as jacfwd_function
-
-        return jacfwd_function(f, argnums)
-    primals = tuple(primals)
-    n = len(primals)
-    columns = [jvp(f, primals, [1.0 if j == i else 0.0 for j in range(n)])[1] for i in range(n)]
-    if not columns:
-        return []
-    if isinstance(columns[0], list):
-        return [[col[k] for col in columns] for k in range(len(columns[0]))]
-    return columns
 
 
 def _split(r: object, tag: int, index: int | None) -> tuple[Any, Any]:

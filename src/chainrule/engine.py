@@ -14,6 +14,7 @@ lives here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -21,9 +22,17 @@ from typing import Any
 from chainrule import anomaly
 from chainrule.conveniences import Conveniences, Hook, HookHandle, as_float, run_hooks
 from chainrule.grad_mode import MODE, OFF, enable_grad
-from chainrule.ops import MASKED, NotANumber, Op, Operators, is_real
+from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
 
-__all__ = ["NODE_HOOKS", "HookHandle", "Value", "adjoints", "apply", "topological_order"]
+__all__ = [
+    "NODE_HOOKS",
+    "HookHandle",
+    "Value",
+    "adjoints",
+    "apply",
+    "store",
+    "topological_order",
+]
 
 
 class Value(Operators, Conveniences):
@@ -47,9 +56,9 @@ class Value(Operators, Conveniences):
                  label: str = "", *, requires_grad: bool = True) -> None:  # fmt: skip
         self._data = data if type(data) is float else as_float(data)  # read as x.data
         self.grad: Any = 0.0  # a float; a Value after backward(create_graph=True)
-        self._prev = tuple(_children)  # the parents, in argument order
+        # the parents, in argument order, and the op that made this node (None for a leaf)
+        self._prev, self.grad_fn = _lecture_node(self, _children, _op) if _children else ((), None)
         self._op = _op  # the op's name, for display (micrograd's field)
-        self.grad_fn: Op | None = None  # the op that made this node; None for a leaf
         self.label = label
         self.requires_grad = bool(requires_grad)
         self._hooks: list[Hook] | None = None
@@ -64,12 +73,31 @@ class Value(Operators, Conveniences):
         ``create_graph=True`` the adjoints are ``Value``s that can be differentiated again.
         """
         if not self.requires_grad:
-            raise RuntimeError(
-                "backward() needs a Value that requires grad; this one was built under "
-                "no_grad(), from constants only, or by detach()"
-            )
-        for node, g in adjoints({self: gradient}, create_graph=create_graph).items():
-            node.grad = g if node.grad_fn is not None else node.grad + g
+            raise RuntimeError("backward() needs a Value that requires grad; this one was built "
+                               "under no_grad(), from constants only, or by detach()")  # fmt: skip
+        store(adjoints({self: gradient}, create_graph=create_graph))
+
+    def _backward(self) -> None:
+        """micrograd's step: add this node's shares of ``self.grad`` into its parents' ``.grad``.
+
+        The shares come from the node's op (``grad_fn.vjp``), as in the reverse pass; a
+        leaf's does nothing. Calling it on every node in reverse topological order is what
+        ``backward()`` does in one pass.
+        """
+        if self.grad_fn is None:
+            return
+        xs = [p._data for p in self._prev]
+        for parent, share in zip(self._prev, self.grad_fn.vjp(self.grad, xs, self._data)):
+            if share is not MASKED and parent.requires_grad:
+                parent.grad = parent.grad + share
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The fields, so a Value pickles at every protocol (a built-in op by its name)."""
+        return {name: getattr(self, name) for name in Value.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, field in state.items():
+            setattr(self, name, field)
 
     def zero_grad(self) -> None:
         """Reset this node's adjoint to 0.0."""
@@ -107,6 +135,29 @@ def apply(op: Op, *args: Value | float) -> Value:
     return out
 
 
+def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[Any, Op | None]:
+    """The parents and op of ``Value(data, (a, b), '*')``, a node built micrograd's way.
+
+    The op is the built-in row named ``name``, and ``data`` must be what it computes from
+    the parents (to rounding); anything else has no derivative rule, so it is refused
+    rather than silently treated as a leaf.
+    """
+    parents = tuple(children)
+    if any(not isinstance(p, Value) for p in parents):
+        raise TypeError(f"Value(data, _children, _op): _children must be Values, got {parents!r}")
+    op = OPS.get(name)
+    value = op.forward(*[p._data for p in parents]) if op and len(parents) == op.arity else None
+    same = math.isclose(value, node._data, rel_tol=1e-12) if value is not None else False
+    if not (same or (value != value and node._data != node._data)):  # nan matches nan only
+        raise ValueError(
+            f"Value({node._data!r}, _children, {name!r}) has parents but no derivative rule: "
+            f"give _op the name of a built-in op that computes {node._data!r} from the parents "
+            "(such as '*' or 'tanh'), or make a new op with chainrule.custom_op or "
+            "chainrule.Function (MyOp.apply(a, b))"
+        )
+    return parents, op
+
+
 Value._apply = staticmethod(apply)  # the operators of Operators build nodes with it
 Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 
@@ -142,7 +193,8 @@ _READY = object()
 
 
 def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool = False,
-             hooks: bool = True, visit: Visit | None = None) -> dict[Value, Any]:  # fmt: skip
+             hooks: bool = True, visit: Visit | None = None,
+             inputs: Iterable[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
     """d (sum of seed * root) / d node for every node the roots depend on: one reverse pass.
 
     ``seeds`` gives each root its starting adjoint (``{y1: 1.0, y2: 0.5}``; a lone Value is
@@ -150,23 +202,26 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     ``create_graph`` the partials are computed on the nodes themselves, so the adjoints are
     ``Value``s that can be differentiated again. ``hooks=False`` skips the nodes' hooks;
     ``visit(node, adjoint, shares, adjoints)`` watches each step (the walkthrough draws it).
+    ``inputs`` limits the pass to the nodes on a path from a root to one of them: nothing
+    below the inputs is walked, and no hook there is called.
+
+    A node that only masked edges reach gets the adjoint MASKED (a 0.0): its hooks see 0.0,
+    as in PyTorch, and nothing flows on to its parents.
     """
     seeds = {seeds: 1.0} if isinstance(seeds, Value) else seeds  # adjoints(loss): a seed of 1.0
     grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
     order = topological_order(list(grads))
+    order = order if inputs is None else _between(order, inputs)
     if anomaly.STATE.active:
         visit = anomaly.checking(order, visit)  # detect_anomaly() checks every step
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
-            g = grads.get(node)
-            if g is None:  # only masked edges lead here: no gradient arrives, so none leaves
-                grads[node] = 0.0
-                if visit is not None and node.grad_fn is not None:
-                    visit(node, 0.0, [MASKED] * len(node._prev), grads)
-                continue
+            g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
             if hooks and node._hooks:
                 g = grads[node] = run_hooks(node, g)
-            if node.grad_fn is None:  # a leaf: its adjoint is complete
+            if node.grad_fn is None or g is MASKED:  # a leaf, or none arrives so none leaves
+                if visit is not None and node.grad_fn is not None:
+                    visit(node, g, [MASKED] * len(node._prev), grads)
                 continue
             xs = node._prev if create_graph else [p._data for p in node._prev]
             shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
@@ -176,6 +231,22 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
             if visit is not None:
                 visit(node, g, shares, grads)
     return grads
+
+
+def _between(order: list[Value], inputs: Iterable[Value]) -> list[Value]:
+    """The nodes of ``order`` (parents first) that lead to one of ``inputs``."""
+    leads = set(inputs)
+    for node in order:
+        if node not in leads and not leads.isdisjoint(node._prev):
+            leads.add(node)
+    return [node for node in order if node in leads]
+
+
+def store(grads: Mapping[Value, Any]) -> None:
+    """Store a pass's adjoints in ``.grad``, the one place every client of the pass does it:
+    a leaf accumulates (``+=``, across calls), an interior node shows this pass's adjoint."""
+    for node, g in grads.items():
+        node.grad = g if node.grad_fn is not None else node.grad + g
 
 
 def _seed(gradient: Value | float, create_graph: bool) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import OPS, NotANumber, Op, Operators, clamp_bounds, is_real
+from chainrule.ops import OPS, NotANumber, Op, Operators, clamp_bounds, evaluate, is_real
 
 __all__ = ["Elementwise"]
 
@@ -28,17 +28,14 @@ class Elementwise:
 
     def __call__(self, x: Any, *extra: Any) -> Any:
         args = (x, *extra, *self.op.defaults[len(extra) :])
-        for a in args:
-            if isinstance(a, Operators):  # a Value or a Dual: that class evaluates the op
-                try:
-                    return a._apply(self.op, *args)
-                except NotANumber:  # a Value's apply refuses a Dual: let the Dual's try
-                    continue
-        for a in args:
-            if not is_real(a):
-                raise TypeError(f"{self.__name__}() needs a Value or a real number, got "
-                                f"{type(a).__name__} {a!r}")  # fmt: skip
-        return self.op.forward(*[float(a) for a in args])
+        try:
+            return evaluate(self.op, *args)  # a Value gives way to a Dual, as the methods do
+        except NotANumber:
+            bad = [a for a in args if not (isinstance(a, Operators) or is_real(a))]
+            if not bad:
+                raise
+            raise TypeError(f"{self.__name__}() needs a Value or a real number, got "
+                            f"{type(bad[0]).__name__} {bad[0]!r}") from None  # fmt: skip
 
     def __repr__(self) -> str:
         return f"chainrule.{self.__name__}"

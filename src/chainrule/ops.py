@@ -22,14 +22,27 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
 
+from chainrule.grad_mode import is_grad_enabled, set_grad_enabled
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["MASKED", "OPS", "HandWrittenOp", "NotANumber", "Op", "Operators", "is_real", "register"]
+__all__ = [
+    "MASKED",
+    "OPS",
+    "HandWrittenOp",
+    "NotANumber",
+    "Op",
+    "Operators",
+    "evaluate",
+    "is_real",
+    "register",
+]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -62,22 +75,124 @@ class Op:
             raise ValueError(f"op {self.name!r} gave {len(partials)} partials for {len(xs)} inputs")
         return [d if d is MASKED else g * d for d in partials]
 
+    def jvp(self, tangents: Sequence[Any], xs: Sequence[Any], out: Any) -> Any:
+        """The forward chain rule at one node: ``sum_i d out / d x_i * t_i``.
+
+        A tangent of ``None`` marks an input that does not vary at this level of forward
+        mode; a tangent of exactly 0.0 and a MASKED partial add nothing, so a unit seed's
+        zeros never meet an infinite slope (``0 * inf = nan``).
+        """
+        return _tangent(self.local(*xs, out), tangents)
+
+    @property
+    def arity(self) -> int:
+        """How many inputs the op takes: ``local(*xs, out)`` has one parameter more."""
+        return self.local.__code__.co_argcount - 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A built-in op pickles as its name; its rules are code, found again on loading."""
+        if OPS.get(self.name, _HELPERS.get(self.name)) is not self:
+            raise TypeError(f"{self!r} is not a built-in op, so it cannot be pickled")
+        return _named, (self.name,)
+
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+
+def _named(name: str) -> Op:
+    """The built-in op called ``name`` (a row of OPS, or a helper only derivative rules use)."""
+    return OPS.get(name) or _HELPERS[name]
+
+
+def _tangent(partials: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """``sum_i partials[i] * tangents[i]`` over the tangents that carry something."""
+    total: Any = None
+    for d, t in zip(partials, tangents):
+        if t is None or d is MASKED or (type(t) is float and t == 0.0):
+            continue
+        total = t * d if total is None else total + t * d
+    return 0.0 if total is None else total
 
 
 @dataclass(frozen=True, eq=False, repr=False)
 class HandWrittenOp(Op):
     """An op whose ``backward(g, *xs, out)`` gives the inputs' shares directly, with no
-    local partials (a custom ``Function``, a ``checkpoint`` segment)."""
+    local partials (a custom ``Function``, a ``checkpoint`` segment).
+
+    ``backward`` works on numbers. Forward mode takes the partials from it with a unit
+    seed (or from ``tangent(tangents, xs, out)`` when given). Where the shares or partials
+    would have to be differentiated again (a Value adjoint under ``create_graph``, inputs
+    that are graph nodes or duals), each number becomes a node whose own derivative is
+    ``local``, which raises: a first derivative works, only a second one is refused.
+    """
 
     backward: Callable[..., Sequence[Any]] = field(kw_only=True)
+    tangent: Callable[..., Any] | None = field(default=None, kw_only=True)
 
     def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
-        shares = list(self.backward(g, *xs, out))
+        shares = list(_reentrant(self.backward, _data(g), *map(_data, xs), _data(out)))
         if len(shares) != len(xs):
             raise ValueError(f"op {self.name!r} gave {len(shares)} partials for {len(xs)} inputs")
-        return shares
+        return [self._first_order(s, (g, *xs)) for s in shares]
+
+    def jvp(self, tangents: Sequence[Any], xs: Sequence[Any], out: Any) -> Any:
+        if self.tangent is not None and not any(isinstance(x, Operators) for x in xs):
+            return self.tangent(tangents, xs, out)  # its primals are numbers: first order
+        partials = self.vjp(1.0, xs, out)
+        return _tangent(partials, tangents)
+
+    def _first_order(self, number: Any, depends_on: Sequence[Any]) -> Any:
+        """``number`` as it is, or as a node of ``depends_on`` that refuses differentiation."""
+        if number is MASKED or not any(isinstance(x, Operators) for x in depends_on):
+            return number
+        refuse = self.local  # any derivative of it raises, in either mode
+        op = HandWrittenOp(f"{self.name} backward", lambda *_: number, refuse, backward=refuse)
+        return evaluate(op, *depends_on)
+
+
+class _Depth(threading.local):
+    """How many hand-written backwards are running, nested, in this thread."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+
+_DEPTH = _Depth()
+_THREAD_EVERY = 32  # nested backwards per thread: each level costs about 10 Python frames
+
+
+def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[Any]:
+    """``backward(*args)``, which may itself run a reverse pass (a re-entrant backward).
+
+    Every ``_THREAD_EVERY`` levels of such nesting the call runs in a fresh thread, with
+    this thread's grad mode, and this one waits for it: each thread starts with an empty
+    Python stack, so nesting is bounded by memory, not by the recursion limit (PyTorch's
+    engine does the same).
+    """
+    here = _DEPTH
+    if here.depth < _THREAD_EVERY:
+        here.depth += 1
+        try:
+            return backward(*args)
+        finally:
+            here.depth -= 1
+    mode = is_grad_enabled()
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            with set_grad_enabled(mode):
+                result.append(_reentrant(backward, *args))
+        except BaseException as err:  # raised again in the waiting thread
+            result.append(err)
+
+    thread = threading.Thread(target=run, name="chainrule-reentrant-backward")
+    thread.start()
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    shares: Sequence[Any] = result[0]
+    return shares
 
 
 OPS: dict[str, Op] = {}
@@ -151,6 +266,8 @@ def _sqrt(x: float) -> float:
 
 
 def _div(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan  # even nan / 0: NaN is never outside the domain
     if b == 0.0:
         raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
     return a / b
@@ -249,10 +366,22 @@ def _data(x: Any) -> float:
 def _base_partial(a: Any, b: Any) -> Any:
     """d/da a**b = b a**(b-1), with the limits at a = 0 spelled out."""
     if _data(b) == 0.0:
-        return MASKED  # a**0 is the constant 1
+        # a**0 is the constant 1 for every a: masked, so an inf adjoint cannot turn it into
+        # nan. The price: d/db d/da (= 1/a) read through this row is 0, as in PyTorch
+        return MASKED
     if _data(a) == 0.0 and _data(b) < 1.0:
-        return math.inf  # 0 < b < 1: the slope at 0 is infinite (IEEE inf, like PyTorch)
+        # 0 < b < 1: the slope at 0 is infinite (IEEE inf, like PyTorch); through POW_AT_ZERO
+        # it stays differentiable on nodes, so (x**c)'' = c (c-1) x**(c-2) is -inf there too
+        return b * evaluate(POW_AT_ZERO, a, b - 1.0)
     return b * _power(a, b - 1.0)
+
+
+def _pow_or_inf(a: float, c: float) -> float:
+    """a ** c, with 0 ** c for c < 0 the signed inf of IEEE's pow instead of an error."""
+    if a == 0.0 and c < 0.0:
+        odd = c.is_integer() and c % 2.0 == 1.0
+        return math.copysign(math.inf, a) if odd else math.inf
+    return _pow(a, c)
 
 
 def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
@@ -301,7 +430,7 @@ SUB = register("-", operator.sub, lambda a, b, out: (1.0, -1.0),
                "a - b;  d/da = 1, d/db = -1", "__sub__")
 MUL = register("*", operator.mul, lambda a, b, out: (b, a),
                "a * b;  d/da = b, d/db = a", "__mul__")
-DIV = register("/", _div, lambda a, b, out: (1.0 / b, -out / b),
+DIV = register("/", _div, lambda a, b, out: (1.0 / b, -out / b) if _data(b) else (math.nan,) * 2,
                "a / b;  d/da = 1/b, d/db = -a/b**2", "__truediv__")
 POW_CONST = register("**", _pow, lambda a, b, out: (_base_partial(a, b), MASKED),
                      "a ** c, c constant;  d/da = c a**(c-1)")
@@ -341,10 +470,16 @@ ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),
                "erf x;  d/dx = 2/sqrt(pi) e**(-x**2)", "erf")
 # fmt: on
 
+# a ** c with IEEE's inf at 0 for c < 0: the slope of a ** c at 0 for c < 1 (not in OPS: only
+# derivative rules build it); the exponent is a constant there
+POW_AT_ZERO = Op("pow_at_zero", _pow_or_inf, lambda a, c, out: (_base_partial(a, c), MASKED),
+                 "a ** c, inf at a = 0 for c < 0;  d/da = c a**(c-1)")  # fmt: skip
+
 # 1/x with IEEE's signed inf at 0: the building block of sqrt's derivative (not in OPS: no
 # method, only derivative rules build it)
 RECIPROCAL_INF = Op("reciprocal_inf", _inv_or_inf_float, lambda x, out: (-(out * out),),
                     "1 / x, +-inf at 0;  d/dx = -1/x**2")  # fmt: skip
+_HELPERS = {op.name: op for op in (RECIPROCAL_INF, POW_AT_ZERO)}  # built in, not in OPS
 
 
 # --- the rest of the scalar function set ---
@@ -488,33 +623,46 @@ def _clamp(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x  # a nan x fails both tests and stays nan
 
 
-def _use(op: Op, *xs: Any) -> Any:
-    """``op`` on floats (a float) or on nodes (a node of the same kind: a Value under
-    create_graph, a Dual in forward mode), so a rule that uses it is differentiable again."""
-    for x in xs:
-        if isinstance(x, Operators):
-            return x._apply(op, *xs)
-    return op.forward(*xs)
+def evaluate(op: Op, *args: Any) -> Any:
+    """``op`` on its arguments: a node when some argument is one, else a float.
+
+    The first node argument whose class takes all the arguments evaluates it: a Value
+    builds a graph node, a Dual a dual number (a Value gives way to a Dual, so
+    ``x.hypot(d)`` works as ``d.hypot(x)`` does). On floats it is ``op.forward``. Derivative
+    rules use it too, so a rule computed on nodes is differentiable again.
+    """
+    for a in args:
+        if isinstance(a, Operators):
+            try:
+                return a._apply(op, *args)
+            except NotANumber:  # a Value's apply refuses a Dual: the Dual's class may take it
+                continue
+    for a in args:
+        if not is_real(a):
+            raise NotANumber(
+                f"{op.name} needs Values, Duals or real numbers, got {type(a).__name__} {a!r}"
+            )
+    return op.forward(*[float(a) for a in args])
 
 
 def rsqrt(x: Any) -> Any:
-    return _use(RSQRT, x)
+    return evaluate(RSQRT, x)
 
 
 def sinh(x: Any) -> Any:
-    return _use(SINH, x)
+    return evaluate(SINH, x)
 
 
 def cosh(x: Any) -> Any:
-    return _use(COSH, x)
+    return evaluate(COSH, x)
 
 
 def exp2(x: Any) -> Any:
-    return _use(EXP2, x)
+    return evaluate(EXP2, x)
 
 
 def hypot(a: Any, b: Any) -> Any:
-    return _use(HYPOT, a, b)
+    return evaluate(HYPOT, a, b)
 
 
 def _hypot_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
@@ -528,7 +676,8 @@ def _atan2_local(y: Any, x: Any, out: Any) -> tuple[Any, Any]:
     # and underflows below 1e-162, r does neither
     r = hypot(y, x)
     if _data(r) == 0.0:
-        return math.nan, math.nan  # the origin: atan2 jumps there, no slope at all (as PyTorch)
+        # the origin, where atan2 jumps: PyTorch's x/r**2 and -y/r**2 with 1/r**2 set to 0
+        return _data(x) * 0.0, -_data(y) * 0.0
     return (x / r) / r, (-y / r) / r
 
 
@@ -553,14 +702,15 @@ def _exp2_local(x: Any, out: Any) -> tuple[Any]:
 
 
 def _one_minus_square(x: Any) -> Any:
-    """1 - x**2 as (1-x)(1+x), without cancellation near x = +-1.
+    """1 - x**2 as (1-x)(1+x) for 1/2 < |x| < 1, without cancellation near x = +-1.
 
-    At x = +-1 itself it is 1 - x*x: the same 0, but its derivative -2x has no 0 * inf term
-    when the infinite slope there is differentiated again.
+    Elsewhere it is 1 - x*x: exact enough near 0, and its derivative -2x has no
+    cancellation there (that of (1-x)(1+x) is (1-x) - (1+x)), nor a 0 * inf term at
+    x = +-1, where the infinite slope is differentiated again.
     """
-    if abs(_data(x)) == 1.0:
-        return 1.0 - x * x
-    return (1.0 - x) * (1.0 + x)
+    if 0.5 < abs(_data(x)) < 1.0:
+        return (1.0 - x) * (1.0 + x)
+    return 1.0 - x * x
 
 
 def _inv_hypot1(x: Any) -> Any:
@@ -621,7 +771,7 @@ ASINH = register("asinh", math.asinh, lambda x, out: (_inv_hypot1(x),),
 ACOSH = register("acosh", _acosh, lambda x, out: (rsqrt(x - 1.0) * rsqrt(x + 1.0),),
                  "acosh x;  `d/dx = 1/sqrt((x-1)(x+1))`, inf at x = 1",
                  "acosh", "arccosh")
-ATANH = register("atanh", _atanh, lambda x, out: (1.0 / ((1.0 - x) * (1.0 + x)),),
+ATANH = register("atanh", _atanh, lambda x, out: (1.0 / _one_minus_square(x),),
                  "atanh x;  `d/dx = 1/((1-x)(1+x))`",
                  "atanh", "arctanh")
 LOG2 = register("log2", _log2, lambda x, out: (_INV_LN2 / x,),
@@ -710,7 +860,7 @@ class Operators:
 
         A bound that is a node gets the gradient where it is the result.
         """
-        result: Self = self._apply(CLAMP, self, *clamp_bounds(min, max))
+        result: Self = evaluate(CLAMP, self, *clamp_bounds(min, max))
         return result
 
     clip = clamp
@@ -736,7 +886,7 @@ def _method(op: Op, kind: str) -> Callable[..., Any]:
     """One method made from ``op``: ``x.name(*extra)``, ``x.name()``, ``x <op> y``, ``y <op> x``."""
 
     def method(self: Operators, *extra: Any) -> Any:
-        return self._apply(op, self, *extra, *op.defaults[len(extra) :])
+        return evaluate(op, self, *extra, *op.defaults[len(extra) :])
 
     def unary(self: Operators) -> Any:
         return self._apply(op, self)
@@ -765,7 +915,7 @@ def _method(op: Op, kind: str) -> Callable[..., Any]:
 
 def _takes_more(op: Op) -> bool:
     """Whether a method made from ``op`` takes arguments besides ``self``."""
-    return bool(op.defaults) or op.local.__code__.co_argcount > 2  # local(x, out): one input
+    return bool(op.defaults) or op.arity > 1
 
 
 def _install(cls: type, op: Op) -> None:

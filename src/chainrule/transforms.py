@@ -95,14 +95,14 @@ def _replace_innermost(x: Any, node: Value) -> Any:
     return node
 
 
-class _Nesting(threading.local):
-    """Per thread: for each running trace, the input leaves of the traces nested in it."""
+class _Running(threading.local):
+    """Per thread: the input nodes of each trace running now, outermost first."""
 
     def __init__(self) -> None:
         self.stack: list[set[Value]] = []
 
 
-_NESTING = _Nesting()
+_RUNNING = _Running()
 
 
 class _Trace:
@@ -113,12 +113,14 @@ class _Trace:
     so an outer level can differentiate through it. A dual gets that node in place of
     its innermost number.
 
-    Results stay differentiable ``Value``s where an enclosing computation may need
-    them: when an argument is a Value that requires grad, or when the output depends on
-    a Value that requires grad other than this call's inputs (``f`` closes over an outer
-    variable, as in ``grad(lambda x: grad(lambda y: x * y)(1.0))``). Otherwise they are
-    plain floats. The input leaves of transforms nested inside ``f`` are this call's
-    own variables too, not closures.
+    What comes back has one type whatever its value: Values when an argument is a Value
+    (a structural zero included), floats when they are numbers; differentiable in every
+    argument that is a Value that requires grad, differentiated or not. A
+    result about an output that depends on the inputs of an enclosing transform (``f``
+    closes over an outer variable, as in ``grad(lambda x: grad(lambda y: x * y)(1.0))``)
+    stays a differentiable Value for that transform. Values that no transform made (a
+    model's weights ``f`` closes over) are constants here: no ``.grad`` is touched and
+    the reverse pass is first order, so Functions and checkpoints work inside.
     """
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -127,9 +129,11 @@ class _Trace:
         self.many = not isinstance(argnums, int)
         call_args = list(args)
         inputs = []
-        self.nested = False
+        self.values_out = False  # a differentiated argument is a Value: results are Values
+        self.nested = False  # ... that requires grad: results are differentiable in it
         for i in self.positions:
             base = _innermost(args[i])
+            self.values_out = self.values_out or isinstance(base, Value)
             if isinstance(base, Value) and base.requires_grad:
                 self.nested = True
                 with enable_grad():
@@ -143,50 +147,56 @@ class _Trace:
                 )
             call_args[i] = _replace_innermost(args[i], node)
             inputs.append(node)
+        for a in args:  # an argument not differentiated may be a Value to differentiate in
+            self.values_out = self.values_out or isinstance(_innermost(a), Value)
+            self.nested = self.nested or Value._varies(_innermost(a))
         self.inputs: tuple[Value, ...] = tuple(inputs)
+        self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
         self._keeps: dict[int, bool] = {}
-        inner: set[Value] = set()
-        _NESTING.stack.append(inner)
+        _RUNNING.stack.append(set(self.inputs))
         try:
             with enable_grad():
                 self.out = f(*call_args, **kwargs)
         finally:
-            _NESTING.stack.pop()
-        self.own = inner.union(self.inputs)
-        if _NESTING.stack:
-            _NESTING.stack[-1].update(self.own)
+            _RUNNING.stack.pop()
 
     def keeps(self, v: Value) -> bool:
-        """Whether results about ``v`` must stay Values: see the class docstring."""
+        """Whether results about ``v`` must stay differentiable: see the class docstring."""
         if self.nested:
             return True
         if id(v) not in self._keeps:
-            self._keeps[id(v)] = any(
-                n.grad_fn is None and n.requires_grad and n not in self.own
-                for n in topological_order(v)
-            )
+            outer = self.outer
+            self._keeps[id(v)] = bool(outer) and any(n in outer for n in topological_order(v))
         return self._keeps[id(v)]
 
     def gradients(self, out: object, seed: Any, who: str) -> list[Any]:
-        """d out / d input for each input: floats, Values (nested), or duals of them."""
+        """d out / d input for each input: floats, Values, or duals of them."""
         if isinstance(out, Dual):  # each part of a dual is differentiated on its own
             primals = self.gradients(out.primal, seed, who)
             tangents = self.gradients(out.tangent, seed, who)
             return [Dual(p, t, out.tag) for p, t in zip(primals, tangents)]
-        if isinstance(out, Value):
-            if not out.requires_grad:
-                return [0.0] * len(self.inputs)  # built from constants: f is flat here
+        found: list[Any] = [0.0] * len(self.inputs)  # f is flat here (a constant output)
+        if isinstance(out, Value) and out.requires_grad:
             create = self.keeps(out) or isinstance(seed, Value)
             if create and not isinstance(seed, Value):
                 seed = Value(seed, requires_grad=False)  # a constant, not a new variable
-            grads = adjoints({out: seed}, create_graph=create)
-            return [grads.get(node, 0.0) for node in self.inputs]
-        if is_real(out):
-            return [0.0] * len(self.inputs)  # f returned a constant number
-        raise TypeError(
-            f"{who} needs f to return a scalar (a Value, a Dual or a number), got "
-            f"{_describe(out)}; use chainrule.transforms.jacobian for a list of outputs"
-        )
+            grads = adjoints({out: seed}, create_graph=create, inputs=self.inputs)
+            found = [grads.get(node, 0.0) for node in self.inputs]
+        elif not (isinstance(out, Value) or is_real(out)):
+            raise TypeError(
+                f"{who} needs f to return a scalar (a Value, a Dual or a number), got "
+                f"{_describe(out)}; use chainrule.transforms.jacobian for a list of outputs"
+            )
+        return [self.typed(g) for g in found]
+
+    def typed(self, g: Any) -> Any:
+        """A gradient as the caller gets it: a Value that requires grad when an argument was
+        a Value (so ``.backward()`` works on it at every point), else a float (a MASKED zero
+        is a plain 0.0 either way)."""
+        if isinstance(g, Dual) or (isinstance(g, Value) and g.requires_grad):
+            return g
+        number = g.data if isinstance(g, Value) else float(g)
+        return Value(number) if self.values_out else number
 
     def pack(self, grads: list[Any]) -> Any:
         """One gradient for an int ``argnums``, a tuple for a sequence (as JAX does)."""
@@ -197,12 +207,12 @@ class _Trace:
         if isinstance(out, Dual):
             return Dual(self.primal(out.primal), self.primal(out.tangent), out.tag)
         if isinstance(out, Value):
-            return out if self.keeps(out) else out.data
+            return out if self.values_out or self.keeps(out) else out.data
         if isinstance(out, (list, tuple)):
             return type(out)(self.primal(o) for o in out)
         if isinstance(out, dict):  # an aux dictionary
             return {k: self.primal(o) for k, o in out.items()}
-        return float(out) if is_real(out) else out
+        return self.typed(out) if is_real(out) else out
 
 
 def _describe(x: object) -> str:
@@ -311,16 +321,33 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
             )
         totals: list[Any] = [0.0] * len(primals)
         for o, u in zip(outs, cts):
-            if not (isinstance(u, Value) or is_real(u)):
-                raise TypeError(f"vjp_fn: cotangents must be numbers or Values, got {_describe(u)}")
-            if isinstance(u, Value) or u != 0.0:
-                shares = trace.gradients(o, u, "vjp")
-                totals = [s if isinstance(t, float) and t == 0.0 else t + s
+            if not (isinstance(u, (Value, Dual)) or is_real(u)):
+                raise TypeError(
+                    f"vjp_fn: cotangents must be numbers, Values or Duals, got {_describe(u)}"
+                )
+            if not (is_real(u) and u == 0.0):
+                shares = _pullback(trace, o, u)
+                totals = [s if type(t) is float and t == 0.0 else t + s
                           for t, s in zip(totals, shares)]  # fmt: skip
-        return tuple(totals)
+        return tuple(trace.typed(t) for t in totals)
 
     out = [trace.primal(o) for o in outs] if many else trace.primal(outs[0])
     return out, vjp_fn
+
+
+def _pullback(trace: _Trace, out: Any, u: Any) -> list[Any]:
+    """``u * d out / d input`` for each input; a dual ``u = up + ut ε`` gives
+    ``vjp(up) + ε vjp(ut)`` (ε² = 0: of ``vjp(ut)`` only the part without ε counts)."""
+    if not isinstance(u, Dual):
+        return trace.gradients(out, u, "vjp")
+    along = trace.gradients(out, u.primal, "vjp")
+    extra = trace.gradients(out, u.tangent, "vjp")
+    return [Dual(0.0, _without(e, u.tag), u.tag) + a for a, e in zip(along, extra)]
+
+
+def _without(x: Any, tag: int) -> Any:
+    """The part of ``x`` without the perturbation ``tag``."""
+    return x.primal if isinstance(x, Dual) and x.tag == tag else x
 
 
 def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
@@ -363,13 +390,16 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         positions = _positions(argnums, len(args), "jacfwd")
-        columns = []
-        for i in positions:
 
-            def along(xi: Any, i: int = i) -> Any:
-                return f(*args[:i], xi, *args[i + 1 :], **kwargs)
+        def along(*xs: Any) -> Any:  # f of the differentiated arguments, each a dual
+            call = list(args)
+            for p, x in zip(positions, xs):
+                call[p] = x
+            return f(*call, **kwargs)
 
-            columns.append(jvp(along, (args[i],), (1.0,))[1])
+        primals = [args[p] for p in positions]
+        columns = [jvp(along, primals, [1.0 if p == i else 0.0 for p in positions])[1]
+                   for i in positions]  # fmt: skip
         many = not isinstance(argnums, int)
         if isinstance(columns[0], list):
             rows = [[col[k] for col in columns] for k in range(len(columns[0]))]
