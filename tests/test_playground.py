@@ -14,6 +14,7 @@ import importlib.util
 import io
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,7 @@ def _load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -133,7 +135,8 @@ def test_the_drawn_value_is_shown_or_the_last_one_nothing_uses() -> None:
     assert playground.run(code + "show(b)\n")["view"]["root"] == "b"
     assert playground.run("x = 1\n")["view"] is None
     constant = playground.run("from chainrule import Value\nk = Value(2.0, requires_grad=False)")
-    assert constant["view"]["frames"] == [] and "does not require grad" in constant["view"]["note"]
+    view = constant["view"]
+    assert view["frames"] == [] and "does not require grad" in view["walk_note"]
 
 
 def test_a_graph_too_large_to_draw_is_a_note_not_an_error() -> None:
@@ -144,7 +147,90 @@ def test_a_graph_too_large_to_draw_is_a_note_not_an_error() -> None:
     assert view["graph"] is None and view["frames"] == []
     assert "more than 200 values" in view["note"]
     middle = playground.run(code.replace("300", "40"))["view"]  # drawn, too long to step
-    assert middle["graph"] and middle["frames"] == [] and "more than 60" in middle["note"]
+    assert middle["graph"] and middle["frames"] == [] and "more than 60" in middle["walk_note"]
+
+
+# --- the walkthrough shows only what happened ---
+
+NO_BACKWARD = "from chainrule import Value\nx = Value(3.0)\ny = x*x + 1\n"
+FAILS_BEFORE_BACKWARD = (
+    "from chainrule import Value\nx = Value(1.0)\ny = x.log() + (x - 2).log()\ny.backward()\n"
+)
+SHOW_ONE_WALK_ANOTHER = (
+    "from chainrule import Value\na = Value(2.0)\nb = a * 3\nshow(b)\n"
+    "d = b * b * a\nd.backward()\n"
+)
+
+
+def test_without_backward_the_walkthrough_says_it_is_what_backward_would_do() -> None:
+    result = playground.run(NO_BACKWARD)
+    rows = {row["name"]: row for row in result["values"]}
+    assert rows["x"]["grad"] == "0" and rows["y"]["grad"] == "0"  # nothing ran
+    view = result["view"]
+    assert view["walk_note"].startswith("backward() was not called: this is what it would do.")
+    assert "call y.backward() to run this pass" in view["walk_note"]
+    assert [f["status"] for f in view["frames"]] == ["not called"] * 3
+    assert view["frames"][0]["caption"].startswith("Step 1 of 2 (what backward() would do): at y")
+    assert "would add (it was not called)" in view["frames"][-1]["caption"]
+
+
+def test_after_an_error_no_pass_is_invented() -> None:
+    result = playground.run(FAILS_BEFORE_BACKWARD)
+    assert not result["ok"] and result["error"]["type"] == "ValueError"
+    view = result["view"]
+    assert view["root"] == "x"  # the graph of what was built before the error
+    assert view["frames"] == [] and view["walk"] is None
+    assert view["walk_note"] == (
+        "Your code stopped with an error before backward() ran: there is no pass to show."
+    )
+    ran_then_failed = playground.run(NO_BACKWARD + "y.backward()\nValue(-1.0).log()\n")
+    assert not ran_then_failed["ok"]  # the pass ran before the error: it is shown
+    assert ran_then_failed["view"]["frames"][-1]["caption"].startswith("Done: ∂y/∂x = 6")
+
+
+def test_the_walkthrough_follows_the_backward_that_ran_whatever_show_draws() -> None:
+    result = playground.run(SHOW_ONE_WALK_ANOTHER)
+    namespace, _ = run_here(SHOW_ONE_WALK_ANOTHER)
+    a = namespace["a"]
+    assert a.grad == 27 * 2.0**2  # d = 9 a**3
+    view = result["view"]
+    assert view["root"] == "b" and view["walk"] == "d"
+    assert view["frames"][-1]["caption"].startswith(f"Done: ∂d/∂a = {format_number(a.grad)}")
+    assert [f["status"] for f in view["frames"]] == ["ran"] * len(view["frames"])
+    assert "show(b) picks the graph at the end of the page" in view["walk_note"]
+    assert "The pass of d.backward(), which your code ran." in view["walk_note"]
+
+
+def test_a_second_backward_is_walked_and_the_sum_in_grad_explained() -> None:
+    view = playground.run(NO_BACKWARD + "y.backward()\ny.backward()\n")["view"]
+    assert "(the last of its 2 backward() calls)" in view["walk_note"]
+    assert "adds up every backward() call" in view["walk_note"]
+    assert view["frames"][0]["status"] == "differs"
+
+
+def test_tracebacks_show_only_the_learners_lines() -> None:
+    code = "from chainrule import Value\ndef f(v):\n    return v.log()\n\nf(Value(-1.0))\n"
+    text = playground.run(code)["error"]["text"]
+    assert text.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "<your code>", line 5, in <module>',
+        "    f(Value(-1.0))",
+        '  File "<your code>", line 3, in f',
+        "    return v.log()",
+        "ValueError: log is undefined at x=-1.0 (needs x > 0)",
+    ]
+
+
+def test_a_new_layout_redraws_the_last_run_without_running_it_again() -> None:
+    code = NO_BACKWARD.replace("y = x*x + 1", "y = x*x + 1\nprint('ran')")
+    first = playground.run(code, "LR")
+    again = playground.relayout("TB")
+    assert again["printed"] == first["printed"] == "ran\n"
+    assert again["view"]["rankdir"] == "TB" and first["view"]["rankdir"] == "LR"
+    assert [f["caption"] for f in again["view"]["frames"]] == [
+        f["caption"] for f in first["view"]["frames"]
+    ]
+    assert 'rankdir="TB"' in again["view"]["frames"][1]["dot"]
 
 
 def test_deep_graphs_are_drawn_top_to_bottom_unless_asked_otherwise() -> None:

@@ -174,7 +174,7 @@ def test_each_caption_is_shown_once_on_the_page_and_never_inside_its_frame(
 
 
 def test_the_page_says_backward_was_not_called(tmp_path: Path) -> None:
-    x, _, _, y = expression()
+    y = expression()[3]
     files = render_backward(y, tmp_path)
     assert files.status == "not called"
     assert "backward() was not called: this is what it would do" in files.html.read_text()

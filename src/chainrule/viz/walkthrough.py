@@ -42,12 +42,14 @@ if TYPE_CHECKING:
     from chainrule.engine import Value
 
 __all__ = [
+    "STATUS_NOTES",
     "BackwardFrame",
     "BackwardStep",
     "PassStatus",
     "WalkthroughFiles",
     "backward_frames",
     "backward_steps",
+    "grad_status",
     "render_backward",
 ]
 
@@ -281,22 +283,27 @@ def backward_frames(
     max_nodes: int | None = 60,
     titles: bool = False,
     fontname: str = "monospace",
-    status: PassStatus | None = None,
+    called: bool | None = None,
 ) -> list[BackwardFrame]:
     """The frames of the backward walkthrough as DOT text: one per step, then the result.
 
     What :func:`render_backward` draws, without graphviz: the playground renders the same
     frames in the browser. ``titles=True`` writes each caption into its picture too (for a
     picture seen alone, such as a GIF; a page that shows the caption leaves it out).
-    ``status`` is what the caller knows of backward() (:data:`PassStatus`); by default it is
-    read from the leaves' ``.grad`` (:func:`grad_status`). When backward() was not called,
-    every caption says so.
+    Each frame's ``status`` compares the leaves' ``.grad`` with this pass
+    (:func:`grad_status`); ``called`` is what the caller knows for sure: ``False`` when
+    backward() was not called, ``True`` when it was (then the frames never say it was not).
+    When backward() was not called, every caption says so.
     """
     tr = trace(root, max_nodes=max_nodes, params=params)
     children = _children(tr)
     steps = list(_steps(tr, root, gradient))
     final = steps[-1].adjoints if steps else {root: float(gradient)}
-    status = grad_status(tr, final) if status is None else status
+    status = grad_status(tr, final)
+    if called is False:
+        status = "not called"
+    elif called and status == "not called":
+        status = "differs"
     # unlabelled computed nodes are named by their number, so captions can point at them
     shown = {n: f"#{i}" for i, n in enumerate(tr.nodes) if n._prev and not n.label}
     shown.update(labels or {})
@@ -375,7 +382,8 @@ def render_backward(
     pictures = [pipe_source(frame.dot, format) for frame in drawn]
     animation: list[bytes] = []
     if format == "png" and gif:  # a GIF is seen alone: its pictures carry their captions
-        titled = backward_frames(root, gradient, titles=True, status=drawn[0].status, **options)
+        called = drawn[0].status != "not called"
+        titled = backward_frames(root, gradient, titles=True, called=called, **options)
         animation = [pipe_source(frame.dot, "png") for frame in titled]
     captions = [frame.caption for frame in drawn]
     # every frame is drawn before the folder is touched: a failure leaves an earlier run whole
@@ -448,7 +456,7 @@ button {{ font-size: 1rem; padding: .3rem .9rem; }}
 pre {{ background: #f3f4f6; padding: .6rem; white-space: pre-wrap; }}
 img {{ max-width: 100%; border: 1px solid #e5e7eb; }}
 .status {{ padding: .5rem .75rem; border-left: .3rem solid #2563eb; background: #eff6ff; }}
-.status.not-called, .status.differs {{ border-color: #b45309; background: #fffbeb; font-weight: 600; }}
+.not-called, .differs {{ border-color: #b45309; background: #fffbeb; font-weight: 600; }}
 </style>
 </head>
 <body>
