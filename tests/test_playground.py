@@ -157,8 +157,7 @@ FAILS_BEFORE_BACKWARD = (
     "from chainrule import Value\nx = Value(1.0)\ny = x.log() + (x - 2).log()\ny.backward()\n"
 )
 SHOW_ONE_WALK_ANOTHER = (
-    "from chainrule import Value\na = Value(2.0)\nb = a * 3\nshow(b)\n"
-    "d = b * b * a\nd.backward()\n"
+    "from chainrule import Value\na = Value(2.0)\nb = a * 3\nshow(b)\nd = b * b * a\nd.backward()\n"
 )
 
 
@@ -512,3 +511,201 @@ def test_an_endless_loop_can_be_stopped_and_python_restarts(watched: WatchedPage
     page.wait_for_selector('.crp[data-state="ready"]', timeout=START_TIMEOUT_MS)
     run_code(page, DEFAULT)
     check_against_engine(page)
+
+
+# --- what happened, in the page ---------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_without_backward_the_page_marks_the_walkthrough_as_a_preview(
+    watched: WatchedPage,
+) -> None:
+    page = watched.page
+    run_code(page, NO_BACKWARD)
+    assert page.get_attribute(".crp", "data-walk") == "not called"
+    assert page.inner_text("#crp-walk-note").startswith(
+        "backward() was not called: this is what it would do."
+    )
+    page.wait_for_selector('.crp[data-step="0"]')
+    assert page.inner_text("#crp-caption").startswith("Step 1 of 2 (what backward() would do)")
+    assert {name: row[0] for name, row in table(page).items()} == {"x": "0", "y": "0"}
+    assert page.evaluate(  # the frame is marked too, not only the words
+        "() => getComputedStyle(document.querySelector('.crp-walk')).borderStyle"
+    ).startswith("dashed")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_after_an_error_the_page_shows_no_pass(watched: WatchedPage) -> None:
+    page = watched.page
+    run_code(page, DEFAULT)  # a pass on screen, which must not stay
+    page.wait_for_selector("#crp-frame svg")
+    run_code(page, FAILS_BEFORE_BACKWARD)
+    assert page.get_attribute(".crp", "data-result") == "error"
+    assert page.get_attribute(".crp", "data-walk") == "none"
+    assert page.inner_text("#crp-walk-note") == (
+        "Your code stopped with an error before backward() ran: there is no pass to show."
+    )
+    assert page.locator("#crp-frame svg").count() == 0
+    assert page.inner_text("#crp-counter") == "–" and page.is_disabled("#crp-next")
+    text = page.inner_text("#crp-error")
+    assert "chainrule/" not in text  # the library's own frames are left out
+    assert text.splitlines()[-1] == "ValueError: log is undefined at x=-1.0 (needs x > 0)"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_walks_the_pass_whose_numbers_the_table_shows(watched: WatchedPage) -> None:
+    page = watched.page
+    run_code(page, SHOW_ONE_WALK_ANOTHER)
+    namespace, _ = run_here(SHOW_ONE_WALK_ANOTHER)
+    assert page.inner_text("#crp-graph-title") == "The graph of b"
+    assert page.inner_text("#crp-walk-title") == "Backward pass of d, step by step"
+    assert page.get_attribute(".crp", "data-walk") == "ran"
+    page.click("#crp-next")
+    while not page.is_disabled("#crp-next"):
+        page.click("#crp-next")
+    page.wait_for_selector('.crp[data-current=""]')  # the last frame: the finished gradients
+    a_grad = table(page)["a"][0]
+    assert a_grad == format_number(namespace["a"].grad) == "108"
+    assert page.inner_text("#crp-caption").startswith(f"Done: ∂d/∂a = {a_grad}")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_editing_the_code_clears_the_examples_highlight(watched: WatchedPage) -> None:
+    page = watched.page
+    before = runs(page)
+    page.click('[data-preset="fanout"]')
+    page.wait_for_selector(f'.crp[data-runs="{before + 1}"][data-state="ready"]')
+    assert page.locator('[data-preset][aria-pressed="true"]').count() == 1
+    page.fill("#crp-code", NO_BACKWARD)  # replaced: no longer the example
+    assert page.locator('[data-preset][aria-pressed="true"]').count() == 0
+    page.click('[data-preset="fanout"]')
+    page.wait_for_selector(f'.crp[data-runs="{before + 2}"][data-state="ready"]')
+    page.press("#crp-code", "End")
+    page.keyboard.type("# my note")  # typing into the example's code changes it too
+    assert page.locator('[data-preset][aria-pressed="true"]').count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_new_layout_keeps_the_step_and_does_not_run_again(watched: WatchedPage) -> None:
+    page = watched.page
+    page.select_option("#crp-layout", "LR")
+    run_code(page, DEFAULT + "import random\nprint(random.random())\n")
+    printed = page.inner_text("#crp-printed")
+    page.click("#crp-next")
+    page.click("#crp-next")
+    page.wait_for_selector('.crp[data-step="2"]')
+    caption = page.inner_text("#crp-caption")
+    before, layouts = runs(page), int(page.get_attribute(".crp", "data-layouts") or 0)
+    box = page.eval_on_selector("#crp-frame svg", "s => s.viewBox.baseVal.width")
+    page.select_option("#crp-layout", "TB")
+    page.wait_for_selector(f'.crp[data-layouts="{layouts + 1}"][data-state="ready"]')
+    page.wait_for_selector('.crp[data-step="2"]')
+    assert runs(page) == before and page.inner_text("#crp-printed") == printed  # not run again
+    assert page.inner_text("#crp-caption") == caption
+    assert page.eval_on_selector("#crp-frame svg", "s => s.viewBox.baseVal.width") < box
+    page.select_option("#crp-layout", "auto")
+    page.wait_for_selector(f'.crp[data-layouts="{layouts + 2}"][data-state="ready"]')
+
+
+# --- sharing and downloads ------------------------------------------------------------------
+
+SHARED = """\
+from chainrule import Value
+
+# shared: "quotes", ünïcode, #hash & ampersand
+x = Value(1.5, label="x")
+y = (x * x).exp()
+y.backward()
+"""
+
+
+def shared_text(page: Any, kind: str) -> str:
+    page.click("#crp-link" if kind == "link" else "#crp-embed-code")
+    page.wait_for_selector(f'#crp-shared[data-kind="{kind}"]:not([hidden])')
+    text: str = page.input_value("#crp-share-text")
+    return text
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_link_reopens_the_playground_with_the_same_code(watched: WatchedPage) -> None:
+    page = watched.page
+    page.select_option("#crp-layout", "TB")
+    run_code(page, SHARED)
+    link = shared_text(page, "link")
+    base, _, fragment = link.partition("#")
+    assert base == page.url.split("#")[0] and "code=" in fragment and "layout=TB" in fragment
+    other = page.context.new_page()
+    other.goto(link)
+    other.wait_for_selector('.crp[data-runs="1"]', timeout=START_TIMEOUT_MS)
+    assert other.input_value("#crp-code") == SHARED
+    assert other.input_value("#crp-layout") == "TB"
+    assert other.locator('[data-preset][aria-pressed="true"]').count() == 0
+    assert other.get_attribute(".crp", "data-result") == "ok"
+    assert table(other)["x"] == table(page)["x"]
+    other.close()
+    # the code stays in the fragment: no request carried it to the server
+    assert not [r for r in watched.failed_requests if "code=" in r]
+    page.select_option("#crp-layout", "auto")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_embed_view_is_the_playground_without_the_site(watched: WatchedPage) -> None:
+    page = watched.page
+    run_code(page, SHARED)
+    snippet = shared_text(page, "embed")
+    match = re.fullmatch(
+        r'<iframe src="([^"]+)" title="chainrule playground"[^>]*></iframe>', snippet
+    )
+    assert match and "embed=1" in match[1]
+    other = page.context.new_page()
+    other.set_viewport_size({"width": 900, "height": 700})
+    other.goto(match[1])
+    other.wait_for_selector('.crp[data-runs="1"]', timeout=START_TIMEOUT_MS)
+    for hidden in [".md-header", ".md-sidebar--primary", ".md-footer", "h1", ".crp-presets",
+                   ".crp-graph", "#crp-link"]:  # fmt: skip
+        assert other.locator(hidden).first.is_hidden(), hidden
+    for shown in ["#crp-code", "#crp-values", "#crp-frame svg", "#crp-caption", "#crp-full"]:
+        assert other.locator(shown).is_visible(), shown
+    assert other.input_value("#crp-code") == SHARED
+    assert "embed" not in (other.get_attribute("#crp-full", "href") or "")
+    other.close()
+
+
+def downloaded(page: Any, button: str) -> tuple[str, str]:
+    with page.expect_download() as info:
+        page.click(button)
+    download = info.value
+    path = download.path()
+    return download.suggested_filename, Path(path).read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_graph_and_the_current_step_download_as_svg(watched: WatchedPage) -> None:
+    import xml.etree.ElementTree as ET
+
+    page = watched.page
+    run_code(page, DEFAULT)
+    name, text = downloaded(page, "#crp-save-graph")
+    assert name == "graph-of-y.svg"
+    svg = ET.fromstring(text.encode())
+    titles = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
+    assert {"v0", "v1", "v2", "legend"} <= titles
+    page.click("#crp-next")
+    page.wait_for_selector('.crp[data-step="1"]')
+    caption = page.inner_text("#crp-caption")
+    name, text = downloaded(page, "#crp-save-step")
+    assert name == "backward-step-2-of-3.svg"
+    svg = ET.fromstring(text.encode())
+    words = "\n".join("".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}tspan"))
+    assert words == caption  # the saved picture carries its caption, once
+    hot = STYLE["current"]["fillcolor"]
+    fills = [e.get("fill") for e in svg.iter() if e.get("fill") == hot]
+    assert len(fills) == 1  # the node this step is at
