@@ -344,3 +344,26 @@ def test_backward_frames_are_what_render_backward_draws(tmp_path: Path) -> None:
     titled = backward_frames(root, titles=True)
     assert all(f.caption.splitlines()[0] in t.dot for f, t in zip(frames, titled))
     assert not any(f.caption.splitlines()[0] in f.dot for f in frames)
+
+
+def test_the_docs_page_shows_each_frames_caption_as_render_backward_writes_it() -> None:
+    """docs/concepts/graphs.md shows the frames of docs/img/graphs/walkthrough/, each under
+    its caption, written out as text: they must be the captions of that walkthrough."""
+    import importlib.util
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "make_graph_docs", root / "scripts" / "make_graph_docs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    make_graph_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_graph_docs)
+    _, w, b, y = make_graph_docs.expression()
+    y.backward()
+    captions = [f.caption for f in backward_frames(y, params=[w, b])]
+    page = (root / "docs" / "concepts" / "graphs.md").read_text(encoding="utf-8")
+    frames = page[page.index('<div class="walk-frames"') : page.index("</div>")]
+    assert re.findall(r"```text\n(.*?)\n```", frames, re.S) == captions
+    shown = re.findall(r"\]\(\.\./img/graphs/walkthrough/(frame_\d+\.svg)\)", frames)
+    assert shown == [f"frame_{k:03d}.svg" for k in range(len(captions))]
