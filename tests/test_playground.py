@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from browser import SCREENSHOT_DIR, WatchedPage, browser_page, serve
+from browser import SCREENSHOT_DIR, WatchedPage, axe_violations, browser_page, serve
 
 from chainrule import Value, __version__
 from chainrule.viz import STYLE, to_dot
@@ -675,6 +675,7 @@ def test_the_embed_view_is_the_playground_without_the_site(watched: WatchedPage)
         assert other.locator(shown).is_visible(), shown
     assert other.input_value("#crp-code") == SHARED
     assert "embed" not in (other.get_attribute("#crp-full", "href") or "")
+    assert axe_violations(other) == []
     other.close()
 
 
@@ -709,3 +710,23 @@ def test_the_graph_and_the_current_step_download_as_svg(watched: WatchedPage) ->
     hot = STYLE["current"]["fillcolor"]
     fills = [e.get("fill") for e in svg.iter() if e.get("fill") == hot]
     assert len(fills) == 1  # the node this step is at
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_state_of_the_page_passes_axe_in_both_themes(watched: WatchedPage) -> None:
+    """axe-core's WCAG 2 A/AA rules on what a run leaves on screen: a preview's banner, an
+    error, the share box (tests/test_site.py checks the page as it opens)."""
+    page = watched.page
+    found = {}
+    for scheme in ("default", "slate"):
+        page.evaluate(f"() => document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+        run_code(page, NO_BACKWARD)
+        found[f"{scheme}: preview"] = axe_violations(page)
+        shared_text(page, "link")
+        run_code(page, FAILS_BEFORE_BACKWARD)
+        found[f"{scheme}: error, share box"] = axe_violations(page)
+        run_code(page, NO_BACKWARD + "y.backward()\ny.backward()\n")
+        found[f"{scheme}: grads added up"] = axe_violations(page)
+    page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'default')")
+    assert {state: v for state, v in found.items() if v} == {}
