@@ -497,7 +497,10 @@ document.addEventListener("keydown", (event) => {
   if (event.key === "ArrowRight") goTo(step + 1);
   else if (event.key === "ArrowLeft") goTo(step - 1);
 });
-editor.addEventListener("input", () => pressPreset(null));  // no longer the example's code
+editor.addEventListener("input", () => {  // no longer the example's code, nor the shared one
+  pressPreset(null);
+  shared.hidden = true;
+});
 runButton.addEventListener("click", run);
 layoutSelect.addEventListener("change", relayout);
 $("crp-link").addEventListener("click", () => share("link"));
