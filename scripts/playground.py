@@ -20,7 +20,7 @@ import linecache
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import chainrule
@@ -107,9 +107,11 @@ def error_report(exc: BaseException) -> dict[str, Any]:
 
 @dataclass
 class Backward:
-    """The backward() calls the learner's code made, in order, that finished: (root, gradient)."""
+    """The backward() calls the learner's code made that finished: how many, and the last one's
+    ``(root, gradient)`` (only the last: a training loop's earlier graphs are freed)."""
 
-    calls: list[tuple[Value, Any]] = field(default_factory=list)
+    count: int = 0
+    last: tuple[Value, Any] | None = None
 
 
 @contextlib.contextmanager
@@ -122,7 +124,8 @@ def watching_backward() -> Iterator[Backward]:
     @functools.wraps(original)
     def backward(self: Value, gradient: Any = 1.0, *args: Any, **kwargs: Any) -> None:
         original(self, gradient, *args, **kwargs)
-        seen.calls.append((self, gradient))
+        seen.count += 1
+        seen.last = (self, gradient)
 
     setattr(Value, "backward", backward)  # noqa: B010 (mypy: assigning to a method)
     try:
@@ -190,9 +193,15 @@ class Ran:
     """What a run left behind, kept so that a new layout redraws it without running again."""
 
     values: dict[str, Value]
-    shown: Value | None  # the Value show() picked, or the last one nothing uses
+    shown: Value | None  # the Value show() picked
+    unused: Value | None  # the last Value that no other uses (drawn when show() was not called)
     backward: Backward
     failed: bool
+
+
+def first(*values: Value | None) -> Value | None:
+    """The first that is not None (``a or b`` would ask a Value for its truth, a number's)."""
+    return next((v for v in values if v is not None), None)
 
 
 def _name(v: Value, labels: Mapping[Value, str]) -> str:
@@ -206,11 +215,11 @@ def walk_of(ran: Ran, labels: Mapping[Value, str]) -> tuple[Value | None, Any, b
     preview of ``shown.backward()``, marked as such; after an error, no pass at all (it
     would be a pass that never ran, of whatever Value the error left behind).
     """
-    if ran.backward.calls:
-        root, gradient = ran.backward.calls[-1]
-        name = _name(root, labels)
-        count = len(ran.backward.calls)
-        note = f"The pass of {name}.backward(), which your code ran"
+    if ran.backward.last is not None:
+        root, gradient = ran.backward.last
+        name = labels.get(root) or root.label
+        count = ran.backward.count
+        note = f"The pass of {name + '.' if name else ''}backward(), which your code ran"
         note += "." if count == 1 else f" (the last of its {count} backward() calls)."
         if ran.shown is not None and ran.shown is not root:
             note += (
@@ -218,24 +227,26 @@ def walk_of(ran: Ran, labels: Mapping[Value, str]) -> tuple[Value | None, Any, b
                 "the walkthrough follows the backward() that ran."
             )
         return root, gradient, True, note
-    if ran.failed or ran.shown is None:
+    drawn = first(ran.shown, ran.unused)
+    if ran.failed or drawn is None:
         note = "Your code stopped with an error before backward() ran: there is no pass to show."
         return None, 1.0, False, note if ran.failed else "Run code that builds a Value."
     note = (
         "backward() was not called: this is what it would do. The table shows .grad as your "
-        f"code left it; call {_name(ran.shown, labels)}.backward() to run this pass."
+        f"code left it; call {_name(drawn, labels)}.backward() to run this pass."
     )
-    return ran.shown, 1.0, False, note
+    return drawn, 1.0, False, note
 
 
 def describe(ran: Ran, layout: str = "auto") -> dict[str, Any] | None:
     """The graph of the shown Value and the walkthrough of the pass that ran (:func:`walk_of`),
     named by the learner's variables."""
-    if ran.shown is None and not ran.backward.calls:
+    if ran.shown is None and ran.unused is None and ran.backward.last is None:
         return None
     labels = {v: name for name, v in ran.values.items() if not v.label}
     root, gradient, called, walk_note = walk_of(ran, labels)
-    shown = ran.shown if ran.shown is not None else root
+    # the graph: show()'s Value, else the pass's root, else the last Value nothing uses
+    shown = first(ran.shown, root, ran.unused)
     assert shown is not None
     out: dict[str, Any] = {"root": _name(shown, labels), "frames": [], "walk": None}
     out["walk_note"] = walk_note
@@ -322,9 +333,9 @@ def run(code: str, layout: str = "auto") -> dict[str, Any]:
         }
         for name, v in values.items()
     ]
-    shown = _shown[-1] if _shown else pick_root(values)
+    shown = _shown[-1] if _shown else None
     _shown.clear()
-    ran = Ran(values, shown, backward, failed=not result["ok"])
+    ran = Ran(values, shown, pick_root(values), backward, failed=not result["ok"])
     _last.append((ran, result))
     return with_view(ran, result, layout)
 

@@ -733,3 +733,28 @@ def test_every_state_of_the_page_passes_axe_in_both_themes(watched: WatchedPage)
         found[f"{scheme}: grads added up"] = axe_violations(page)
     page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'default')")
     assert {state: v for state, v in found.items() if v} == {}
+
+
+def test_a_backward_on_an_unnamed_value_and_a_training_loop() -> None:
+    code = "from chainrule import Value\nx = Value(2.0)\n(x * x).backward()\n"
+    view = playground.run(code)["view"]
+    assert view["walk_note"] == "The pass of backward(), which your code ran."
+    assert view["frames"][-1]["caption"].startswith("Done: ∂out/∂x = 4")
+    loop = (
+        "from chainrule import Value\nw = Value(1.0)\nfor _ in range(50):\n"
+        "    loss = (w * 3.0 - 6.0) ** 2\n    w.zero_grad()\n    loss.backward()\n"
+        "    w.data -= 0.01 * w.grad\n"
+    )
+    result = playground.run(loop)
+    view = result["view"]
+    assert "(the last of its 50 backward() calls)" in view["walk_note"]
+    assert view["walk"] == "loss" and view["frames"][0]["status"] == "ran"
+    rows = {row["name"]: row for row in result["values"]}
+    assert view["frames"][-1]["caption"].startswith(f"Done: ∂loss/∂w = {rows['w']['grad']}")
+
+
+def test_a_value_of_zero_is_drawn_and_walked_like_any_other() -> None:
+    view = playground.run("from chainrule import Value\nx = Value(0.0)\ny = x * x\nshow(y)\n")[
+        "view"
+    ]
+    assert view["root"] == "y" and view["walk"] == "y"
