@@ -99,6 +99,7 @@ let frameSVGs = [];
 let graphDot = null;
 let graphName = "graph";
 let layouts = 0;
+let workerHasRun = false;  // a restarted worker has no last run to lay out again
 
 function setState(state, message) {
   root.dataset.state = state;
@@ -109,6 +110,7 @@ function setState(state, message) {
 function startWorker() {
   setState("loading", "Loading Python… (a few seconds, the first time)");
   const started = performance.now();
+  workerHasRun = false;
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = async (event) => {
     const message = event.data;
@@ -129,6 +131,7 @@ function startWorker() {
     } else if (message.type === "result" && message.id === runId) {
       clearTimeout(stuckTimer);
       stopButton.hidden = true;
+      workerHasRun = true;
       await show(message.result);
       runs += 1;
       root.dataset.runs = String(runs);
@@ -153,7 +156,7 @@ function run() {
 // A new layout redraws the last run (no new run: the step shown stays); before any run, or
 // while one is going, the next run uses it.
 function relayout() {
-  if (root.dataset.state !== "ready" || runs === 0) return;
+  if (root.dataset.state !== "ready" || !workerHasRun) return;
   runId += 1;
   setState("running", "Drawing…");
   worker.postMessage({ id: runId, layout: layoutSelect.value });
@@ -503,8 +506,13 @@ editor.addEventListener("input", () => {  // no longer the example's code, nor t
 });
 runButton.addEventListener("click", run);
 layoutSelect.addEventListener("change", relayout);
-$("crp-link").addEventListener("click", () => share("link"));
-$("crp-embed-code").addEventListener("click", () => share("embed"));
+for (const [id, kind] of [["crp-link", "link"], ["crp-embed-code", "embed"]]) {
+  $(id).addEventListener("click", () => share(kind).catch((error) => {
+    shared.hidden = false;
+    shareText.value = "";
+    shareStatus.textContent = "This browser cannot make the link: " + error;
+  }));
+}
 saveGraphButton.addEventListener("click", saveGraph);
 saveStepButton.addEventListener("click", saveStep);
 stopButton.addEventListener("click", stop);
