@@ -6,6 +6,7 @@ OUT     ?= out
 EXTRAS  ?= dev,viz,examples,docs
 DEMO_EXTRAS     := viz,examples
 NOTEBOOK_EXTRAS := notebooks
+DOCS_EXTRAS     := docs
 
 .PHONY: help setup dot browser web demo notebooks test quick lint format typecheck pytest bench docs clean
 
@@ -34,6 +35,13 @@ $(BIN)/.installed-demo: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(DEMO_EXTRAS)]"
+	touch $@
+
+# The site needs mkdocs and what executing the notebooks needs, not the test tools.
+$(BIN)/.installed-docs: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(DOCS_EXTRAS)]"
 	touch $@
 
 $(BIN)/.installed-notebooks: pyproject.toml
@@ -87,7 +95,7 @@ bench: $(BIN)/.installed
 	  || echo "bench: PyTorch not installed; the benchmark skips it with a line"
 	$(BIN)/python benchmarks/run.py
 
-docs: setup web
+docs: $(BIN)/.installed-docs dot web
 	$(BIN)/mkdocs build --strict
 
 clean:

@@ -81,13 +81,16 @@ def generate(out: Path = DEFAULT_OUT) -> list[Path]:
     if frames.exists():
         shutil.rmtree(frames)  # no stale frames from a longer graph
     _, w, b, y = expression()
+    y.backward()  # as on the page: the walkthrough shows the pass that ran
     files = render_backward(y, frames, "svg", params=[w, b])
     written.extend([*files.frames, files.html])
 
     fan = out / "walkthrough_fanout"
     if fan.exists():
         shutil.rmtree(fan)
-    files = render_backward(fan_out(), fan, "png", duration_ms=2500)
+    loss = fan_out()
+    loss.backward()
+    files = render_backward(loss, fan, "png", duration_ms=2500)
     if files.gif is not None:
         # only the animation goes into the docs; the PNG frames were its raw material
         gif = files.gif.replace(out / "walkthrough_fanout.gif")

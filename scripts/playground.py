@@ -13,12 +13,14 @@ The same module runs in CPython, where the tests check it against ``render_backw
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import linecache
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import chainrule
@@ -78,26 +80,18 @@ def pick_root(values: Mapping[str, Value]) -> Value | None:
     return roots[-1] if roots else None
 
 
-def error_report(exc: BaseException, library_frames: int = 2) -> dict[str, Any]:
-    """The readable end of a traceback: the learner's frames, the library frames just after.
+def error_report(exc: BaseException) -> dict[str, Any]:
+    """The learner's side of a traceback: their own lines and the message.
 
-    Frames of this module are dropped; library paths are shortened to ``chainrule/...``.
+    chainrule's frames (and this module's) are left out, as a teacher would when showing a
+    class what went wrong: the message names what was given and what was expected.
     """
     te = traceback.TracebackException.from_exception(exc)
-    frames = list(te.stack)
-    user = [i for i, f in enumerate(frames) if f.filename == FILENAME]
-    line = frames[user[-1]].lineno if user else None
-    if user:
-        keep = frames[user[0] : user[-1] + 1 + library_frames]
-    else:
-        keep = frames[-library_frames:] if library_frames else []
-    keep = [f for f in keep if f.filename != __file__]
+    keep = [f for f in te.stack if f.filename == FILENAME]
+    line = keep[-1].lineno if keep else None
     lines = ["Traceback (most recent call last):"] if keep else []
     for f in keep:
-        name = f.filename
-        if "chainrule/" in name and name != FILENAME:
-            name = "chainrule/" + name.rsplit("chainrule/", 1)[1]
-        lines.append(f'  File "{name}", line {f.lineno}, in {f.name}')
+        lines.append(f'  File "{f.filename}", line {f.lineno}, in {f.name}')
         if f.line:
             lines.append(f"    {f.line.strip()}")
     if isinstance(exc, SyntaxError) and exc.filename == FILENAME:
@@ -109,6 +103,35 @@ def error_report(exc: BaseException, library_frames: int = 2) -> dict[str, Any]:
         "line": line,
         "text": "\n".join(lines),
     }
+
+
+@dataclass
+class Backward:
+    """The backward() calls the learner's code made that finished: how many, and the last one's
+    ``(root, gradient)`` (only the last: a training loop's earlier graphs are freed)."""
+
+    count: int = 0
+    last: tuple[Value, Any] | None = None
+
+
+@contextlib.contextmanager
+def watching_backward() -> Iterator[Backward]:
+    """Record every ``Value.backward`` call made inside the block (the page walks through the
+    pass that really ran, and says so when none did)."""
+    seen = Backward()
+    original = Value.backward
+
+    @functools.wraps(original)
+    def backward(self: Value, gradient: Any = 1.0, *args: Any, **kwargs: Any) -> None:
+        original(self, gradient, *args, **kwargs)
+        seen.count += 1
+        seen.last = (self, gradient)
+
+    setattr(Value, "backward", backward)  # noqa: B010 (mypy: assigning to a method)
+    try:
+        yield seen
+    finally:
+        setattr(Value, "backward", original)  # noqa: B010
 
 
 def depth(root: Value) -> int:
@@ -131,35 +154,106 @@ def choose_rankdir(root: Value, layout: str) -> str:
 
 
 def walkthrough(
-    root: Value, labels: Mapping[Value, str], rankdir: str = "LR"
+    root: Value,
+    labels: Mapping[Value, str],
+    rankdir: str = "LR",
+    gradient: Any = 1.0,
+    called: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """One frame per step of ``root.backward()``, then the finished gradients.
+    """One frame per step of ``root.backward(gradient)``, then the finished gradients.
 
     Each frame has the caption and the DOT text ``render_backward`` draws for that step (the
     caption sits in the page, not in the picture; the font is :data:`FONT`) and ``current``,
-    the DOT name (``v<i>``) of the highlighted node (``None`` on the last frame).
+    the DOT name (``v<i>``) of the highlighted node (``None`` on the last frame). ``called``
+    is passed to :func:`~chainrule.viz.backward_frames` (False: the captions say backward()
+    was not called).
     """
     frames = backward_frames(
-        root, rankdir=rankdir, labels=labels, max_nodes=WALK_MAX_NODES, fontname=FONT
+        root,
+        as_float(gradient),
+        rankdir=rankdir,
+        labels=labels,
+        max_nodes=WALK_MAX_NODES,
+        fontname=FONT,
+        called=called,
     )
     return [
         {
             "caption": frame.caption,
             "dot": frame.dot,
             "current": None if frame.current is None else f"v{frame.current}",
+            "status": frame.status,
         }
         for frame in frames
     ]
 
 
-def describe(root: Value, values: Mapping[str, Value], layout: str = "auto") -> dict[str, Any]:
-    """The graph of ``root`` and its backward walkthrough, named by the learner's variables."""
-    labels = {v: name for name, v in values.items() if not v.label}
-    out: dict[str, Any] = {"root": labels.get(root) or root.label or "the output"}
+@dataclass
+class Ran:
+    """What a run left behind, kept so that a new layout redraws it without running again."""
+
+    values: dict[str, Value]
+    shown: Value | None  # the Value show() picked
+    unused: Value | None  # the last Value that no other uses (drawn when show() was not called)
+    backward: Backward
+    failed: bool
+
+
+def first(*values: Value | None) -> Value | None:
+    """The first that is not None (``a or b`` would ask a Value for its truth, a number's)."""
+    return next((v for v in values if v is not None), None)
+
+
+def _name(v: Value, labels: Mapping[Value, str]) -> str:
+    return labels.get(v) or v.label or "the output"
+
+
+def walk_of(ran: Ran, labels: Mapping[Value, str]) -> tuple[Value | None, Any, bool, str]:
+    """Which pass the walkthrough shows: ``(root, gradient, called, note)``.
+
+    The last backward() call the code made, whose numbers the table shows; without one, a
+    preview of ``shown.backward()``, marked as such; after an error, no pass at all (it
+    would be a pass that never ran, of whatever Value the error left behind).
+    """
+    if ran.backward.last is not None:
+        root, gradient = ran.backward.last
+        name = labels.get(root) or root.label
+        count = ran.backward.count
+        note = f"The pass of {name + '.' if name else ''}backward(), which your code ran"
+        note += "." if count == 1 else f" (the last of its {count} backward() calls)."
+        if ran.shown is not None and ran.shown is not root:
+            note += (
+                f" show({_name(ran.shown, labels)}) picks the graph at the end of the page; "
+                "the walkthrough follows the backward() that ran."
+            )
+        return root, gradient, True, note
+    drawn = first(ran.shown, ran.unused)
+    if ran.failed or drawn is None:
+        note = "Your code stopped with an error before backward() ran: there is no pass to show."
+        return None, 1.0, False, note if ran.failed else "Run code that builds a Value."
+    note = (
+        "backward() was not called: this is what it would do. The table shows .grad as your "
+        f"code left it; call {_name(drawn, labels)}.backward() to run this pass."
+    )
+    return drawn, 1.0, False, note
+
+
+def describe(ran: Ran, layout: str = "auto") -> dict[str, Any] | None:
+    """The graph of the shown Value and the walkthrough of the pass that ran (:func:`walk_of`),
+    named by the learner's variables."""
+    if ran.shown is None and ran.unused is None and ran.backward.last is None:
+        return None
+    labels = {v: name for name, v in ran.values.items() if not v.label}
+    root, gradient, called, walk_note = walk_of(ran, labels)
+    # the graph: show()'s Value, else the pass's root, else the last Value nothing uses
+    shown = first(ran.shown, root, ran.unused)
+    assert shown is not None
+    out: dict[str, Any] = {"root": _name(shown, labels), "frames": [], "walk": None}
+    out["walk_note"] = walk_note
     try:
-        rankdir = choose_rankdir(root, layout)
+        rankdir = choose_rankdir(shown, layout)
     except GraphTooLargeError:
-        out.update(graph=None, frames=[], rankdir=None)
+        out.update(graph=None, rankdir=None)
         out["note"] = (
             f"The graph of {out['root']} has more than {GRAPH_MAX_NODES} values: too many to "
             "draw here. show() a smaller part of it."
@@ -167,24 +261,35 @@ def describe(root: Value, values: Mapping[str, Value], layout: str = "auto") -> 
         return out
     out["rankdir"] = rankdir
     out["graph"] = to_dot(
-        root, rankdir=rankdir, labels=labels, legend=True, max_nodes=GRAPH_MAX_NODES
+        shown, rankdir=rankdir, labels=labels, legend=True, max_nodes=GRAPH_MAX_NODES
     )
+    if root is None:
+        return out
+    out["walk"] = _name(root, labels)
     if not root.requires_grad:
-        out["note"] = (
+        out["walk_note"] = (
             "This Value does not require grad (it was built from constants only, under "
             "no_grad() or by detach()), so backward() has no steps to show."
         )
-        out["frames"] = []
+        return out
+    try:
+        out["frames"] = walkthrough(root, labels, rankdir, gradient, called)
+    except GraphTooLargeError:
+        out["walk_note"] = (
+            f"The graph has more than {WALK_MAX_NODES} values: too many to step through "
+            "one by one. Try a smaller example."
+        )
     else:
-        try:
-            out["frames"] = walkthrough(root, labels, rankdir)
-        except GraphTooLargeError:
-            out["frames"] = []
-            out["note"] = (
-                f"The graph has more than {WALK_MAX_NODES} values: too many to step through "
-                "one by one. Try a smaller example."
+        if out["frames"][0]["status"] == "differs":
+            out["walk_note"] += (
+                " The table's .grad hold other numbers: .grad adds up every backward() call "
+                "since the last zero_grad()."
             )
     return out
+
+
+_last: list[tuple[Ran, dict[str, Any]]] = []
+"""The last run and its result, for :func:`relayout`."""
 
 
 def run(code: str, layout: str = "auto") -> dict[str, Any]:
@@ -192,15 +297,20 @@ def run(code: str, layout: str = "auto") -> dict[str, Any]:
 
     ``layout`` is the graphs' direction: ``"LR"``, ``"TB"`` or ``"auto"`` (:func:`choose_rankdir`).
     ``ok`` is False when the code raised; ``error`` then holds the readable traceback.
-    The values, the graph and the walkthrough are described even after an error, for the
-    Values built before it.
+    The values and the graph are described even after an error, for the Values built before
+    it; the walkthrough shows only a backward() that ran (:func:`walk_of`).
     """
     _shown.clear()
+    _last.clear()
     namespace: dict[str, Any] = {"__name__": "__main__", "show": show}
     linecache.cache[FILENAME] = (len(code), None, code.splitlines(keepends=True), FILENAME)
     printed = io.StringIO()
     result: dict[str, Any] = {"ok": True, "error": None}
-    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+    with (
+        contextlib.redirect_stdout(printed),
+        contextlib.redirect_stderr(printed),
+        watching_backward() as backward,
+    ):
         try:
             exec(compile(code, FILENAME, "exec"), namespace)
         except BaseException as exc:  # the learner's code may raise anything, even SystemExit
@@ -223,22 +333,41 @@ def run(code: str, layout: str = "auto") -> dict[str, Any]:
         }
         for name, v in values.items()
     ]
-    root = _shown[-1] if _shown else pick_root(values)
-    result["view"] = None
-    if root is not None:
-        try:
-            result["view"] = describe(root, values, layout)
-        except Exception as exc:
-            if result["ok"]:
-                result["ok"] = False
-                result["error"] = error_report(exc, library_frames=1)
+    shown = _shown[-1] if _shown else None
     _shown.clear()
+    ran = Ran(values, shown, pick_root(values), backward, failed=not result["ok"])
+    _last.append((ran, result))
+    return with_view(ran, result, layout)
+
+
+def with_view(ran: Ran, result: dict[str, Any], layout: str) -> dict[str, Any]:
+    """``result`` with the graph and the walkthrough drawn for ``layout``."""
+    result = dict(result, view=None)
+    try:
+        result["view"] = describe(ran, layout)
+    except Exception as exc:
+        if result["ok"]:
+            result["ok"] = False
+            result["error"] = error_report(exc)
     return result
+
+
+def relayout(layout: str) -> dict[str, Any]:
+    """The last run's result drawn for another ``layout``, without running the code again."""
+    if not _last:
+        raise RuntimeError("nothing to lay out: no code has run yet")
+    ran, result = _last[-1]
+    return with_view(ran, result, layout)
 
 
 def run_json(code: str, layout: str = "auto") -> str:
     """:func:`run`, as JSON text (what the page reads)."""
     return json.dumps(run(code, layout))
+
+
+def relayout_json(layout: str) -> str:
+    """:func:`relayout`, as JSON text."""
+    return json.dumps(relayout(layout))
 
 
 def versions() -> str:

@@ -170,3 +170,32 @@ def browser_page(*, width: int = 1280, height: int = 900) -> Iterator[WatchedPag
             yield watched
         finally:
             context.close()
+
+
+AXE_SCRIPT = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa"]
+"""axe-core's WCAG 2 level A and AA rules (axe-core from npm: package.json, `npm ci`)."""
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """Run axe-core's WCAG 2 A/AA rules on the page as it is now: one dict per violated rule,
+    with ``id``, ``help`` and ``targets`` (a CSS selector and its text per violating element).
+
+    Fails the test when axe-core is missing (``npm ci`` installs it from package-lock.json).
+    """
+    if not AXE_SCRIPT.is_file():
+        pytest.fail(f"axe-core is missing ({AXE_SCRIPT}): run `npm ci` in the repository root")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE_SCRIPT))
+    violations: list[dict[str, Any]] = page.evaluate(
+        """async (tags) => {
+             const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+             return result.violations.map((v) => ({
+               id: v.id, help: v.help,
+               targets: v.nodes.map((n) => n.target.join(" ") + "  " +
+                                    (n.failureSummary || "").split("\\n").slice(1, 2).join("")),
+             }));
+           }""",
+        AXE_TAGS,
+    )
+    return violations

@@ -14,6 +14,7 @@ import importlib.util
 import io
 import os
 import re
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from browser import SCREENSHOT_DIR, WatchedPage, browser_page, serve
+from browser import SCREENSHOT_DIR, WatchedPage, axe_violations, browser_page, serve
 
 from chainrule import Value, __version__
 from chainrule.viz import STYLE, to_dot
@@ -47,6 +48,7 @@ def _load(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import would: dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -133,7 +135,8 @@ def test_the_drawn_value_is_shown_or_the_last_one_nothing_uses() -> None:
     assert playground.run(code + "show(b)\n")["view"]["root"] == "b"
     assert playground.run("x = 1\n")["view"] is None
     constant = playground.run("from chainrule import Value\nk = Value(2.0, requires_grad=False)")
-    assert constant["view"]["frames"] == [] and "does not require grad" in constant["view"]["note"]
+    view = constant["view"]
+    assert view["frames"] == [] and "does not require grad" in view["walk_note"]
 
 
 def test_a_graph_too_large_to_draw_is_a_note_not_an_error() -> None:
@@ -144,7 +147,89 @@ def test_a_graph_too_large_to_draw_is_a_note_not_an_error() -> None:
     assert view["graph"] is None and view["frames"] == []
     assert "more than 200 values" in view["note"]
     middle = playground.run(code.replace("300", "40"))["view"]  # drawn, too long to step
-    assert middle["graph"] and middle["frames"] == [] and "more than 60" in middle["note"]
+    assert middle["graph"] and middle["frames"] == [] and "more than 60" in middle["walk_note"]
+
+
+# --- the walkthrough shows only what happened ---
+
+NO_BACKWARD = "from chainrule import Value\nx = Value(3.0)\ny = x*x + 1\n"
+FAILS_BEFORE_BACKWARD = (
+    "from chainrule import Value\nx = Value(1.0)\ny = x.log() + (x - 2).log()\ny.backward()\n"
+)
+SHOW_ONE_WALK_ANOTHER = (
+    "from chainrule import Value\na = Value(2.0)\nb = a * 3\nshow(b)\nd = b * b * a\nd.backward()\n"
+)
+
+
+def test_without_backward_the_walkthrough_says_it_is_what_backward_would_do() -> None:
+    result = playground.run(NO_BACKWARD)
+    rows = {row["name"]: row for row in result["values"]}
+    assert rows["x"]["grad"] == "0" and rows["y"]["grad"] == "0"  # nothing ran
+    view = result["view"]
+    assert view["walk_note"].startswith("backward() was not called: this is what it would do.")
+    assert "call y.backward() to run this pass" in view["walk_note"]
+    assert [f["status"] for f in view["frames"]] == ["not called"] * 3
+    assert view["frames"][0]["caption"].startswith("Step 1 of 2 (what backward() would do): at y")
+    assert "would add (it was not called)" in view["frames"][-1]["caption"]
+
+
+def test_after_an_error_no_pass_is_invented() -> None:
+    result = playground.run(FAILS_BEFORE_BACKWARD)
+    assert not result["ok"] and result["error"]["type"] == "ValueError"
+    view = result["view"]
+    assert view["root"] == "x"  # the graph of what was built before the error
+    assert view["frames"] == [] and view["walk"] is None
+    assert view["walk_note"] == (
+        "Your code stopped with an error before backward() ran: there is no pass to show."
+    )
+    ran_then_failed = playground.run(NO_BACKWARD + "y.backward()\nValue(-1.0).log()\n")
+    assert not ran_then_failed["ok"]  # the pass ran before the error: it is shown
+    assert ran_then_failed["view"]["frames"][-1]["caption"].startswith("Done: ∂y/∂x = 6")
+
+
+def test_the_walkthrough_follows_the_backward_that_ran_whatever_show_draws() -> None:
+    result = playground.run(SHOW_ONE_WALK_ANOTHER)
+    namespace, _ = run_here(SHOW_ONE_WALK_ANOTHER)
+    a = namespace["a"]
+    assert a.grad == 27 * 2.0**2  # d = 9 a**3
+    view = result["view"]
+    assert view["root"] == "b" and view["walk"] == "d"
+    assert view["frames"][-1]["caption"].startswith(f"Done: ∂d/∂a = {format_number(a.grad)}")
+    assert [f["status"] for f in view["frames"]] == ["ran"] * len(view["frames"])
+    assert "show(b) picks the graph at the end of the page" in view["walk_note"]
+    assert "The pass of d.backward(), which your code ran." in view["walk_note"]
+
+
+def test_a_second_backward_is_walked_and_the_sum_in_grad_explained() -> None:
+    view = playground.run(NO_BACKWARD + "y.backward()\ny.backward()\n")["view"]
+    assert "(the last of its 2 backward() calls)" in view["walk_note"]
+    assert "adds up every backward() call" in view["walk_note"]
+    assert view["frames"][0]["status"] == "differs"
+
+
+def test_tracebacks_show_only_the_learners_lines() -> None:
+    code = "from chainrule import Value\ndef f(v):\n    return v.log()\n\nf(Value(-1.0))\n"
+    text = playground.run(code)["error"]["text"]
+    assert text.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "<your code>", line 5, in <module>',
+        "    f(Value(-1.0))",
+        '  File "<your code>", line 3, in f',
+        "    return v.log()",
+        "ValueError: log is undefined at x=-1.0 (needs x > 0)",
+    ]
+
+
+def test_a_new_layout_redraws_the_last_run_without_running_it_again() -> None:
+    code = NO_BACKWARD.replace("y = x*x + 1", "y = x*x + 1\nprint('ran')")
+    first = playground.run(code, "LR")
+    again = playground.relayout("TB")
+    assert again["printed"] == first["printed"] == "ran\n"
+    assert again["view"]["rankdir"] == "TB" and first["view"]["rankdir"] == "LR"
+    assert [f["caption"] for f in again["view"]["frames"]] == [
+        f["caption"] for f in first["view"]["frames"]
+    ]
+    assert 'rankdir="TB"' in again["view"]["frames"][1]["dot"]
 
 
 def test_deep_graphs_are_drawn_top_to_bottom_unless_asked_otherwise() -> None:
@@ -426,3 +511,250 @@ def test_an_endless_loop_can_be_stopped_and_python_restarts(watched: WatchedPage
     page.wait_for_selector('.crp[data-state="ready"]', timeout=START_TIMEOUT_MS)
     run_code(page, DEFAULT)
     check_against_engine(page)
+
+
+# --- what happened, in the page ---------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_without_backward_the_page_marks_the_walkthrough_as_a_preview(
+    watched: WatchedPage,
+) -> None:
+    page = watched.page
+    run_code(page, NO_BACKWARD)
+    assert page.get_attribute(".crp", "data-walk") == "not called"
+    assert page.inner_text("#crp-walk-note").startswith(
+        "backward() was not called: this is what it would do."
+    )
+    page.wait_for_selector('.crp[data-step="0"]')
+    assert page.inner_text("#crp-caption").startswith("Step 1 of 2 (what backward() would do)")
+    assert {name: row[0] for name, row in table(page).items()} == {"x": "0", "y": "0"}
+    assert page.evaluate(  # the frame is marked too, not only the words
+        "() => getComputedStyle(document.querySelector('.crp-walk')).borderStyle"
+    ).startswith("dashed")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_after_an_error_the_page_shows_no_pass(watched: WatchedPage) -> None:
+    page = watched.page
+    run_code(page, DEFAULT)  # a pass on screen, which must not stay
+    page.wait_for_selector("#crp-frame svg")
+    run_code(page, FAILS_BEFORE_BACKWARD)
+    assert page.get_attribute(".crp", "data-result") == "error"
+    assert page.get_attribute(".crp", "data-walk") == "none"
+    assert page.inner_text("#crp-walk-note") == (
+        "Your code stopped with an error before backward() ran: there is no pass to show."
+    )
+    assert page.locator("#crp-frame svg").count() == 0
+    assert page.inner_text("#crp-counter") == "–" and page.is_disabled("#crp-next")
+    text = page.inner_text("#crp-error")
+    assert "chainrule/" not in text  # the library's own frames are left out
+    assert text.splitlines()[-1] == "ValueError: log is undefined at x=-1.0 (needs x > 0)"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_page_walks_the_pass_whose_numbers_the_table_shows(watched: WatchedPage) -> None:
+    page = watched.page
+    run_code(page, SHOW_ONE_WALK_ANOTHER)
+    namespace, _ = run_here(SHOW_ONE_WALK_ANOTHER)
+    assert page.inner_text("#crp-graph-title") == "The graph of b"
+    assert page.inner_text("#crp-walk-title") == "Backward pass of d, step by step"
+    assert page.get_attribute(".crp", "data-walk") == "ran"
+    page.click("#crp-next")
+    while not page.is_disabled("#crp-next"):
+        page.click("#crp-next")
+    page.wait_for_selector('.crp[data-current=""]')  # the last frame: the finished gradients
+    a_grad = table(page)["a"][0]
+    assert a_grad == format_number(namespace["a"].grad) == "108"
+    assert page.inner_text("#crp-caption").startswith(f"Done: ∂d/∂a = {a_grad}")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_editing_the_code_clears_the_examples_highlight(watched: WatchedPage) -> None:
+    page = watched.page
+    before = runs(page)
+    page.click('[data-preset="fanout"]')
+    page.wait_for_selector(f'.crp[data-runs="{before + 1}"][data-state="ready"]')
+    assert page.locator('[data-preset][aria-pressed="true"]').count() == 1
+    page.fill("#crp-code", NO_BACKWARD)  # replaced: no longer the example
+    assert page.locator('[data-preset][aria-pressed="true"]').count() == 0
+    page.click('[data-preset="fanout"]')
+    page.wait_for_selector(f'.crp[data-runs="{before + 2}"][data-state="ready"]')
+    page.press("#crp-code", "End")
+    page.keyboard.type("# my note")  # typing into the example's code changes it too
+    assert page.locator('[data-preset][aria-pressed="true"]').count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_new_layout_keeps_the_step_and_does_not_run_again(watched: WatchedPage) -> None:
+    page = watched.page
+    page.select_option("#crp-layout", "LR")
+    run_code(page, DEFAULT + "import random\nprint(random.random())\n")
+    printed = page.inner_text("#crp-printed")
+    page.click("#crp-next")
+    page.click("#crp-next")
+    page.wait_for_selector('.crp[data-step="2"]')
+    caption = page.inner_text("#crp-caption")
+    before, layouts = runs(page), int(page.get_attribute(".crp", "data-layouts") or 0)
+    box = page.eval_on_selector("#crp-frame svg", "s => s.viewBox.baseVal.width")
+    page.select_option("#crp-layout", "TB")
+    page.wait_for_selector(f'.crp[data-layouts="{layouts + 1}"][data-state="ready"]')
+    page.wait_for_selector('.crp[data-step="2"]')
+    assert runs(page) == before and page.inner_text("#crp-printed") == printed  # not run again
+    assert page.inner_text("#crp-caption") == caption
+    assert page.eval_on_selector("#crp-frame svg", "s => s.viewBox.baseVal.width") < box
+    page.select_option("#crp-layout", "auto")
+    page.wait_for_selector(f'.crp[data-layouts="{layouts + 2}"][data-state="ready"]')
+
+
+# --- sharing and downloads ------------------------------------------------------------------
+
+SHARED = """\
+from chainrule import Value
+
+# shared: "quotes", ünïcode, #hash & ampersand
+x = Value(1.5, label="x")
+y = (x * x).exp()
+y.backward()
+"""
+
+
+def shared_text(page: Any, kind: str) -> str:
+    page.click("#crp-link" if kind == "link" else "#crp-embed-code")
+    page.wait_for_selector(f'#crp-shared[data-kind="{kind}"]:not([hidden])')
+    text: str = page.input_value("#crp-share-text")
+    return text
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_a_link_reopens_the_playground_with_the_same_code(watched: WatchedPage) -> None:
+    page = watched.page
+    page.select_option("#crp-layout", "TB")
+    run_code(page, SHARED)
+    link = shared_text(page, "link")
+    base, _, fragment = link.partition("#")
+    assert base == page.url.split("#")[0] and "code=" in fragment and "layout=TB" in fragment
+    other = page.context.new_page()
+    requested: list[str] = []
+    other.on("request", lambda request: requested.append(request.url))
+    other.goto(link)
+    other.wait_for_selector('.crp[data-runs="1"]', timeout=START_TIMEOUT_MS)
+    assert other.input_value("#crp-code") == SHARED
+    assert other.input_value("#crp-layout") == "TB"
+    assert other.locator('[data-preset][aria-pressed="true"]').count() == 0
+    assert other.get_attribute(".crp", "data-result") == "ok"
+    assert table(other)["x"] == table(page)["x"]
+    other.close()
+    # the code stays in the fragment: no request carried it to the server
+    packed = fragment.split("code=")[1].split("&")[0]
+    assert requested and not [url for url in requested if packed in url or "code=" in url]
+    page.select_option("#crp-layout", "auto")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_embed_view_is_the_playground_without_the_site(watched: WatchedPage) -> None:
+    page = watched.page
+    run_code(page, SHARED)
+    snippet = shared_text(page, "embed")
+    match = re.fullmatch(
+        r'<iframe src="([^"]+)" title="chainrule playground"[^>]*></iframe>', snippet
+    )
+    assert match and "embed=1" in match[1]
+    other = page.context.new_page()
+    other.set_viewport_size({"width": 900, "height": 700})
+    other.goto(match[1])
+    other.wait_for_selector('.crp[data-runs="1"]', timeout=START_TIMEOUT_MS)
+    for hidden in [".md-header", ".md-sidebar--primary", ".md-footer", "h1", ".crp-presets",
+                   ".crp-graph", "#crp-link"]:  # fmt: skip
+        assert other.locator(hidden).first.is_hidden(), hidden
+    for shown in ["#crp-code", "#crp-values", "#crp-frame svg", "#crp-caption", "#crp-full"]:
+        assert other.locator(shown).is_visible(), shown
+    assert other.input_value("#crp-code") == SHARED
+    assert "embed" not in (other.get_attribute("#crp-full", "href") or "")
+    assert axe_violations(other) == []
+    other.close()
+
+
+def downloaded(page: Any, button: str) -> tuple[str, str]:
+    with page.expect_download() as info:
+        page.click(button)
+    download = info.value
+    path = download.path()
+    return download.suggested_filename, Path(path).read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_graph_and_the_current_step_download_as_svg(watched: WatchedPage) -> None:
+    import xml.etree.ElementTree as ET
+
+    page = watched.page
+    run_code(page, DEFAULT)
+    name, text = downloaded(page, "#crp-save-graph")
+    assert name == "graph-of-y.svg"
+    svg = ET.fromstring(text.encode())
+    titles = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
+    assert {"v0", "v1", "v2", "legend"} <= titles
+    page.click("#crp-next")
+    page.wait_for_selector('.crp[data-step="1"]')
+    caption = page.inner_text("#crp-caption")
+    name, text = downloaded(page, "#crp-save-step")
+    assert name == "backward-step-2-of-3.svg"
+    svg = ET.fromstring(text.encode())
+    words = "\n".join("".join(t.itertext()) for t in svg.iter("{http://www.w3.org/2000/svg}tspan"))
+    assert words == caption  # the saved picture carries its caption, once
+    hot = STYLE["current"]["fillcolor"]
+    fills = [e.get("fill") for e in svg.iter() if e.get("fill") == hot]
+    assert len(fills) == 1  # the node this step is at
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_state_of_the_page_passes_axe_in_both_themes(watched: WatchedPage) -> None:
+    """axe-core's WCAG 2 A/AA rules on what a run leaves on screen: a preview's banner, an
+    error, the share box (tests/test_site.py checks the page as it opens)."""
+    page = watched.page
+    found = {}
+    for scheme in ("default", "slate"):
+        page.evaluate(f"() => document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+        run_code(page, NO_BACKWARD)
+        found[f"{scheme}: preview"] = axe_violations(page)
+        shared_text(page, "link")
+        run_code(page, FAILS_BEFORE_BACKWARD)
+        found[f"{scheme}: error, share box"] = axe_violations(page)
+        run_code(page, NO_BACKWARD + "y.backward()\ny.backward()\n")
+        found[f"{scheme}: grads added up"] = axe_violations(page)
+    page.evaluate("() => document.body.setAttribute('data-md-color-scheme', 'default')")
+    assert {state: v for state, v in found.items() if v} == {}
+
+
+def test_a_backward_on_an_unnamed_value_and_a_training_loop() -> None:
+    code = "from chainrule import Value\nx = Value(2.0)\n(x * x).backward()\n"
+    view = playground.run(code)["view"]
+    assert view["walk_note"] == "The pass of backward(), which your code ran."
+    assert view["frames"][-1]["caption"].startswith("Done: ∂out/∂x = 4")
+    loop = (
+        "from chainrule import Value\nw = Value(1.0)\nfor _ in range(50):\n"
+        "    loss = (w * 3.0 - 6.0) ** 2\n    w.zero_grad()\n    loss.backward()\n"
+        "    w.data -= 0.01 * w.grad\n"
+    )
+    result = playground.run(loop)
+    view = result["view"]
+    assert "(the last of its 50 backward() calls)" in view["walk_note"]
+    assert view["walk"] == "loss" and view["frames"][0]["status"] == "ran"
+    rows = {row["name"]: row for row in result["values"]}
+    assert view["frames"][-1]["caption"].startswith(f"Done: ∂loss/∂w = {rows['w']['grad']}")
+
+
+def test_a_value_of_zero_is_drawn_and_walked_like_any_other() -> None:
+    view = playground.run("from chainrule import Value\nx = Value(0.0)\ny = x * x\nshow(y)\n")[
+        "view"
+    ]
+    assert view["root"] == "y" and view["walk"] == "y"

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import pytest
-from browser import BROWSER_MARKS, SCREENSHOT_DIR, browser_page, serve
+from browser import BROWSER_MARKS, SCREENSHOT_DIR, axe_violations, browser_page, serve
 
 pytestmark = BROWSER_MARKS
 
@@ -88,6 +88,9 @@ INSPECT = """async () => {
       ".jp-OutputArea-output img, .jp-OutputArea-output svg").length,
     outputText: outputs.map((o) => o.innerText).join("\\n"),
     docstringBold: [...document.querySelectorAll(".doc-contents strong")].map((e) => e.outerHTML),
+    frames: [...document.querySelectorAll("img.graph-frame")].map((img) => ({
+      natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
+    })),
   };
 }"""
 
@@ -102,6 +105,7 @@ class Visit:
     console_errors: list[str] = field(default_factory=list)
     failed_requests: list[str] = field(default_factory=list)
     external_requests: list[str] = field(default_factory=list)
+    axe: list[dict[str, Any]] = field(default_factory=list)  # in the light theme
 
 
 @dataclass
@@ -109,6 +113,22 @@ class SiteVisit:
     base: str
     pages: dict[str, Visit]
     link_status: dict[str, int]  # every same-host link target (no fragment) -> HTTP status
+    dark_axe: dict[str, list[dict[str, Any]]]  # axe-core's violations in the dark theme
+
+
+def _dark_axe(page: Any, base: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """axe-core on every page in the dark theme, the one a reader's system asking for dark
+    gets (the theme's saved choice is cleared first)."""
+    page.emulate_media(color_scheme="dark")
+    page.evaluate("() => localStorage.clear()")
+    found = {}
+    for path in paths:
+        page.goto(base + path, wait_until="load")
+        ready(page, path)
+        if page.evaluate("() => 'mdColorScheme' in document.body.dataset"):  # a theme page
+            page.wait_for_function("() => document.body.dataset.mdColorScheme === 'slate'")
+        found[path] = axe_violations(page)
+    return found
 
 
 def _pages(site: Path) -> list[str]:
@@ -122,6 +142,15 @@ def _pages(site: Path) -> list[str]:
     return paths
 
 
+PLAYGROUND_START_MS = 180_000
+
+
+def ready(page: Any, path: str) -> None:
+    """Wait until the page shows what a reader reads: the playground, its first run."""
+    if path == "playground/":
+        page.wait_for_selector('.crp[data-runs="1"]', timeout=PLAYGROUND_START_MS)
+
+
 def _fresh(items: list[str], start: int) -> list[str]:
     return list(items[start:])
 
@@ -131,6 +160,7 @@ def visit(built_site: Path) -> Iterator[SiteVisit]:
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     with serve(built_site) as base, browser_page() as watched:
         page = watched.page
+        page.emulate_media(color_scheme="light")
         pages: dict[str, Visit] = {}
         for path in _pages(built_site):
             marks = (
@@ -139,6 +169,7 @@ def visit(built_site: Path) -> Iterator[SiteVisit]:
                 len(watched.external_requests),
             )
             response = page.goto(base + path, wait_until="load")
+            ready(page, path)
             report = page.evaluate(INSPECT)
             pages[path] = Visit(
                 path=path,
@@ -147,6 +178,7 @@ def visit(built_site: Path) -> Iterator[SiteVisit]:
                 console_errors=_fresh(watched.console_errors, marks[0]),
                 failed_requests=_fresh(watched.failed_requests, marks[1]),
                 external_requests=_fresh(watched.external_requests, marks[2]),
+                axe=axe_violations(page),
             )
             if path == "":
                 page.screenshot(path=str(SCREENSHOT_DIR / "home.png"))
@@ -164,7 +196,8 @@ def visit(built_site: Path) -> Iterator[SiteVisit]:
         link_status = {}
         for target in sorted(targets):
             link_status[target] = page.request.get(target).status
-        yield SiteVisit(base=base, pages=pages, link_status=link_status)
+        dark = _dark_axe(page, base, list(pages))
+        yield SiteVisit(base=base, pages=pages, link_status=link_status, dark_axe=dark)
 
 
 def _failures(visit: SiteVisit, check: Any) -> str:
@@ -278,3 +311,53 @@ def test_reference_shows_docstring_math_as_code_not_bold(visit: SiteVisit) -> No
                 yield f"'**' outside code: {line.strip()[:120]!r}"
 
     assert not (problems := _failures(visit, bold)), problems
+
+
+def _axe_problems(violations: list[dict[str, Any]]) -> Iterator[str]:
+    for v in violations:
+        for target in v["targets"]:
+            yield f"{v['id']} ({v['help']}): {target}"
+
+
+def test_every_page_passes_axe_in_the_light_theme(visit: SiteVisit) -> None:
+    """axe-core's WCAG 2 A/AA rules (tests/browser.py): contrast (code highlighting included),
+    links told apart from text by more than colour, scrollable regions reachable by keyboard."""
+    assert len(visit.pages) > 30
+    assert not (problems := _failures(visit, lambda page: _axe_problems(page.axe))), problems
+
+
+def test_every_page_passes_axe_in_the_dark_theme(visit: SiteVisit) -> None:
+    dark = visit.dark_axe
+    problems = [f"/{path}: {p}" for path, v in dark.items() for p in _axe_problems(v)]
+    assert len(dark) == len(visit.pages) and not problems, "\n".join(problems)
+
+
+DOT_TEXT_PX = 14 * 96 / 72  # Graphviz's 14 pt text, in CSS pixels at the picture's own size
+
+
+def test_walkthrough_frames_keep_legible_text(visit: SiteVisit) -> None:
+    """On the page the frames are shown one by one, never shrunk below 12 px text (a frame
+    wider than the column scrolls sideways instead)."""
+    frames = visit.pages["concepts/graphs/"].report["frames"]
+    assert len(frames) == 4
+    for frame in frames:
+        assert frame["natural"] > 0
+        assert frame["shown"] / frame["natural"] * DOT_TEXT_PX >= 12 - 0.05, frame
+
+
+def test_installation_gives_real_commands() -> None:
+    text = (ROOT / "docs" / "installation.md").read_text(encoding="utf-8")
+    assert "<your" not in text and "python -m pip install -e ." in text
+    assert "python -m pip install /path/to/chainrule" in text
+
+
+def test_make_docs_installs_only_what_the_site_needs() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    docs_rule = re.search(r"^docs: (.*)$", makefile, re.M)
+    assert docs_rule and "$(BIN)/.installed-docs" in docs_rule[1] and "setup" not in docs_rule[1]
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    docs_extra = re.search(r"^docs = \[(.*?)^\]", pyproject, re.M | re.S)
+    assert docs_extra, "no docs extra in pyproject.toml"
+    names = {re.split(r"[<>=\[ ]", req)[0] for req in re.findall(r'"([^"]+)"', docs_extra[1])}
+    assert {"mkdocs", "nbclient", "ipykernel"} <= names
+    assert not names & {"pytest", "mypy", "playwright", "hypothesis", "ruff"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -12,7 +13,8 @@ from hypothesis import strategies as st
 from oracle import assert_close, central_difference, expression, reals
 
 from chainrule import Value
-from chainrule.viz import STYLE, backward_steps, render_backward
+from chainrule.viz import STYLE, backward_frames, backward_steps, render_backward
+from chainrule.viz.trace import format_number
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -147,10 +149,63 @@ def test_render_backward_svg_frames_highlight_each_step(tmp_path: Path) -> None:
     assert grad_text(files.frames[0], "v0").strip() == "grad ?"
     assert grad_text(files.frames[2], "v0").strip() == "grad 30"
     assert grad_text(files.frames[-1], "v3").strip() == "grad -10"
-    assert "Step 3 of 3: at #2 = x * w" in files.captions[2]
+    assert "Step 3 of 3 (what backward() would do): at #2 = x * w" in files.captions[2]
     assert "x receives -10 × -3 = 30" in files.captions[2]
     assert files.captions[-1].startswith("Done: ∂y/∂x = 30, ∂y/∂w = -20, ∂y/∂b = -10")
     assert x.grad == 0.0  # nothing was written to .grad
+
+
+def svg_text(path: Path) -> str:
+    return "".join(ET.parse(path).getroot().itertext()).replace("\xa0", " ")
+
+
+def test_each_caption_is_shown_once_on_the_page_and_never_inside_its_frame(
+    tmp_path: Path,
+) -> None:
+    files = render_backward(expression()[3], tmp_path, legend=True)
+    page = files.html.read_text()
+    scripted = page[: page.index("<noscript>")] + page[page.index("</noscript>") :]
+    for frame, caption in zip(files.frames, files.captions, strict=True):
+        text = svg_text(frame)
+        assert not any(line.strip() in text for line in caption.splitlines()), frame.name
+        assert "Step " not in text and "Done:" not in text
+        first = json.dumps(caption.splitlines()[0])[1:-1]
+        assert scripted.count(first) == 1  # in the script's list; shown above the frame
+
+
+def test_the_page_says_backward_was_not_called(tmp_path: Path) -> None:
+    y = expression()[3]
+    files = render_backward(y, tmp_path)
+    assert files.status == "not called"
+    assert "backward() was not called: this is what it would do" in files.html.read_text()
+    assert all("(what backward() would do)" in c for c in files.captions[:-1])
+    assert "would add (it was not called)" in files.captions[-1]
+
+
+def test_after_backward_the_page_walks_the_pass_that_ran(tmp_path: Path) -> None:
+    x, _, _, y = expression()
+    y.backward()
+    files = render_backward(y, tmp_path)
+    assert files.status == "ran"
+    assert "backward() ran this pass: each leaf's .grad holds these numbers" in (
+        files.html.read_text()
+    )
+    assert not any("would" in c for c in files.captions)
+    assert f"∂y/∂x = {format_number(x.grad)}" in files.captions[-1]
+
+
+def test_the_page_says_when_grad_holds_other_numbers(tmp_path: Path) -> None:
+    a = Value(3.0, label="a")
+    b = a * a
+    d = b * b
+    d.backward()  # a.grad = 4 a**3 = 108, the pass of d, not of b
+    files = render_backward(b, tmp_path)
+    assert files.status == "differs"
+    assert "adds up every backward() call" in files.html.read_text()
+    y = expression()[3]
+    y.backward()
+    y.backward()  # two calls add up
+    assert backward_frames(y)[0].status == "differs"
 
 
 def test_frames_share_one_layout(tmp_path: Path) -> None:
@@ -280,8 +335,6 @@ def test_a_failed_run_leaves_the_earlier_walkthrough_whole(
 
 
 def test_backward_frames_are_what_render_backward_draws(tmp_path: Path) -> None:
-    from chainrule.viz import backward_frames
-
     root = expression()[3]
     frames = backward_frames(root)
     files = render_backward(root, tmp_path)
@@ -291,3 +344,26 @@ def test_backward_frames_are_what_render_backward_draws(tmp_path: Path) -> None:
     titled = backward_frames(root, titles=True)
     assert all(f.caption.splitlines()[0] in t.dot for f, t in zip(frames, titled))
     assert not any(f.caption.splitlines()[0] in f.dot for f in frames)
+
+
+def test_the_docs_page_shows_each_frames_caption_as_render_backward_writes_it() -> None:
+    """docs/concepts/graphs.md shows the frames of docs/img/graphs/walkthrough/, each under
+    its caption, written out as text: they must be the captions of that walkthrough."""
+    import importlib.util
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location(
+        "make_graph_docs", root / "scripts" / "make_graph_docs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    make_graph_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_graph_docs)
+    _, w, b, y = make_graph_docs.expression()
+    y.backward()
+    captions = [f.caption for f in backward_frames(y, params=[w, b])]
+    page = (root / "docs" / "concepts" / "graphs.md").read_text(encoding="utf-8")
+    frames = page[page.index('<div class="walk-frames"') : page.index("</div>")]
+    assert re.findall(r"```text\n(.*?)\n```", frames, re.S) == captions
+    shown = re.findall(r"\]\(\.\./img/graphs/walkthrough/(frame_\d+\.svg)\)", frames)
+    assert shown == [f"frame_{k:03d}.svg" for k in range(len(captions))]

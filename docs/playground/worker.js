@@ -33,18 +33,21 @@ ready.then(
   (error) => postMessage({ type: "failed", message: String(error && error.stack || error) }),
 );
 
+// {id, code, layout}: run the code; {id, layout} alone: redraw the last run for a new layout
+// (the code is not run again: its prints, random numbers and step position stay).
 onmessage = async (event) => {
   const { id, code, layout } = event.data;
   const { runner } = await ready;
   const started = performance.now();
   let result;
   try {
-    result = JSON.parse(runner.run_json(code, layout));
+    const json = code === undefined ? runner.relayout_json(layout) : runner.run_json(code, layout);
+    result = JSON.parse(json);
   } catch (error) {
     result = {
       ok: false, printed: "", values: [], view: null,
       error: { type: "InternalError", message: String(error), line: null, text: String(error) },
     };
   }
-  postMessage({ type: "result", id, result, ms: performance.now() - started });
+  postMessage({ type: "result", id, result, ms: performance.now() - started, relayout: code === undefined });
 };

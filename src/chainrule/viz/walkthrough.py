@@ -16,13 +16,14 @@ step.
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from chainrule.engine import adjoints as reverse_pass
 from chainrule.viz.dot import Overlay, digraph, dot_lines
@@ -33,6 +34,7 @@ from chainrule.viz.trace import (
     as_float,
     format_number,
     local_partials,
+    requires_grad,
     trace,
 )
 
@@ -40,11 +42,14 @@ if TYPE_CHECKING:
     from chainrule.engine import Value
 
 __all__ = [
+    "STATUS_NOTES",
     "BackwardFrame",
     "BackwardStep",
+    "PassStatus",
     "WalkthroughFiles",
     "backward_frames",
     "backward_steps",
+    "grad_status",
     "render_backward",
 ]
 
@@ -111,6 +116,7 @@ class WalkthroughFiles:
     captions: list[str]
     html: Path
     gif: Path | None
+    status: PassStatus = "ran"
 
 
 def _name(node: Value, names: Mapping[int, str]) -> str:
@@ -168,11 +174,46 @@ def _caption(step: BackwardStep, total: int, out: str, names: Mapping[int, str])
     return "\n".join(lines)
 
 
-def _done(tr: Trace, final: Mapping[Value, float], out: str, names: Mapping[int, str]) -> str:
+PassStatus = Literal["ran", "not called", "differs"]
+"""How a walkthrough relates to the ``.grad`` the reader sees: ``"ran"`` (backward() ran this
+pass: the leaves' ``.grad`` hold its numbers), ``"not called"`` (every ``.grad`` is still 0:
+the walkthrough shows what backward() would do), ``"differs"`` (``.grad`` holds other numbers:
+several calls added up, or a pass from another output)."""
+
+STATUS_NOTES: dict[PassStatus, str] = {
+    "ran": "backward() ran this pass: each leaf's .grad holds these numbers.",
+    "not called": "backward() was not called: this is what it would do (every .grad is 0).",
+    "differs": (
+        "The leaves' .grad differ from this pass: .grad adds up every backward() call since "
+        "the last zero_grad(), from whichever output it started."
+    ),
+}
+"""One sentence per :data:`PassStatus`, for the page that shows the frames."""
+
+
+def grad_status(tr: Trace, final: Mapping[Value, float]) -> PassStatus:
+    """Compare the leaves' ``.grad`` with the adjoints of this pass (``final``).
+
+    ``backward()`` adds each leaf's adjoint into its ``.grad`` with the same reverse pass, so
+    after one call from zero grads they are equal to the bit.
+    """
+    leaves = [n for n in tr.nodes if not n._prev and requires_grad(n)]
+    grads = [as_float(n.grad) for n in leaves]
+    if all(g == final.get(n, 0.0) for n, g in zip(leaves, grads)):
+        return "ran"
+    if all(g == 0.0 for g in grads):
+        return "not called"
+    return "differs"
+
+
+def _done(
+    tr: Trace, final: Mapping[Value, float], out: str, names: Mapping[int, str], ran: bool
+) -> str:
     leaves = [n for n in tr.nodes if not n._prev and n.requires_grad and n in final]
     shown = ", ".join(f"∂{out}/∂{_name(n, names)} = {format_number(final[n])}" for n in leaves[:6])
     more = f" and {len(leaves) - 6} more" if len(leaves) > 6 else ""
-    return f"Done: {shown}{more}\n  the same numbers backward() adds into each leaf's .grad"
+    adds = "adds" if ran else "would add (it was not called)"
+    return f"Done: {shown}{more}\n  the numbers backward() {adds} into each leaf's .grad"
 
 
 def _pad(captions: list[str]) -> list[str]:
@@ -222,11 +263,13 @@ class BackwardFrame:
 
     ``current`` is the highlighted node's number in the drawing (its DOT name is
     ``v<current>``); ``None`` on the last frame, which shows the finished gradients.
+    ``status`` says whether backward() ran this pass (:data:`PassStatus`).
     """
 
     caption: str
     dot: str
     current: int | None
+    status: PassStatus = "ran"
 
 
 def backward_frames(
@@ -240,23 +283,36 @@ def backward_frames(
     max_nodes: int | None = 60,
     titles: bool = False,
     fontname: str = "monospace",
+    called: bool | None = None,
 ) -> list[BackwardFrame]:
     """The frames of the backward walkthrough as DOT text: one per step, then the result.
 
     What :func:`render_backward` draws, without graphviz: the playground renders the same
-    frames in the browser. ``titles=True`` writes each caption into its picture too.
+    frames in the browser. ``titles=True`` writes each caption into its picture too (for a
+    picture seen alone, such as a GIF; a page that shows the caption leaves it out).
+    Each frame's ``status`` compares the leaves' ``.grad`` with this pass
+    (:func:`grad_status`); ``called`` is what the caller knows for sure: ``False`` when
+    backward() was not called, ``True`` when it was (then the frames never say it was not).
+    When backward() was not called, every caption says so.
     """
     tr = trace(root, max_nodes=max_nodes, params=params)
     children = _children(tr)
     steps = list(_steps(tr, root, gradient))
     final = steps[-1].adjoints if steps else {root: float(gradient)}
+    status = grad_status(tr, final)
+    if called is False:
+        status = "not called"
+    elif called and status == "not called":
+        status = "differs"
     # unlabelled computed nodes are named by their number, so captions can point at them
     shown = {n: f"#{i}" for i, n in enumerate(tr.nodes) if n._prev and not n.label}
     shown.update(labels or {})
     names = {id(k): v for k, v in shown.items()}
     out = _name(root, names) if root.label or root in (labels or {}) else "out"
     captions = [_caption(s, len(steps), out, names) for s in steps]
-    captions.append(_done(tr, final, out, names))
+    if status == "not called":
+        captions = [c.replace(":", " (what backward() would do):", 1) for c in captions]
+    captions.append(_done(tr, final, out, names, ran=status != "not called"))
     overlays = [_overlay(tr, children, s, final) for s in steps]
     overlays.append(_overlay(tr, children, None, final))
     # every frame gets the widest text of its node or edge, so nothing moves between frames
@@ -279,7 +335,7 @@ def backward_frames(
             overlay=overlay,
             fontname=fontname,
         )
-        frames.append(BackwardFrame(caption, digraph(lines), overlay.current))
+        frames.append(BackwardFrame(caption, digraph(lines), overlay.current, status))
     return frames
 
 
@@ -303,9 +359,12 @@ def render_backward(
     being processed, labels its outgoing edges with the shares it sends, and shows every
     adjoint known so far (``so far`` marks a partial sum, ``?`` a node not reached yet); a
     last frame shows the finished gradients. Also writes ``index.html`` with prev/next
-    buttons (and arrow keys; no external scripts) and, for ``png``, an animated
-    ``backward.gif`` (needs Pillow). ``max_nodes`` defaults low: a walkthrough is for
-    small graphs. ``.grad`` is not touched.
+    buttons (and arrow keys; no external scripts), which shows each frame's caption once,
+    above it, and, for ``png``, an animated ``backward.gif`` (needs Pillow) whose pictures
+    carry their captions. ``max_nodes`` defaults low: a walkthrough is for small graphs.
+    ``.grad`` is not touched; the page says whether backward() ran this pass, was not called
+    (the frames show what it would do), or left other numbers in ``.grad``
+    (:func:`grad_status`, also in the result's ``status``).
 
     The folder may be reused: the frames (``frame_<number>.svg`` / ``.png``) and
     ``backward.gif`` of an earlier walkthrough there are deleted first, and ``index.html``
@@ -316,17 +375,16 @@ def render_backward(
         raise ValueError(f"format must be 'svg' or 'png', got {format!r}")
     require_graphviz()
     require_dot()
-    drawn = backward_frames(
-        root,
-        gradient,
-        rankdir=rankdir,
-        params=params,
-        labels=labels,
-        legend=legend,
-        max_nodes=max_nodes,
-        titles=True,
+    options: dict[str, Any] = dict(
+        rankdir=rankdir, params=params, labels=labels, legend=legend, max_nodes=max_nodes
     )
+    drawn = backward_frames(root, gradient, **options)
     pictures = [pipe_source(frame.dot, format) for frame in drawn]
+    animation: list[bytes] = []
+    if format == "png" and gif:  # a GIF is seen alone: its pictures carry their captions
+        called = drawn[0].status != "not called"
+        titled = backward_frames(root, gradient, titles=True, called=called, **options)
+        animation = [pipe_source(frame.dot, "png") for frame in titled]
     captions = [frame.caption for frame in drawn]
     # every frame is drawn before the folder is touched: a failure leaves an earlier run whole
     folder = Path(folder)
@@ -338,11 +396,10 @@ def render_backward(
         path.write_bytes(picture)
         frames.append(path)
     page = folder / "index.html"
-    page.write_text(_html(frames, captions), encoding="utf-8")
-    gif_path = None
-    if format == "png" and gif:
-        gif_path = _gif(frames, folder / "backward.gif", duration_ms)
-    return WalkthroughFiles(frames, captions, page, gif_path)
+    status = drawn[0].status
+    page.write_text(_html(frames, captions, status), encoding="utf-8")
+    gif_path = _gif(animation, folder / "backward.gif", duration_ms) if animation else None
+    return WalkthroughFiles(frames, captions, page, gif_path, status)
 
 
 _OWN_FILE = re.compile(r"frame_\d{3,}\.(svg|png)|backward\.gif")
@@ -364,7 +421,7 @@ def _children(tr: Trace) -> dict[int, list[int]]:
     return out
 
 
-def _gif(frames: list[Path], path: Path, duration_ms: int) -> Path | None:
+def _gif(frames: list[bytes], path: Path, duration_ms: int) -> Path | None:
     try:
         from PIL import Image
     except ImportError:
@@ -374,7 +431,7 @@ def _gif(frames: list[Path], path: Path, duration_ms: int) -> Path | None:
             stacklevel=3,
         )
         return None
-    images = [Image.open(f).convert("RGB") for f in frames]
+    images = [Image.open(io.BytesIO(f)).convert("RGB") for f in frames]
     # dot sizes each frame to fit; pad them all to one canvas so the animation does not jump
     width = max(im.width for im in images)
     height = max(im.height for im in images)
@@ -398,10 +455,13 @@ nav {{ display: flex; gap: .75rem; align-items: center; margin-bottom: .75rem; }
 button {{ font-size: 1rem; padding: .3rem .9rem; }}
 pre {{ background: #f3f4f6; padding: .6rem; white-space: pre-wrap; }}
 img {{ max-width: 100%; border: 1px solid #e5e7eb; }}
+.status {{ padding: .5rem .75rem; border-left: .3rem solid #2563eb; background: #eff6ff; }}
+.not-called, .differs {{ border-color: #b45309; background: #fffbeb; font-weight: 600; }}
 </style>
 </head>
 <body>
 <h1>Backward pass, step by step</h1>
+<p class="status {status_class}">{status}</p>
 <nav>
 <button id="prev" type="button">&#9664; prev</button>
 <span id="counter"></span>
@@ -409,7 +469,7 @@ img {{ max-width: 100%; border: 1px solid #e5e7eb; }}
 <span>(or the arrow keys)</span>
 </nav>
 <pre id="caption"></pre>
-<img id="frame" src="{first}" alt="backward pass frame">
+<img id="frame" src="{first}" alt="the graph at this step, as the caption above describes">
 <noscript><ol>{items}</ol></noscript>
 <script>
 const frames = {frames};
@@ -436,13 +496,16 @@ show(0);
 """
 
 
-def _html(frames: list[Path], captions: list[str]) -> str:
+def _html(frames: list[Path], captions: list[str], status: PassStatus) -> str:
     names = [f.name for f in frames]
     items = "".join(
-        f'<li><img src="{html.escape(n)}" alt="frame {i}"></li>' for i, n in enumerate(names)
+        f'<li><pre>{html.escape(c)}</pre><img src="{html.escape(n)}" alt="frame {i}"></li>'
+        for i, (n, c) in enumerate(zip(names, captions))
     )
     # json.dumps then escaping "</" keeps captions from closing the script element
     return _PAGE.format(
+        status=html.escape(STATUS_NOTES[status], quote=False),
+        status_class=status.replace(" ", "-"),
         first=html.escape(names[0]),
         items=items,
         frames=json.dumps(names).replace("</", "<\\/"),
