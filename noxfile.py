@@ -13,6 +13,8 @@ wheel leaves out fails here. Environments are kept under ``.nox/`` and reused by
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 from importlib.util import find_spec
@@ -25,7 +27,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import pythons  # noqa: E402  (scripts/ is not a package)
 
 WHEEL_DIR = ROOT / ".nox" / "wheel"
-FOUND = pythons.find_all()
+# Under --parallel each session's process imports this file again: it takes what the first
+# import found instead of running every candidate interpreter once more.
+FOUND_VAR = "CHAINRULE_PYTHONS_FOUND"
+FOUND: dict[str, str | None] = json.loads(os.environ.get(FOUND_VAR, "{}")) or pythons.find_all()
+os.environ[FOUND_VAR] = json.dumps(FOUND)
 PRESENT = {version: path for version, path in FOUND.items() if path}
 
 nox.options.reuse_venv = "yes"
