@@ -8,12 +8,14 @@ DEMO_EXTRAS     := viz,examples
 NOTEBOOK_EXTRAS := notebooks
 DOCS_EXTRAS     := docs
 
-.PHONY: help setup dot browser web demo notebooks test quick lint format typecheck pytest bench docs clean
+.PHONY: help setup dot browser web demo notebooks test quick lint format typecheck pytest versions bench docs clean
 
 help:
 	@echo "make demo   - set up, then train the two-moons MLP and write plots + a rendered graph to $(OUT)/"
 	@echo "make notebooks - set up Jupyter, then open the tutorial notebooks (start with 00)"
-	@echo "make test   - set up, then lint, type-check, run the test suite and build the docs (strict)"
+	@echo "make test   - set up, then lint, type-check, run the test suite and build the docs (strict),"
+	@echo "             then the fast tests on each supported Python found here (make versions)"
+	@echo "make versions - the fast tests on each supported Python found here, from the built wheel"
 	@echo "make quick  - lint and the fast tests (not the notebooks, docs build, examples, benchmarks)"
 	@echo "make bench  - side-by-side benchmarks (writes docs/performance.md)"
 	@echo "make docs   - build the documentation site into site/"
@@ -70,12 +72,12 @@ notebooks: $(BIN)/.installed-notebooks dot
 	$(BIN)/jupyter notebook examples/notebooks/00_build_your_own_value.ipynb
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests examples benchmarks scripts
-	$(BIN)/ruff format --check src tests examples benchmarks scripts
+	$(BIN)/ruff check src tests examples benchmarks scripts noxfile.py
+	$(BIN)/ruff format --check src tests examples benchmarks scripts noxfile.py
 
 format: $(BIN)/.installed
-	$(BIN)/ruff check --fix src tests examples benchmarks scripts
-	$(BIN)/ruff format src tests examples benchmarks scripts
+	$(BIN)/ruff check --fix src tests examples benchmarks scripts noxfile.py
+	$(BIN)/ruff format src tests examples benchmarks scripts noxfile.py
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
@@ -83,7 +85,14 @@ typecheck: $(BIN)/.installed
 pytest: setup web
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
-test: setup lint typecheck pytest
+test: setup lint typecheck pytest versions
+
+# The fast tier on each supported Python this machine has (noxfile.py; scripts/pythons.py finds
+# them on PATH and in pyenv's versions folder), each in its own environment from the built wheel.
+# It prints which were found and which are absent; an absent one is not an error. Two at a time
+# on two cores: each run of pytest keeps one busy.
+versions: $(BIN)/.installed
+	$(BIN)/nox --parallel auto
 
 # Everyday loop: the tests not marked `slow` (pyproject.toml); `make test` runs them all.
 quick: setup lint
@@ -99,7 +108,7 @@ docs: $(BIN)/.installed-docs dot web
 	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) node_modules site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules site $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis .nox
 
 # `make docs` builds the playground into site/ too; this serves it (no file:// pages).
 .PHONY: playground

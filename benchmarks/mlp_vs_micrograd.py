@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 from functools import partial
 from typing import Any
 
@@ -36,6 +37,7 @@ def measure(repeats: int) -> dict[str, Any]:
         engines[name]["bytes_per_node"], engines[name]["nodes"] = bytes_per_node(value)
     ours, theirs = engines["chainrule"], engines[MICROGRAD]
     return {
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
         "workload": "MLP 2-16-16-1, 100 points, 3 SGD steps",
         "repeats": repeats,
         "engines": engines,
@@ -48,7 +50,7 @@ def measure(repeats: int) -> dict[str, Any]:
 
 def text(result: dict[str, Any]) -> list[str]:
     """The figures as the lines this script prints when run alone."""
-    lines = [f"{result['workload']} (min of {result['repeats']}), GC on"]
+    lines = [f"{result['workload']} (min of {result['repeats']}), GC on, {result['python']}"]
     for name, e in result["engines"].items():
         lines.append(f"  {name:<16} {e['time']:7.3f} s   {e['bytes_per_node']:6.0f} B/node "
                      f"({e['nodes']:.0f} nodes)   final loss {e['final_loss']:.6f}")  # fmt: skip
