@@ -392,9 +392,8 @@ def _record(f: Callable[..., Any], xs: tuple[float, ...]) -> _Tape:
     me = threading.get_ident()
 
     def on_node(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
-        if threading.get_ident() == me:
-            made[out] = parents
-            op_of[out] = op
+        made[out] = parents  # another thread's nodes are recorded too, but no output uses them
+        op_of[out] = op
 
     def on_read(node: Value, how: str, other: object, result: object) -> None:
         if threading.get_ident() != me or isinstance(result, BaseException):
@@ -501,10 +500,18 @@ def _literal(x: float) -> Expr:
     return f"float({str(x)!r})", _ATOM, 0
 
 
-def _binary(left: Expr, symbol: str, right: Expr, prec: int) -> Expr:
-    lt = left[0] if left[1] >= prec else f"({left[0]})"
-    rt = right[0] if right[1] > prec else f"({right[0]})"
-    return f"{lt} {symbol} {rt}", prec, 1 + max(left[2], right[2])
+def _infix(symbol: str, prec: int) -> Callable[[Expr, Expr], Expr]:
+    """The writer of ``left <symbol> right``, parenthesized only where Python needs it."""
+
+    def write(left: Expr, right: Expr) -> Expr:
+        lt = left[0] if left[1] >= prec else f"({left[0]})"
+        rt = right[0] if right[1] > prec else f"({right[0]})"
+        return f"{lt} {symbol} {rt}", prec, 1 + max(left[2], right[2])
+
+    return write
+
+
+_PLUS, _MINUS, _TIMES = _infix("+", _ADD), _infix("-", _ADD), _infix("*", _MUL)
 
 
 def _neg(x: Expr) -> Expr:
@@ -517,12 +524,13 @@ def _atom(name: str) -> Expr:
 
 @dataclass(frozen=True)
 class _Arith:
-    """An op written as Python arithmetic: its forward expression and, beside it, the
-    expression of each share ``g * d out / d input_i``, and which inputs that share reads."""
+    """An op written as Python arithmetic: its forward expression and, beside it, each share
+    ``g * d out / d input_i``: ``shares[i](g, input_j)`` for ``j = reads[i]``, or
+    ``shares[i](g)`` where ``reads[i]`` is None; a share of None is ``g`` itself."""
 
     forward: Callable[..., Expr]
-    shares: tuple[Callable[..., Expr], ...]
-    reads: tuple[tuple[int, ...], ...]
+    shares: tuple[Callable[..., Expr] | None, ...]
+    reads: tuple[int | None, ...]
 
 
 # The rows written as Python arithmetic: those whose forward *is* the operator (total on floats,
@@ -532,20 +540,13 @@ class _Arith:
 _ARITH: dict[Op, _Arith] = {
     op: row
     for op, fn, row in (
-        (ops.ADD, operator.add, _Arith(
-            lambda a, b: _binary(a, "+", b, _ADD),
-            (lambda g, a, b: g, lambda g, a, b: g), ((), ()))),
-        (ops.SUB, operator.sub, _Arith(
-            lambda a, b: _binary(a, "-", b, _ADD),
-            (lambda g, a, b: g, lambda g, a, b: _neg(g)), ((), ()))),
-        (ops.MUL, operator.mul, _Arith(
-            lambda a, b: _binary(a, "*", b, _MUL),
-            (lambda g, a, b: _binary(g, "*", b, _MUL), lambda g, a, b: _binary(g, "*", a, _MUL)),
-            ((1,), (0,)))),
-        (ops.NEG, operator.neg, _Arith(_neg, (lambda g, a: _neg(g),), ((),))),
+        (ops.ADD, operator.add, _Arith(_PLUS, (None, None), (None, None))),
+        (ops.SUB, operator.sub, _Arith(_MINUS, (None, _neg), (None, None))),
+        (ops.MUL, operator.mul, _Arith(_TIMES, (_TIMES, _TIMES), (1, 0))),
+        (ops.NEG, operator.neg, _Arith(_neg, (_neg,), (None,))),
     )
     if op.forward is fn
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -701,9 +702,9 @@ class _Program:
                 needed.update(map(source_of, prev))
                 needed.add(node)
                 continue
-            for parent, reads in zip(prev, row.reads):
-                if reads and parent.requires_grad:
-                    needed.update(source_of(prev[j]) for j in reads)
+            for parent, j in zip(prev, row.reads):
+                if j is not None and parent.requires_grad:
+                    needed.add(source_of(prev[j]))
         for g in self.guards:
             needed.update(o for o in g.operands if isinstance(o, Value))
         return needed
@@ -829,12 +830,14 @@ class _Writer:
             name = f"{own}_bar" if own.isidentifier() else f"{self.temp()}_bar"
             self.lines.append(f"    {name} = {g[0]}")
             g = (name, _ATOM, 0)
-        vals = [expr[p] for p in prev]
         row = _ARITH.get(op)  # type: ignore[arg-type]
         if row is not None and len(prev) == len(row.reads):
-            shares = [rule(g, *vals) if ok else g for rule, ok in zip(row.shares, want)]
+            shares = [
+                g if rule is None or not ok else rule(g) if j is None else rule(g, expr[prev[j]])
+                for rule, j, ok in zip(row.shares, row.reads, want)
+            ]
         else:
-            shares = self.masked_shares(node, g, vals)
+            shares = self.masked_shares(node, g, [expr[p] for p in prev])
         for p, ok, share in zip(prev, want, shares):
             if ok:
                 found = pending.get(p)
@@ -899,7 +902,7 @@ def _masked_share(g: Expr, d: str, partial: str = "") -> Expr:
     which leaves every sum as it was (x + -0.0 is x, for 0.0 too). ``partial`` is the call
     that gives ``d`` when no line has put it in a variable yet."""
     test = f"({d} := {partial})" if partial else d
-    product = _binary(g, "*", _atom(d), _MUL)
+    product = _TIMES(g, _atom(d))
     return f"-0.0 if {test} is MASKED else {product[0]}", _COND, 1 + product[2]
 
 
@@ -911,5 +914,5 @@ def _sum(terms: list[Expr], lines: list[str], temp: Callable[[], str]) -> Expr:
             t = temp()
             lines.append(f"    {t} = {total[0]}")
             total = _atom(t)
-        total = _binary(total, "+", term, _ADD)
+        total = _PLUS(total, term)
     return total
