@@ -42,11 +42,14 @@ outside the engine: ``how`` is the kind of read (``"data"``, ``"item"``, ``"bool
 the caller receives (the refusals: the TypeError raised). ``compile`` records guards here."""
 
 
-def read(node: Conveniences, how: str, other: object, result: Any) -> Any:
-    """The one door from a Value to a Python value: ``result``, after the read hooks saw it.
+def read(node: Conveniences, how: str = "data", other: object = None, result: Any = ...) -> Any:
+    """The one door from a Value to a Python value: ``result`` (by default, ``...``, the
+    number itself: this function is also the getter of ``.data``), after the read hooks saw it.
 
     The engine's own reads (``apply``, the reverse pass) use ``_data`` and never pass here.
     """
+    if result is ...:
+        result = node._data
     for hook in READ_HOOKS:
         hook(node, how, other, result)
     return result
@@ -70,10 +73,6 @@ def as_float(data: object, what: str = "Value()") -> float:
             f"{what} needs a number that fits a float (below 2**1024, about 1.8e308), got "
             f"{type(data).__name__} of {int(data).bit_length()} bits"  # type: ignore[call-overload]
         ) from None
-
-
-def _get_data(node: Conveniences) -> float:
-    return read(node, "data", None, node._data)  # type: ignore[no-any-return]
 
 
 def _set_data(node: Conveniences, data: object) -> None:
@@ -168,7 +167,7 @@ class Conveniences:
         @grad.setter
         def grad(self, grad: object) -> None: ...
     else:
-        data = property(_get_data, _set_data, doc="The number, a float.")
+        data = property(read, _set_data, doc="The number, a float.")
         grad = property(operator.attrgetter("_grad"), _set_grad, doc="The adjoint d root / d node.")
 
     @property
