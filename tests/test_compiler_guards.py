@@ -405,3 +405,29 @@ def test_a_random_graph_run_reads_many_guards_cheaply() -> None:
     cf = compile(f)
     cf(0.5, -0.5, 1.5)
     assert isinstance(cf.source, str) and cf.traces == 1
+
+
+# --- leaves: read per call when anything else holds them, literals when only f's run does ---
+
+
+def test_leaves_held_outside_f_are_read_per_call() -> None:
+    box = {"c": Value(1.0, requires_grad=False)}
+    row = [Value(3.0, requires_grad=False)]
+
+    class Model:
+        w = Value(2.0)
+
+    model = Model()
+
+    def f(x: Value) -> Value:
+        made_here = Value(5.0)  # only this run holds it: a literal
+        return x * box["c"] + x * model.w + x * row[0] + x * made_here + x * 0.25
+
+    cf = compile(f)
+    assert cf(1.0)[0] == 11.25
+    assert [id(p) for p in cf.parameters] == [id(model.w)]
+    assert "5.0" in cf.source and "0.25" in cf.source
+    box["c"].data, model.w.data, row[0].data = 10.0, 20.0, 30.0
+    model.w.grad = 0.0
+    assert_engine(cf, f, 1.5)
+    assert cf(1.0)[0] == 65.25 and cf.traces == 1

@@ -381,6 +381,7 @@ class _Tape:
     inputs: list[Value] = field(default_factory=list)
     outputs: list[Value] = field(default_factory=list)  # the root, then f's extra outputs
     aux: Any = None
+    uses: Counter[Value] = field(default_factory=Counter)  # how often each node is a parent
     literals: set[Value] = field(default_factory=set)  # leaves only the run itself holds
     held: set[Value] = field(default_factory=set)  # leaves held elsewhere too: they may change
 
@@ -432,22 +433,28 @@ def _held_by_the_run_only(tape: _Tape) -> tuple[set[Value], set[Value]]:
     Each leaf's references are counted: those the record holds, plus a fixed number that a
     fresh probe, held the same way, shows. Returns the literals and the other leaves.
     """
-    known = Counter(chain.from_iterable(tape.made.values()))
-    known.update(tape.outputs)
-    known.update(chain.from_iterable(tape.detached.items()))
-    known.update(r.other for r in tape.reads if isinstance(r.other, Value))
-    known.update(r.node for r in tape.reads)
+    uses = tape.uses = Counter(chain.from_iterable(tape.made.values()))  # the forward's too
+    others = [
+        *tape.outputs,
+        *chain.from_iterable(tape.detached.items()),
+        *(r.node for r in tape.reads),
+        *(r.other for r in tape.reads if isinstance(r.other, Value)),
+    ]
+    more = Counter(map(id, others))  # by id: the count holds no reference itself
     probe = Value(0.0)
-    known[probe] = 0
+    uses.update(dict.fromkeys([*others, probe], 0))  # a key (count 0), as every leaf is
+    del others
     inputs = set(tape.inputs)
     leaves = dict.fromkeys(
-        p for p in chain([probe], known) if p not in tape.made and p not in inputs
+        p for p in chain([probe], uses) if p not in tape.made and p not in inputs
     )
     del probe
-    extra = [sys.getrefcount(leaf) - known[leaf] for leaf in leaves]
+    extra = [sys.getrefcount(leaf) - uses[leaf] - more[id(leaf)] for leaf in leaves]
     literals = {leaf for leaf, n in zip(leaves, extra) if n == extra[0]}
     held = set(leaves) - literals
-    literals.discard(next(iter(leaves)))  # the probe
+    probe = next(iter(leaves))
+    literals.discard(probe)
+    del uses[probe]
     return literals, held
 
 
@@ -738,8 +745,7 @@ class _Writer:
         self.op_ids: dict[Op, int] = {}
         self.count = 0
         self.needed = program.needed()
-        parents = program.parents
-        self.uses = Counter(chain.from_iterable(parents[n] for n in program.order))
+        self.uses = program.tape.uses
         self.pending: dict[Value, list[Expr]] = {}  # each adjoint's shares, written so far
         args = list(names)
         for k, leaf in enumerate(program.externals):
