@@ -84,7 +84,8 @@ Two forms of call:
   ``f`` may return ``(loss, outputs)``, ``outputs`` a list of Values: ``step()`` then returns
   ``(loss, [floats])``.
 
-Tracing installs hooks the engine calls in every thread; they ignore other threads.
+Tracing installs hooks that the engine calls in every thread: nodes other threads make meanwhile
+are recorded but feed no output, and their reads are ignored.
 """
 
 from __future__ import annotations
