@@ -431,3 +431,17 @@ def test_leaves_held_outside_f_are_read_per_call() -> None:
     model.w.grad = 0.0
     assert_engine(cf, f, 1.5)
     assert cf(1.0)[0] == 65.25 and cf.traces == 1
+
+
+def test_a_call_the_engine_answers_runs_f_once() -> None:
+    calls: list[float] = []
+    w = Value(2.0)
+    w.register_hook(lambda g: g)
+
+    def f(x: Value) -> Value:
+        calls.append(x.data)  # a number read: f runs on every call anyway, once
+        return x * w
+
+    cf = compile(f)
+    assert cf(3.0) == (6.0, (2.0,)) and cf(4.0) == (8.0, (2.0,))
+    assert calls == [3.0, 4.0] and w.grad == 7.0

@@ -223,15 +223,16 @@ class CompiledFunction:
     def __call__(self, *xs: object) -> Any:
         args = _arguments(xs)
         found = None if anomaly.STATE.active else self._compiled(args)
-        if found is None:  # the engine answers this call: see the module's docstring
-            return self._by_engine(args)
+        if not isinstance(found, tuple):  # the engine answers this call: see the docstring
+            return self._by_engine(args, found)
         trace, (value, grads, learned_grads, *extras) = found
         for p, g in zip(trace.learned, learned_grads):
             p._grad = p._grad + g  # a float into a float: backward()'s += on the slot
         return _result(args, value, grads, extras, trace.aux)
 
-    def _compiled(self, xs: tuple[float, ...]) -> tuple[_Trace, tuple[Any, ...]] | None:
-        """The trace that fits this call and what its code returned; None to use the engine."""
+    def _compiled(self, xs: tuple[float, ...]) -> tuple[_Trace, tuple[Any, ...]] | _Tape | None:
+        """The trace that fits this call and what its code returned; else the engine answers
+        (given the run of ``f`` at ``xs`` made here, if one was)."""
         tape: _Tape | None = None  # f run again, for the traces whose graph must be checked
         missed: list[str] = []  # where the reads that decided otherwise were made
         for trace in self._cache:
@@ -241,7 +242,7 @@ class CompiledFunction:
             if ext and tuple(map(_FLAG, ext)) != trace.flags:
                 continue
             if ext and any(map(_HOOKS, ext)):
-                return None  # hooks run as backward() runs them
+                return tape  # hooks run as backward() runs them
             if trace.signature is not None:
                 tape = tape or _record(self.f, xs)
                 if _Program(tape).signature != trace.signature:
@@ -254,17 +255,18 @@ class CompiledFunction:
             if trace is not self._cache[0]:
                 self._cache.remove(trace)
                 self._cache.insert(0, trace)
-            return (trace, out) if _finite_or_inf(out) else None
+            return (trace, out) if _finite_or_inf(out) else tape
         if len(self._cache) >= self.cache_limit:
             raise self._changed(xs, missed)
+        tape = tape or _record(self.f, xs)
         trace = self._trace(xs, tape)
         self._cache.insert(0, trace)
         if any(map(_HOOKS, trace.externals)):
-            return None
+            return tape
         out = trace.code(*xs, *map(_DATA, trace.externals))
         if type(out) is int:
             raise RuntimeError(f"{_name(self.f)} decided differently on one input, twice")
-        return (trace, out) if _finite_or_inf(out) else None
+        return (trace, out) if _finite_or_inf(out) else tape
 
     def _changed(self, xs: tuple[float, ...], missed: list[str]) -> TraceChangedError:
         shown = ", ".join(map(repr, xs[:4])) + (", ..." if len(xs) > 4 else "")
@@ -276,9 +278,8 @@ class CompiledFunction:
             "maximum, clamp, ...), or compile with a larger cache_limit."
         )
 
-    def _trace(self, xs: tuple[float, ...], tape: _Tape | None) -> _Trace:
+    def _trace(self, xs: tuple[float, ...], tape: _Tape) -> _Trace:
         with _collector_paused():
-            tape = tape or _record(self.f, xs)
             program = _Program(tape)
             source, used = program.generate(_input_names(self.f, len(xs)))
         namespace: dict[str, Any] = {"__builtins__": {"float": float}, **used}
@@ -298,15 +299,18 @@ class CompiledFunction:
             signature=program.signature if program.numbers else None,
         )
 
-    def _by_engine(self, xs: tuple[float, ...]) -> Any:
-        """This call on the engine: ``f`` on Values, then ``backward()``."""
-        leaves = [Value(x) for x in xs]
-        with enable_grad():
-            outputs, aux = _outputs(self.f(*leaves))
-        if outputs[0].requires_grad:
-            outputs[0].backward()
-        grads = tuple(leaf._grad for leaf in leaves)
-        return _result(xs, outputs[0]._data, grads, [o._data for o in outputs[1:]], aux)
+    def _by_engine(self, xs: tuple[float, ...], run: _Tape | None) -> Any:
+        """This call on the engine: ``f`` on Values (unless ``run`` did it), then
+        ``backward()``."""
+        if run is None:
+            run = _Tape(inputs=[Value(x) for x in xs])
+            with enable_grad():
+                run.outputs, run.aux = _outputs(self.f(*run.inputs))
+        root = run.outputs[0]
+        if root.requires_grad:
+            root.backward()
+        grads = tuple(leaf._grad for leaf in run.inputs)
+        return _result(xs, root._data, grads, [o._data for o in run.outputs[1:]], run.aux)
 
 
 def _result(xs: tuple[float, ...], value: float, grads: tuple[float, ...], extras: list[float],
@@ -409,7 +413,7 @@ def _record(f: Callable[..., Any], xs: tuple[float, ...]) -> _Tape:
     engine.READ_HOOKS.append(on_read)
     try:
         tape.inputs = [Value(x) for x in xs]
-        with enable_grad():
+        with enable_grad(), _collector_paused():
             tape.outputs, tape.aux = _outputs(f(*tape.inputs))
     finally:
         engine.NODE_HOOKS.remove(on_node)
