@@ -843,19 +843,16 @@ class _Writer:
             g = (name, _ATOM, 0)
         row = _ARITH.get(op)  # type: ignore[arg-type]
         if row is not None and len(prev) == len(row.reads):
-            shares = [
-                g if rule is None or not ok else rule(g) if j is None else rule(g, expr[prev[j]])
-                for rule, j, ok in zip(row.shares, row.reads, want)
-            ]
+            for p, ok, rule, k in zip(prev, want, row.shares, row.reads):
+                if ok:
+                    share = g if rule is None else rule(g) if k is None else rule(g, expr[prev[k]])
+                    pending.setdefault(p, []).append(share)
         else:
-            shares = self.masked_shares(node, g, [expr[p] for p in prev])
-        for p, ok, share in zip(prev, want, shares):
-            if ok:
-                found = pending.get(p)
-                if found is None:
-                    pending[p] = [share]
-                else:
-                    found.append(share)
+            for p, ok, share in zip(
+                prev, want, self.masked_shares(node, g, [expr[p] for p in prev])
+            ):
+                if ok:
+                    pending.setdefault(p, []).append(share)
 
     def masked_shares(self, node: Value, g: Expr, vals: list[Expr]) -> list[Expr]:
         """The shares of a node whose partials ``L<k>`` gives when the code runs."""
