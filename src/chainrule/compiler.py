@@ -255,7 +255,7 @@ class CompiledFunction:
             if trace is not self._cache[0]:
                 self._cache.remove(trace)
                 self._cache.insert(0, trace)
-            return (trace, out) if _finite_or_inf(out) else tape
+            return (trace, out) if _no_nan(out) else tape
         if len(self._cache) >= self.cache_limit:
             raise self._changed(xs, missed)
         tape = tape or _record(self.f, xs)
@@ -266,7 +266,7 @@ class CompiledFunction:
         out = trace.code(*xs, *map(_DATA, trace.externals))
         if type(out) is int:
             raise RuntimeError(f"{_name(self.f)} decided differently on one input, twice")
-        return (trace, out) if _finite_or_inf(out) else tape
+        return (trace, out) if _no_nan(out) else tape
 
     def _changed(self, xs: tuple[float, ...], missed: list[str]) -> TraceChangedError:
         shown = ", ".join(map(repr, xs[:4])) + (", ..." if len(xs) > 4 else "")
@@ -324,7 +324,7 @@ def _result(xs: tuple[float, ...], value: float, grads: tuple[float, ...], extra
     return loss, (list(extras) if aux == "list" else extras[0])
 
 
-def _finite_or_inf(out: tuple[Any, ...]) -> bool:
+def _no_nan(out: tuple[Any, ...]) -> bool:
     """No gradient is nan: else an inf partial may have met a path the engine passes nothing
     along (the code adds -0.0 for it, and 0.0 * inf is nan), so the engine must decide."""
     total = sum(out[1]) + sum(out[2])
