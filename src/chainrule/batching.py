@@ -1,0 +1,762 @@
+"""Batched programs: a per-example function traced once, run over a whole batch on numpy.
+
+>>> import numpy as np
+>>> from chainrule import MLP, batched, losses
+>>> model = MLP(2, [4, 1], seed=0)
+>>> step = batched(lambda x, y: losses.mse(model(x), y))
+>>> X, Y = np.array([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]]), np.array([1.0, 0.0, -1.0])
+>>> per_example = step(X, Y)          # one loss per example, shape (3,)
+>>> per_example.shape
+(3,)
+
+``step(X, Y)`` also adds the mean (``reduction="mean"``) or the sum (``"sum"``) over the
+batch of every parameter's gradient to its ``.grad``, so ``optimizer.step()`` follows as in
+the per-example training loop. ``f`` is the function one would write for one example, as for
+:func:`~chainrule.compile`: its arguments are one example's numbers (a Value, or nested lists
+of Values for an example that is an array); the Values it reaches but did not make are the
+shared parameters, read on every call.
+
+``in_axes`` says, as ``jax.vmap`` does, which arguments are batched (``0``: along their first
+axis; any int: along that axis) and which are the same for every example (``None``).
+``argnums`` asks for per-example gradients with respect to those arguments: the call then
+returns ``(outputs, grads)``. ``f`` may return ``(loss, extras)`` with extras a Value or a
+list of Values (a model's logits): the call then returns ``(losses, extras)`` too, the extras
+as an array of shape ``(batch,)`` or ``(batch, k)``.
+
+How the program is made. The first call runs ``f`` on the first example's numbers and records
+every node ``apply`` makes (:data:`chainrule.engine.NODE_HOOKS`). The record becomes one
+Python function over arrays:
+
+* forward: each node's operation on whole arrays, from the op's row in
+  :data:`chainrule.array_ops.ARRAY_FORMS` (``+``, ``-``, ``*`` and negation as arithmetic);
+* backward: written by the engine's own reverse pass, :func:`~chainrule.engine.adjoints`, run on
+  the traced graph with a ``visit`` callback, node by node in its order, so each per-example
+  adjoint is the sum of the same shares as ``backward()``'s. A parameter's share is summed over
+  the batch where it arises (``g @ x`` for a weight's ``g * x``).
+
+Python control flow on a number is guarded. Every read of an input-dependent number while
+tracing (``.data``, ``.item()``, ``bool``, a comparison, a format) is evaluated again over the
+whole batch on every call: when examples disagree with the traced one, :class:`BranchError`
+names the line (one program never runs one example's branch for all); when every example
+disagrees the same way (a parameter crossed a threshold), ``f`` is traced again.
+
+Numbers: float64 throughout. A domain error names the example (``log is undefined at x=-1.0
+(needs x > 0), in example 3 of the batch``); overflow is inf; numpy's warnings stay inside.
+"""
+
+from __future__ import annotations
+
+import gc
+import operator
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from chainrule import engine
+from chainrule.array_ops import MASKED, form_of, share
+from chainrule.engine import Value
+from chainrule.grad_mode import enable_grad
+from chainrule.ops import HandWrittenOp, Op
+
+__all__ = ["BatchedFunction", "BranchError", "batched"]
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+_ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1  # precedence, to parenthesize only where Python needs
+_MAX_DEPTH = 60  # deepest expression on one line (Python's compiler recurses)
+
+
+class BranchError(ValueError):
+    """Examples of one batch take different branches of ``f``'s Python control flow."""
+
+
+def batched(f: Callable[..., Any], in_axes: int | None | Sequence[int | None] = 0, *,
+            argnums: int | Sequence[int] = (), reduction: str = "mean") -> BatchedFunction:  # fmt: skip
+    """``f(*one_example) -> Value`` as one array program over a batch of examples.
+
+    ``in_axes`` (one entry per argument, or one for all): the axis an argument is batched
+    along, or None for an argument shared by every example. Each call returns the per-example
+    outputs and adds each parameter's gradient, averaged (``reduction="mean"``) or summed
+    (``"sum"``) over the batch, to its ``.grad``. ``argnums``: arguments whose per-example
+    gradients the call returns too.
+    """
+    return BatchedFunction(f, in_axes, argnums=argnums, reduction=reduction)
+
+
+class _Read(NamedTuple):
+    """One read of a node's number while tracing: ``how`` (``"data"``, ``"bool"``, ``"<"``,
+    ...), the other operand of a comparison, what the read gave, and the user's line."""
+
+    node: Value
+    how: str
+    other: Any
+    result: Any
+    where: str
+
+
+class BatchedFunction:
+    """``f`` traced once into an array program; see :func:`batched`. ``.source`` shows it."""
+
+    def __init__(self, f: Callable[..., Any], in_axes: int | None | Sequence[int | None] = 0,
+                 *, argnums: int | Sequence[int] = (), reduction: str = "mean") -> None:  # fmt: skip
+        if not callable(f):
+            raise TypeError(f"batched needs a function, got {type(f).__name__} {f!r}")
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.f = f
+        self.in_axes = in_axes
+        self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.reduction = reduction
+        self._code: Callable[..., Any] | None = None
+        self._key: tuple[Any, ...] = ()
+        self._source = ""
+        self._externals: list[Value] = []  # leaves f reaches but did not make, read per call
+        self._learned: list[Value] = []  # those of them that receive a gradient
+        self._aux: Any = None  # how f's extra outputs are shaped (None: f returns a Value)
+        self.__doc__ = getattr(f, "__doc__", None)
+
+    @property
+    def source(self) -> str:
+        """The generated program (trace first by calling the function once)."""
+        if self._code is None:
+            raise RuntimeError("nothing traced yet: call the batched function once")
+        return self._source
+
+    @property
+    def parameters(self) -> list[Value]:
+        """The leaves ``f`` closes over whose ``.grad`` each call accumulates."""
+        return list(self._learned)
+
+    def __call__(self, *args: Any) -> Any:
+        arrays, axes, n = self._arrays(args)
+        key = (tuple(a.shape[1:] if b else a.shape for a, b in zip(arrays, axes)), axes)
+        if self._code is None or key != self._key:
+            self._trace(arrays, axes, key)
+        try:
+            results = self._run(arrays, axes, n)
+        except _Retrace:  # every example left the traced branch the same way: trace again
+            self._trace(arrays, axes, key)
+            results = self._run(arrays, axes, n)
+        out, aux, grads, learned = results
+        scale = 1.0 / n if self.reduction == "mean" else 1.0
+        for p, total in zip(self._learned, learned):
+            p.grad = p.grad + float(total) * scale
+        return self._shaped(out, aux, grads, arrays, axes, n)
+
+    def _run(self, arrays: list[Any], axes: tuple[bool, ...], n: int) -> Any:
+        leaves: list[Any] = []
+        for a, is_batched in zip(arrays, axes):
+            if is_batched:
+                leaves.extend(np.ascontiguousarray(a.reshape(n, -1).T))  # one row per number
+            else:
+                leaves.extend(float(v) for v in a.ravel())
+        assert self._code is not None
+        with np.errstate(all="ignore"):  # overflow is inf, 0 * inf is nan: IEEE, as the rows
+            return self._code(n, *leaves, *[p.data for p in self._externals])
+
+    def _shaped(self, out: Any, aux: Any, grads: Any, arrays: list[Any],
+                axes: tuple[bool, ...], n: int) -> Any:  # fmt: skip
+        """The call's results as arrays: one row per example."""
+        outputs = np.array(np.broadcast_to(out, (n,)))
+        results: list[Any] = [outputs]
+        if self.argnums:
+            flat = iter(grads)
+            per_arg = []
+            for i, (a, is_batched) in enumerate(zip(arrays, axes)):
+                shape = a.shape[1:] if is_batched else a.shape
+                if i in self.argnums:
+                    size = int(np.prod(shape))
+                    cols = [np.broadcast_to(next(flat), (n,)) for _ in range(size)]
+                    per_arg.append(np.stack(cols, axis=-1).reshape((n, *shape)))
+            results.append(tuple(per_arg) if len(per_arg) > 1 else per_arg[0])
+        if self._aux is not None:
+            cols = [np.broadcast_to(x, (n,)) for x in aux]
+            results.append(np.stack(cols, axis=-1) if self._aux == "list" else np.array(cols[0]))
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def _arrays(self, args: tuple[Any, ...]) -> tuple[list[Any], tuple[bool, ...], int]:
+        """The arguments as float64 arrays, batch axis first, and the batch size."""
+        axes = self.in_axes
+        axes_list = list(axes) if isinstance(axes, (list, tuple)) else [axes] * len(args)
+        if len(axes_list) != len(args):
+            raise TypeError(f"in_axes has {len(axes_list)} entries for {len(args)} arguments")
+        for i in self.argnums:
+            if not 0 <= i < len(args):
+                raise ValueError(f"argnums names argument {i}, but f got {len(args)} arguments")
+        arrays: list[Any] = []
+        sizes: set[int] = set()
+        for i, (arg, axis) in enumerate(zip(args, axes_list)):
+            a = np.asarray(arg)
+            if a.dtype.kind not in "iuf":
+                raise TypeError(
+                    f"batched takes arrays of real numbers, got {a.dtype} for argument {i}"
+                )
+            a = a.astype(np.float64)
+            if axis is not None:
+                if isinstance(axis, bool) or not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+                    raise ValueError(
+                        f"in_axes[{i}] = {axis!r} is no axis of argument {i} (shape {a.shape})"
+                    )
+                a = np.moveaxis(a, axis, 0)
+                sizes.add(a.shape[0])
+            arrays.append(a)
+        if not sizes:
+            raise ValueError("batched needs at least one batched argument (in_axes all None)")
+        if len(sizes) > 1:
+            raise ValueError(f"batched arguments disagree on the batch size: {sorted(sizes)}")
+        n = sizes.pop()
+        if n == 0:
+            raise ValueError("the batch is empty: batched needs at least one example")
+        return arrays, tuple(axis is not None for axis in axes_list), n
+
+    def _trace(self, arrays: list[Any], axes: tuple[bool, ...], key: tuple[Any, ...]) -> None:
+        inputs: list[Value] = []
+        examples = []
+        for i, (a, is_batched) in enumerate(zip(arrays, axes)):
+            first = a[0] if is_batched else a
+            leaves = [Value(float(v), requires_grad=i in self.argnums) for v in first.ravel()]
+            inputs.extend(leaves)
+            examples.append(_nest(leaves, first.shape))
+        batched_inputs = {
+            leaf for leaf, b in zip(inputs, _flags(arrays, axes)) if b
+        }
+        was_enabled = gc.isenabled()
+        gc.disable()  # a trace holds many objects and no cycles: the collector would only walk
+        try:
+            with _tracing(inputs) as tape:
+                self._aux = _run(self.f, examples, tape)
+            program = _Program(tape, inputs, batched_inputs)
+            self._source, namespace = program.generate(self.f)
+        finally:
+            if was_enabled:
+                gc.enable()
+        exec(compile(self._source, f"<chainrule.batched {_name(self.f)}>", "exec"), namespace)
+        self._code = namespace["program"]
+        self._externals = program.externals
+        self._learned = [p for p in program.externals if p.requires_grad]
+        self._key = key
+
+
+def _flags(arrays: list[Any], axes: tuple[bool, ...]) -> Iterator[bool]:
+    """For each number of one example, in order: is it batched?"""
+    for a, is_batched in zip(arrays, axes):
+        size = int(np.prod(a.shape[1:] if is_batched else a.shape))
+        yield from [is_batched] * size
+
+
+def _nest(leaves: list[Value], shape: tuple[int, ...]) -> Any:
+    """One example's leaves shaped as its numbers: a Value, a list, a list of lists, ..."""
+    if not shape:
+        return leaves[0]
+    size = len(leaves) // shape[0] if shape[0] else 0
+    return [_nest(leaves[i * size : (i + 1) * size], shape[1:]) for i in range(shape[0])]
+
+
+def _name(f: Callable[..., Any]) -> str:
+    return getattr(f, "__qualname__", None) or repr(f)
+
+
+class _Retrace(Exception):
+    """Raised by a guard when every example left the traced branch the same way."""
+
+
+class _Tape:
+    """What one run of ``f`` did: every node made, every detach, every leaf created, every
+    read of an input-dependent number."""
+
+    def __init__(self, inputs: list[Value]) -> None:
+        self.made: dict[Value, tuple[Value, ...]] = {}  # node -> its parents, in making order
+        self.op_of: dict[Value, Op] = {}
+        self.detached: dict[Value, Value] = {}  # x.detach() -> x
+        self.created: set[Value] = set()  # leaves made by Value(...) during the run
+        self.varying: set[Value] = set(inputs)  # nodes whose number depends on the inputs
+        self.reads: list[_Read] = []
+        self.outputs: list[Value] = []  # the root, then f's extra outputs
+
+    def varies(self, x: object) -> bool:
+        """Whether ``x`` is a node whose number can differ between examples or calls: one
+        computed from the inputs, or a leaf ``f`` did not make (a parameter)."""
+        if not isinstance(x, Value):
+            return False
+        return x in self.varying or (x not in self.made and x not in self.created)
+
+
+def _where() -> str:
+    """file:line of the innermost caller outside chainrule (the user's line)."""
+    frame = sys._getframe(2)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+_WATCHED = {
+    "item": "item", "__bool__": "bool", "__format__": "format",
+    "__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
+}  # fmt: skip
+
+
+@contextmanager
+def _tracing(inputs: list[Value]) -> Iterator[_Tape]:
+    """Record, while ``f`` runs, the nodes ``apply`` makes, detaches, new leaves and every read
+    of an input-dependent number (``.data`` and the methods of :data:`_WATCHED`).
+
+    Swaps class attributes of ``Value`` for the duration: not thread-safe, so do not build
+    graphs in other threads while a function is traced.
+    """
+    tape = _Tape(inputs)
+    slot = Value.data  # the property Value inherits
+    init, detach = Value.__init__, Value.detach
+
+    def hook(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
+        tape.made[out] = parents
+        tape.op_of[out] = op
+        if any(tape.varies(p) for p in parents):
+            tape.varying.add(out)
+
+    def read(node: Value, how: str, other: Any, result: Any) -> None:
+        if tape.varies(node) or tape.varies(other):
+            tape.reads.append(_Read(node, how, other, result, _where()))
+
+    def get(node: Value) -> float:
+        value: float = slot.__get__(node, Value)
+        read(node, "data", None, value)
+        return value
+
+    def watch(name: str, how: str) -> Callable[..., Any]:
+        original = getattr(Value, name)
+
+        def watched(self: Value, *args: Any) -> Any:
+            result = original(self, *args)
+            if result is not NotImplemented:
+                read(self, how, args[0] if args and how != "format" else None, result)
+            return result
+
+        return watched
+
+    def new_init(self: Value, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        tape.created.add(self)
+
+    def new_detach(self: Value) -> Value:
+        out = detach(self)
+        tape.created.discard(out)
+        tape.detached[out] = self
+        if tape.varies(self):
+            tape.varying.add(out)
+        return out
+
+    swapped = {name: watch(name, how) for name, how in _WATCHED.items()}
+    swapped.update(data=property(get, slot.__set__), __init__=new_init, detach=new_detach)
+    for name, attr in swapped.items():
+        setattr(Value, name, attr)
+    engine.NODE_HOOKS.append(hook)
+    try:
+        yield tape
+    finally:
+        engine.NODE_HOOKS.remove(hook)
+        for name in swapped:
+            if name in vars(Value):
+                delattr(Value, name)
+        Value.__init__ = init  # type: ignore[method-assign]
+
+
+def _run(f: Callable[..., Any], examples: list[Any], tape: _Tape) -> Any:
+    """Run ``f`` on the first example; return how its extra outputs are shaped (None if none)."""
+    try:
+        with enable_grad():
+            result = f(*examples)
+    except (ValueError, ArithmeticError) as error:
+        if isinstance(error, BranchError) or "example" in str(error):
+            raise
+        raise type(error)(f"{error}, in example 0 of the batch") from error
+    aux: Any = None
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
+        result, extra = result
+        aux = "list" if isinstance(extra, list) else "value"
+        extras = extra if isinstance(extra, list) else [extra]
+        for e in extras:
+            if not isinstance(e, Value):
+                raise TypeError(
+                    f"batched: f's second output must be a Value or a list of Values, "
+                    f"got {type(e).__name__} {e!r}"
+                )
+        tape.outputs = [result, *extras]
+    elif isinstance(result, Value):
+        tape.outputs = [result]
+    else:
+        raise TypeError(
+            f"batched needs f to return a Value (or a Value and a list of Values), "
+            f"got {type(result).__name__}"
+        )
+    return aux
+
+
+# --- the generated program ---
+
+
+class _E(NamedTuple):
+    """An expression of the generated program: its text, precedence, nesting depth, whether
+    it is an array over the batch, and (for a product's share) its two factors."""
+
+    text: str
+    prec: int = _ATOM
+    depth: int = 0
+    batched: bool = False
+    factors: tuple[_E, _E] | None = None
+
+
+def _literal(x: float) -> _E:
+    text = repr(x) if x == x and abs(x) != float("inf") else ("nan" if x != x else f"{x}")
+    return _E(text, _UNARY if text.startswith("-") else _ATOM)
+
+
+def _binary(left: _E, symbol: str, right: _E, prec: int) -> _E:
+    lt = left.text if left.prec >= prec else f"({left.text})"
+    rt = right.text if right.prec > prec else f"({right.text})"
+    depth = 1 + max(left.depth, right.depth)
+    return _E(f"{lt} {symbol} {rt}", prec, depth, left.batched or right.batched)
+
+
+def _neg(x: _E) -> _E:
+    text = x.text if x.prec >= _UNARY else f"({x.text})"
+    return _E(f"-{text}", _UNARY, 1 + x.depth, x.batched)
+
+
+_PRECEDENCE = {"+": _ADD, "-": _ADD, "*": _MUL}
+
+
+class _Guard:
+    """One read of the trace, evaluated again over the batch on every call."""
+
+    def __init__(self, read: _Read, name: str) -> None:
+        self.how, self.result, self.where, self.name = read.how, read.result, read.where, name
+        self.traced = read.node._data  # the number example 0 gave
+
+    def __call__(self, value: Any, other: Any = None) -> None:
+        if self.how in ("data", "item", "format"):
+            same = (value == self.traced) | (np.isnan(value) & np.isnan(self.traced))
+        elif self.how == "bool":
+            same = (value != 0.0) == self.result
+        else:
+            compare = _COMPARE[self.how]
+            same = compare(value, other) == self.result
+        if np.all(same):
+            return
+        if not np.any(same):
+            raise _Retrace
+        differ = np.flatnonzero(~np.broadcast_to(same, np.shape(value)))
+        shown = ", ".join(str(i) for i in differ[:5]) + (", ..." if len(differ) > 5 else "")
+        raise BranchError(
+            f"{self.name}: the Python code at {self.where} reads a number ({self.describe()}) "
+            f"and the examples of this batch disagree on it: example 0 (traced) and examples "
+            f"{shown} take different branches, and one program runs one graph for every "
+            "example. Write the choice as an operation (relu, abs, maximum, minimum, clamp), "
+            "or batch the examples of each branch separately."
+        )
+
+    def describe(self) -> str:
+        if self.how in ("data", "item", "format"):
+            return f"{self.how} gave {self.traced!r} for example 0"
+        return f"'{self.how}' gave {self.result!r} for example 0"
+
+
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}  # fmt: skip
+
+
+class _Program:
+    """A traced run of ``f`` as an array program: inputs, parameters, literals, operations.
+
+    Nodes are taken in the order ``f`` made them, keeping those the outputs and the guarded
+    reads depend on. A node *varies* when it depends on an input or on a leaf made outside
+    ``f`` (a parameter, read on every call); the others are literals. A node is *batched*
+    (an array with one number per example) when it depends on a batched input.
+    """
+
+    def __init__(self, tape: _Tape, inputs: list[Value], batched_inputs: set[Value]) -> None:
+        self.tape = tape
+        self.inputs = {leaf: i for i, leaf in enumerate(inputs)}
+        made, source_of = tape.made, self.source_of
+        self.parents = {n: tuple(source_of(p) for p in ps) for n, ps in made.items()}
+        self.outputs = [source_of(o) for o in tape.outputs]
+        self.reads = tape.reads
+        live = set(self.outputs)
+        for r in self.reads:
+            live.update(source_of(x) for x in (r.node, r.other) if isinstance(x, Value))
+        for node in reversed(made):
+            if node in live:
+                live.update(self.parents[node])
+        self.order = [node for node in made if node in live]  # the nodes to compute, in order
+        self.externals: list[Value] = []
+        self.kind: dict[Value, str] = {}  # a leaf's kind: "input", "literal" or "external"
+        self.varies: set[Value] = set(self.inputs)
+        self.batched: set[Value] = set(batched_inputs)
+        for leaf in chain(inputs, chain.from_iterable(self.parents[n] for n in self.order), live):
+            if leaf not in made and leaf not in self.kind and leaf in live:
+                self._classify(leaf)  # in the order f first used them: p0, p1, ...
+        self._check_nodes()
+        wanted = [*self.inputs, *self.externals]
+        self.wants = {leaf for leaf in wanted if leaf.requires_grad}  # a gradient reaches them
+        for node in self.order:
+            if node.grad_fn is not None and not self.wants.isdisjoint(node._prev):
+                self.wants.add(node)
+
+    def source_of(self, node: Value) -> Value:
+        """``node`` with detach() seen through: a detached copy is its source's number."""
+        while node in self.tape.detached:
+            node = self.tape.detached[node]
+        return node
+
+    def _classify(self, leaf: Value) -> None:
+        """A node ``f`` did not make: an argument, a literal, or a leaf read on every call."""
+        if leaf._hooks:
+            raise ValueError(f"batched does not support hooks (register_hook), found on {leaf!r}")
+        if leaf in self.inputs:
+            kind = "input"
+        elif leaf.grad_fn is not None:
+            raise ValueError(
+                f"batched cannot use {leaf!r} (made by {leaf.grad_fn!r}): f uses a node "
+                "computed before f was called; compute it inside f, from its arguments and "
+                "leaf parameters"
+            )
+        elif leaf in self.tape.created:
+            kind = "literal"
+        else:
+            kind = "external"
+            self.externals.append(leaf)
+            self.varies.add(leaf)
+        self.kind[leaf] = kind
+
+    def _check_nodes(self) -> None:
+        """Which nodes vary or are batched; refuse what one array program cannot compute."""
+        for node in self.order:
+            parents = self.parents[node]
+            if not self.varies.isdisjoint(parents):
+                self.varies.add(node)
+            if not self.batched.isdisjoint(parents):
+                self.batched.add(node)
+            op = self.tape.op_of[node]
+            if node._hooks:
+                raise ValueError(f"batched does not support hooks (register_hook), found on {node!r}")
+            if node not in self.varies:
+                continue
+            if isinstance(op, HandWrittenOp):
+                raise ValueError(
+                    f"batched cannot run the node made by {op!r}: it has a hand-written "
+                    "backward (a custom Function or a checkpoint) whose saved numbers belong "
+                    "to one example; use custom_op (a derivative rule) with an array form"
+                )
+            form_of(op)  # a clear error now for an op without an array form
+
+    def generate(self, f: Callable[..., Any]) -> tuple[str, dict[str, Any]]:
+        """The source of ``program(n, *inputs, *parameters)`` and the objects it calls."""
+        self.lines: list[str] = []
+        self.namespace: dict[str, Any] = {
+            "np": np, "S": share, "MASKED": MASKED, "inf": float("inf"), "nan": float("nan"),
+        }  # fmt: skip
+        self.names: dict[Op, int] = {}
+        self.count = 0
+        self.expr: dict[Value, _E] = {}
+        for leaf, i in self.inputs.items():
+            self.expr[leaf] = _E(f"x{i}", batched=leaf in self.batched)
+        for k, leaf in enumerate(self.externals):
+            self.expr[leaf] = _E(f"p{k}")
+        for leaf, kind in self.kind.items():
+            if kind == "literal":
+                self.expr[leaf] = _literal(leaf._data)
+        args = ["n", *[f"x{i}" for i in self.inputs.values()]]
+        args += [f"p{k}" for k in range(len(self.externals))]
+        self.lines.append(f"def program({', '.join(args)}):")
+        self.lines.append("    # forward: every example at once")
+        self._forward(_name(f))
+        self.lines.append("    # backward: the engine's reverse pass, one node at a time")
+        learned, grads = self._backward()
+        outs = [self.expr[o].text for o in self.outputs]
+        self.lines.append(
+            f"    return {outs[0]}, {_tuple(outs[1:])}, {_tuple(grads)}, {_tuple(learned)}"
+        )
+        return "\n".join(self.lines) + "\n", self.namespace
+
+    def _temp(self) -> str:
+        self.count += 1
+        return f"t{self.count}"
+
+    def _op_name(self, op: Op, prefix: str) -> str:
+        k = self.names.get(op)
+        if k is None:
+            k = self.names[op] = len(self.names)
+            form = form_of(op)
+            self.namespace[f"A{k}"], self.namespace[f"L{k}"] = form.forward, form.local
+        return f"{prefix}{k}"
+
+    def _assign(self, e: _E, name: str = "") -> _E:
+        name = name or self._temp()
+        self.lines.append(f"    {name} = {e.text}")
+        return _E(name, _ATOM, 0, e.batched)
+
+    def _needed(self) -> set[Value]:
+        """The values the backward (or a guard) reads: the forward keeps them in variables."""
+        needed = set(self.outputs)
+        for r in self.reads:
+            needed.update(self.source_of(x) for x in (r.node, r.other) if isinstance(x, Value))
+        for node in self.order:
+            op, prev = node.grad_fn, node._prev
+            if op is None or node not in self.wants:
+                continue
+            symbol = form_of(op).symbol
+            if symbol == "*" and len(prev) == 2:
+                for mine, other in ((prev[0], prev[1]), (prev[1], prev[0])):
+                    if mine in self.wants:
+                        needed.add(self.source_of(other))
+            elif symbol not in ("+", "-", "neg"):
+                needed.update(self.source_of(p) for p in prev)
+                needed.add(node)
+        return needed
+
+    def _forward(self, name: str) -> None:
+        needed, varies, expr = self._needed(), self.varies, self.expr
+        uses = Counter(chain.from_iterable(self.parents[node] for node in self.order))
+        guards = self._guards(name)
+        self._emit_guards(guards.pop(-1, []))
+        for index, node in enumerate(self.order):
+            if node not in varies:
+                expr[node] = _literal(node._data)
+            else:
+                op = self.tape.op_of[node]
+                symbol = form_of(op).symbol
+                ins = [expr[p] for p in self.parents[node]]
+                if symbol in _PRECEDENCE and len(ins) == 2:
+                    e = _binary(ins[0], symbol, ins[1], _PRECEDENCE[symbol])
+                elif symbol == "neg" and len(ins) == 1:
+                    e = _neg(ins[0])
+                else:
+                    call = f"{self._op_name(op, 'A')}({', '.join(x.text for x in ins)})"
+                    depth = 1 + max((x.depth for x in ins), default=0)
+                    e = _E(call, _ATOM, depth, node in self.batched)
+                if e.depth > _MAX_DEPTH or node in needed or uses[node] > 1:
+                    e = self._assign(e)
+                expr[node] = e
+            self._emit_guards(guards.pop(index, []))
+
+    def _guards(self, name: str) -> dict[int, list[tuple[str, list[Any]]]]:
+        """Each guard and its operands, by the index of the node after which it can run (-1:
+        at the start)."""
+        position = {node: i for i, node in enumerate(self.order)}
+        specs: dict[int, list[tuple[str, list[Any]]]] = {}
+        for k, r in enumerate(self.reads):
+            node = self.source_of(r.node)
+            other = self.source_of(r.other) if isinstance(r.other, Value) else r.other
+            operands = [x for x in (node, other) if isinstance(x, Value)]
+            if not any(x in self.varies for x in operands):
+                continue
+            self.namespace[f"G{k}"] = _Guard(r, name)
+            at = max(position.get(x, -1) for x in operands)
+            specs.setdefault(at, []).append(
+                (f"G{k}", [node, other] if r.how in _COMPARE else [node])
+            )
+        return specs
+
+    def _emit_guards(self, specs: list[tuple[str, list[Any]]]) -> None:
+        for guard, operands in specs:
+            texts = [self.expr[x].text if isinstance(x, Value) else _literal(float(x)).text
+                     for x in operands]  # fmt: skip
+            self.lines.append(f"    {guard}({', '.join(texts)})")
+
+    def _backward(self) -> tuple[list[str], list[str]]:
+        """The reverse pass as code: the engine's own pass walks the traced graph and calls
+        ``emit`` at each node it visits, in its order; ``emit`` writes the node's adjoint (the
+        sum of the shares written for it so far) and its shares for its parents. A
+        parameter's share is summed over the batch at once, into ``p<k>_bar``."""
+        self.bar = {p: f"p{k}_bar" for k, p in enumerate(self.externals) if p.requires_grad}
+        self.started: set[str] = set()  # the parameters' sums written so far
+        root = self.outputs[0]
+        self.pending: dict[Value, list[_E]] = {root: [_literal(1.0)]}
+        if root in self.wants:
+            try:
+                engine.adjoints({root: 1.0}, hooks=False, visit=self._emit)
+            except (ValueError, ArithmeticError) as error:  # on example 0's numbers
+                raise type(error)(f"{error}, in example 0 of the batch") from error
+        grads = []
+        for leaf in self.inputs:
+            if leaf.requires_grad:
+                terms = self.pending.get(leaf)
+                grads.append(self._sum(terms).text if terms else "0.0")
+        return [b if b in self.started else "0.0" for b in self.bar.values()], grads
+
+    def _emit(self, node: Value, _adjoint: Any, _shares: Any, _adjoints: Any) -> None:
+        terms = self.pending.pop(node, None)
+        op, prev = node.grad_fn, node._prev
+        if terms is None or op is None:
+            return
+        want = [p in self.wants for p in prev]
+        if not any(want):
+            return
+        g = self._sum(terms)
+        symbol = form_of(op).symbol
+        simple = symbol in ("+", "-", "neg") or (symbol == "*" and len(prev) == 2)
+        named = g.text.isidentifier() or g.text == "1.0"
+        if (not named and (sum(want) > 1 or not simple)) or g.depth >= _MAX_DEPTH:
+            own = self.expr[node].text
+            g = self._assign(g, f"{own}_bar" if own.isidentifier() else "")
+        values = [self.expr[self.source_of(p)] for p in prev]
+        if symbol == "+" and len(prev) == 2:
+            parts = [g, g]
+        elif symbol == "-" and len(prev) == 2:
+            parts = [g, _neg(g)]
+        elif symbol == "neg" and len(prev) == 1:
+            parts = [_neg(g)]
+        elif symbol == "*" and len(prev) == 2:
+            parts = [self._product(g, values[1]), self._product(g, values[0])]
+        else:  # the op's partials, known only when the program runs (MASKED for some examples)
+            own = self.expr[node].text
+            base = own if own.isidentifier() else self._temp()
+            ds = [f"{base}_d{i}" for i in range(len(prev))]
+            texts = ", ".join(v.text for v in [*values, self.expr[node]])
+            self.lines.append(f"    ({', '.join(ds)},) = {self._op_name(op, 'L')}({texts})")
+            batched = g.batched or node in self.batched
+            parts = [_E(f"S({g.text}, {d})", _ATOM, 1, batched) for d in ds]
+        for parent, ok, part in zip(prev, want, parts):
+            if ok:
+                self._deliver(parent, part)
+
+    @staticmethod
+    def _product(g: _E, factor: _E) -> _E:
+        product = factor if g.text == "1.0" else _binary(g, "*", factor, _MUL)  # 1.0 * x is x
+        return product._replace(factors=(g, factor))
+
+    def _deliver(self, parent: Value, part: _E) -> None:
+        """A share for ``parent``: kept for its adjoint, or (a parameter's) summed over the
+        batch at once: ``g @ x`` for a product of two arrays, ``n * s`` for a share that is
+        the same for every example."""
+        bar = self.bar.get(parent)
+        if bar is None:
+            self.pending.setdefault(parent, []).append(part)
+            return
+        if part.factors is not None and all(x.batched for x in part.factors):
+            total = f"np.dot({part.factors[0].text}, {part.factors[1].text})"
+        elif part.batched:
+            total = f"np.sum({part.text})"
+        else:
+            total = _binary(_E("n"), "*", part, _MUL).text
+        self.lines.append(f"    {bar} {'+=' if bar in self.started else '='} {total}")
+        self.started.add(bar)
+
+    def _sum(self, terms: list[_E]) -> _E:
+        """``((s0 + s1) + s2) + ...``: the engine's order; split into lines when deep."""
+        total = terms[0]
+        for term in terms[1:]:
+            if max(total.depth, term.depth) >= _MAX_DEPTH:
+                total = self._assign(total)
+            total = _binary(total, "+", term, _ADD)
+        return total
+
+
+def _tuple(items: list[str]) -> str:
+    return f"({', '.join(items)}{',' if len(items) == 1 else ''})"
