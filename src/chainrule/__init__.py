@@ -69,11 +69,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from chainrule.batching import BatchedFunction
+    from chainrule.batching import Axes, BatchedFunction
 
 
-def batched(f: Callable[..., Any], in_axes: int | None | Sequence[int | None] = 0, *,
-            argnums: int | Sequence[int] = (), reduction: str = "mean") -> "BatchedFunction":  # fmt: skip
+def batched(f: Callable[..., Any], in_axes: "Axes" = 0, *, argnums: int | Sequence[int] = (),
+            reduction: str = "mean") -> "BatchedFunction":  # fmt: skip
     """``f(*one_example) -> Value`` as one numpy program over a batch of examples (numpy
     needed: ``pip install chainrule[batched]``); see :func:`chainrule.batching.batched`."""
     from chainrule.batching import batched as make  # numpy is imported only here

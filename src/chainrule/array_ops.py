@@ -34,7 +34,7 @@ Array = Any  # a float64 ndarray (one number per example) or a float (one for th
 
 
 class Masked(NamedTuple):
-    """A partial that is MASKED where ``where`` is True (no gradient flows there), ``d`` elsewhere."""
+    """A partial that is MASKED where ``where`` is True (no gradient flows), ``d`` elsewhere."""
 
     d: Array
     where: Array
@@ -102,7 +102,9 @@ def refuse(op: Op, bad: Array, xs: Sequence[Array], rule: Callable[..., Any] | N
     raise ValueError(f"{op.name} is undefined at {numbers!r}, in example {i} of the batch")
 
 
-def _checked(op: Op, compute: Callable[..., Array], bad: Callable[..., Array]) -> Callable[..., Array]:
+def _checked(
+    op: Op, compute: Callable[..., Array], bad: Callable[..., Array]
+) -> Callable[..., Array]:
     """``compute`` after refusing the examples where ``bad`` says the row raises."""
 
     def forward(*xs: Array) -> Array:

@@ -47,6 +47,7 @@ Numbers: float64 throughout. A domain error names the example (``log is undefine
 from __future__ import annotations
 
 import gc
+import inspect
 import operator
 import sys
 from collections import Counter
@@ -59,10 +60,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import engine
-from chainrule.array_ops import MASKED, form_of, share
+from chainrule.array_ops import form_of, share
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
-from chainrule.ops import HandWrittenOp, Op
+from chainrule.ops import MASKED, HandWrittenOp, Op
 
 __all__ = ["BatchedFunction", "BranchError", "batched"]
 
@@ -71,12 +72,15 @@ _ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1  # precedence, to parenthesize only where
 _MAX_DEPTH = 60  # deepest expression on one line (Python's compiler recurses)
 
 
+Axes = int | Sequence[int | None] | None  # in_axes: one entry per argument, or one for all
+
+
 class BranchError(ValueError):
     """Examples of one batch take different branches of ``f``'s Python control flow."""
 
 
-def batched(f: Callable[..., Any], in_axes: int | None | Sequence[int | None] = 0, *,
-            argnums: int | Sequence[int] = (), reduction: str = "mean") -> BatchedFunction:  # fmt: skip
+def batched(f: Callable[..., Any], in_axes: Axes = 0, *, argnums: int | Sequence[int] = (),
+            reduction: str = "mean") -> BatchedFunction:  # fmt: skip
     """``f(*one_example) -> Value`` as one array program over a batch of examples.
 
     ``in_axes`` (one entry per argument, or one for all): the axis an argument is batched
@@ -102,8 +106,8 @@ class _Read(NamedTuple):
 class BatchedFunction:
     """``f`` traced once into an array program; see :func:`batched`. ``.source`` shows it."""
 
-    def __init__(self, f: Callable[..., Any], in_axes: int | None | Sequence[int | None] = 0,
-                 *, argnums: int | Sequence[int] = (), reduction: str = "mean") -> None:  # fmt: skip
+    def __init__(self, f: Callable[..., Any], in_axes: Axes = 0, *,
+                 argnums: int | Sequence[int] = (), reduction: str = "mean") -> None:  # fmt: skip
         if not callable(f):
             raise TypeError(f"batched needs a function, got {type(f).__name__} {f!r}")
         if reduction not in ("mean", "sum"):
@@ -198,7 +202,11 @@ class BatchedFunction:
                 )
             a = a.astype(np.float64)
             if axis is not None:
-                if isinstance(axis, bool) or not isinstance(axis, int) or not -a.ndim <= axis < a.ndim:
+                if (
+                    isinstance(axis, bool)
+                    or not isinstance(axis, int)
+                    or not -a.ndim <= axis < a.ndim
+                ):
                     raise ValueError(
                         f"in_axes[{i}] = {axis!r} is no axis of argument {i} (shape {a.shape})"
                     )
@@ -222,9 +230,7 @@ class BatchedFunction:
             leaves = [Value(float(v), requires_grad=i in self.argnums) for v in first.ravel()]
             inputs.extend(leaves)
             examples.append(_nest(leaves, first.shape))
-        batched_inputs = {
-            leaf for leaf, b in zip(inputs, _flags(arrays, axes)) if b
-        }
+        batched_inputs = {leaf for leaf, b in zip(inputs, _flags(arrays, axes)) if b}
         was_enabled = gc.isenabled()
         gc.disable()  # a trace holds many objects and no cycles: the collector would only walk
         try:
@@ -309,7 +315,7 @@ def _tracing(inputs: list[Value]) -> Iterator[_Tape]:
     graphs in other threads while a function is traced.
     """
     tape = _Tape(inputs)
-    slot = Value.data  # the property Value inherits
+    slot: Any = inspect.getattr_static(Value, "data")  # the property Value inherits
     init, detach = Value.__init__, Value.detach
 
     def hook(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
@@ -350,8 +356,8 @@ def _tracing(inputs: list[Value]) -> Iterator[_Tape]:
             tape.varying.add(out)
         return out
 
-    swapped = {name: watch(name, how) for name, how in _WATCHED.items()}
-    swapped.update(data=property(get, slot.__set__), __init__=new_init, detach=new_detach)
+    swapped: dict[str, Any] = {name: watch(name, how) for name, how in _WATCHED.items()}
+    swapped.update(data=property(get, slot.fset), __init__=new_init, detach=new_detach)
     for name, attr in swapped.items():
         setattr(Value, name, attr)
     engine.NODE_HOOKS.append(hook)
@@ -544,7 +550,9 @@ class _Program:
                 self.batched.add(node)
             op = self.tape.op_of[node]
             if node._hooks:
-                raise ValueError(f"batched does not support hooks (register_hook), found on {node!r}")
+                raise ValueError(
+                    f"batched does not support hooks (register_hook), found on {node!r}"
+                )
             if node not in self.varies:
                 continue
             if isinstance(op, HandWrittenOp):
@@ -559,7 +567,8 @@ class _Program:
         """The source of ``program(n, *inputs, *parameters)`` and the objects it calls."""
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {
-            "np": np, "S": share, "MASKED": MASKED, "inf": float("inf"), "nan": float("nan"),
+            "np": np, "S": share, "dot": _dot, "total": _total, "MASKED": MASKED,
+            "inf": float("inf"), "nan": float("nan"),
         }  # fmt: skip
         self.names: dict[Op, int] = {}
         self.count = 0
@@ -733,16 +742,16 @@ class _Program:
 
     def _deliver(self, parent: Value, part: _E) -> None:
         """A share for ``parent``: kept for its adjoint, or (a parameter's) summed over the
-        batch at once: ``g @ x`` for a product of two arrays, ``n * s`` for a share that is
-        the same for every example."""
+        batch at once: ``g @ x`` for a product, ``n * s`` for a share that is the same for
+        every example (a partial may be one number for the whole batch: 1/b for a / b)."""
         bar = self.bar.get(parent)
         if bar is None:
             self.pending.setdefault(parent, []).append(part)
             return
         if part.factors is not None and all(x.batched for x in part.factors):
-            total = f"np.dot({part.factors[0].text}, {part.factors[1].text})"
+            total = f"dot({part.factors[0].text}, {part.factors[1].text}, n)"
         elif part.batched:
-            total = f"np.sum({part.text})"
+            total = f"total({part.text}, n)"
         else:
             total = _binary(_E("n"), "*", part, _MUL).text
         self.lines.append(f"    {bar} {'+=' if bar in self.started else '='} {total}")
@@ -756,6 +765,16 @@ class _Program:
                 total = self._assign(total)
             total = _binary(total, "+", term, _ADD)
         return total
+
+
+def _total(share: Any, n: int) -> Any:
+    """A share summed over the batch: one number per example, or one for all ``n``."""
+    return np.sum(share) if np.ndim(share) else n * share
+
+
+def _dot(g: Any, x: Any, n: int) -> Any:
+    """The share ``g * x`` summed over the batch, as one dot product where both are arrays."""
+    return np.dot(g, x) if np.ndim(g) and np.ndim(x) else _total(g * x, n)
 
 
 def _tuple(items: list[str]) -> str:
