@@ -188,10 +188,10 @@ def test_a_node_refers_to_its_op_object_and_stores_no_closure() -> None:
     assert a.grad_fn is None and a.is_leaf and not c.is_leaf
     assert set(Value.__slots__) == {
         "_data",
+        "_grad",
         "_hooks",
         "_op",
         "_prev",
-        "grad",
         "grad_fn",
         "label",
         "requires_grad",

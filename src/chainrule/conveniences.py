@@ -5,25 +5,51 @@ and the reverse pass. ``Value`` inherits the rest from :class:`Conveniences`: Py
 comparisons and formatting (on the number, as on a 0-d PyTorch tensor), hooks, PyTorch's
 in-place flags (``detach_``, ``requires_grad_``, ``retain_grad``) and the picture a notebook
 shows. None of it builds a graph.
+
+Every way code outside the engine turns a Value into a Python value (``.data``, ``.item()``,
+``< <= > >= == !=``, ``bool``, formats, ``detach``, and ``float``/``int``/``round``/``math.*``,
+which refuse) passes through one function, :func:`read`, which tells the hooks of
+:data:`READ_HOOKS`: ``compile`` turns what it sees there into guards.
 """
 
 from __future__ import annotations
 
+import ast
+import linecache
 import numbers
 import operator
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import is_real
+from chainrule.ops import Operators, is_real
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from chainrule.ops import Op
 
-__all__ = ["Conveniences", "HookHandle", "as_float", "run_hooks"]
+__all__ = ["READ_HOOKS", "Conveniences", "HookHandle", "as_float", "read", "run_hooks"]
 
 Hook = Callable[[Any], Any]
+
+READ_HOOKS: list[Callable[[Any, str, object, object], None]] = []
+"""Called as ``hook(node, how, other, result)`` with every read of a Value's number by code
+outside the engine: ``how`` is the kind of read (``"data"``, ``"item"``, ``"bool"``,
+``"format"``, ``"repr"``, ``"detach"``, the comparisons ``"lt"``, ``"le"``, ``"gt"``,
+``"ge"``, ``"eq"``, ``"ne"``, and the refused ``"float"``, ``"int"``, ``"round"``, ...),
+``other`` the other operand of a comparison (a Value, a number, or None) and ``result`` what
+the caller receives (the refusals: the TypeError raised). ``compile`` records guards here."""
+
+
+def read(node: Conveniences, how: str, other: object, result: Any) -> Any:
+    """The one door from a Value to a Python value: ``result``, after the read hooks saw it.
+
+    The engine's own reads (``apply``, the reverse pass) use ``_data`` and never pass here.
+    """
+    for hook in READ_HOOKS:
+        hook(node, how, other, result)
+    return result
 
 
 def as_float(data: object, what: str = "Value()") -> float:
@@ -40,8 +66,23 @@ def as_float(data: object, what: str = "Value()") -> float:
     return float(data)
 
 
+def _get_data(node: Conveniences) -> float:
+    return read(node, "data", None, node._data)  # type: ignore[no-any-return]
+
+
 def _set_data(node: Conveniences, data: object) -> None:
     node._data = data if type(data) is float else as_float(data, "Value.data")
+
+
+def _set_grad(node: Conveniences, grad: object) -> None:
+    if type(grad) is not float and not isinstance(grad, Conveniences):
+        if not is_real(grad):
+            raise TypeError(
+                f"Value.grad needs a float (or a Value, after backward(create_graph=True)), "
+                f"got {type(grad).__name__} {grad!r}"
+            )
+        grad = float(grad)
+    node._grad = grad
 
 
 def run_hooks(node: Conveniences, adjoint: Any) -> Any:
@@ -56,15 +97,40 @@ def run_hooks(node: Conveniences, adjoint: Any) -> Any:
 def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, object], Any]:
     """A comparison of the numbers inside two Values (or a Value and a real number)."""
 
+    how = compare.__name__  # "lt", "eq", ...
+
     def method(self: Conveniences, other: object) -> Any:
         if isinstance(other, Conveniences):
-            return compare(self._data, other._data)
+            return read(self, how, other, compare(self._data, other._data))
         if isinstance(other, numbers.Real):
-            return compare(self._data, float(other))
+            return read(self, how, other, compare(self._data, float(other)))
         return NotImplemented
 
-    method.__name__ = f"__{compare.__name__}__"
+    method.__name__ = f"__{how}__"
     return method
+
+
+def _called(frame: Any) -> str:
+    """The name of the function a frame is calling (``math.exp``), or "" when unclear: the
+    source span of the frame's current instruction, parsed."""
+    try:
+        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        first, last, start, end = positions
+        lines = [linecache.getline(frame.f_code.co_filename, n) for n in range(first, last + 1)]
+        text = "".join(lines).encode()
+        end += len(text) - len(lines[-1].encode())  # the end column counts in the last line
+        call = ast.parse(text[start:end].decode(), mode="eval").body
+    except (IndexError, TypeError, ValueError, SyntaxError):
+        return ""
+    return ast.unparse(call.func) if isinstance(call, ast.Call) else ""
+
+
+def _refusal(node: Conveniences, how: str, fix: str, called: str = "") -> TypeError:
+    """The TypeError for a conversion that would cut ``node`` from the graph, past the door."""
+    error = TypeError(
+        f"{called or how}() of a Value would cut it from the graph: {fix} (got {node!r})"
+    )
+    return read(node, how, None, error)  # type: ignore[no-any-return]
 
 
 class Conveniences:
@@ -72,25 +138,32 @@ class Conveniences:
 
     if TYPE_CHECKING:  # the node's fields, which Value defines as slots
         _data: float
+        _grad: Any
         _hooks: list[Hook] | None
         _op: str
         _prev: tuple[Any, ...]
-        grad: Any
         grad_fn: Op | None
         label: str
         requires_grad: bool
     else:
         __slots__ = ()  # no __dict__ on a Value
 
-    # the number: read at C speed, checked on assignment (a float, never a Value or a string)
+    # the number, read through the door and checked on assignment (a float, never a Value or
+    # a string); the adjoint, read at C speed and checked on assignment (a float, or a Value
+    # after backward(create_graph=True)): the engine writes both slots directly
     if TYPE_CHECKING:
 
         @property
         def data(self) -> float: ...
         @data.setter
         def data(self, data: object) -> None: ...
+        @property
+        def grad(self) -> Any: ...
+        @grad.setter
+        def grad(self, grad: object) -> None: ...
     else:
-        data = property(operator.attrgetter("_data"), _set_data, doc="The number, a float.")
+        data = property(_get_data, _set_data, doc="The number, a float.")
+        grad = property(operator.attrgetter("_grad"), _set_grad, doc="The adjoint d root / d node.")
 
     @property
     def is_leaf(self) -> bool:
@@ -99,7 +172,8 @@ class Conveniences:
 
     def detach(self) -> Self:
         """A new leaf with the same number, cut from the graph (requires_grad=False)."""
-        return type(self)(self._data, label=self.label, requires_grad=False)  # type: ignore[call-arg]
+        copy = type(self)(self._data, label=self.label, requires_grad=False)  # type: ignore[call-arg]
+        return read(self, "detach", None, copy)  # type: ignore[no-any-return]
 
     # Comparisons, truth and format specs use the number, as on a 0-d PyTorch tensor, and
     # build no graph. Hashing stays by identity: Values are dict keys and set members.
@@ -112,23 +186,42 @@ class Conveniences:
     __ge__ = _comparison(operator.ge)
 
     def __bool__(self) -> bool:
-        return self._data != 0.0
-
-    def __float__(self) -> float:
-        """Refused: ``math.cos(x)`` would quietly become a number cut from the graph."""
-        raise TypeError(
-            f"float() of a Value would cut it from the graph: use x.data (or x.item()) for the "
-            f"number, and x.cos() / chainrule.cos(x) rather than math.cos(x) to keep the "
-            f"gradient (got {self!r})"
-        )
+        return read(self, "bool", None, self._data != 0.0)  # type: ignore[no-any-return]
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats the number; a bare ``f"{loss}"`` is the repr."""
-        return format(self._data, spec) if spec else repr(self)
+        if not spec:
+            return repr(self)
+        return read(self, "format", None, format(self._data, spec))  # type: ignore[no-any-return]
 
     def item(self) -> float:
         """The number, as a plain float."""
-        return self._data
+        return read(self, "item", None, self._data)  # type: ignore[no-any-return]
+
+    # Conversions that would hand out a number cut from the graph are refused, each naming
+    # its fix: math.exp(x) and float(x) reach __float__, so it reads the caller's call
+    def __float__(self) -> float:
+        called = _called(sys._getframe(1)) or "float"
+        method = called.rpartition(".")[2]
+        keep = f"x.{method}() to keep the gradient, or " if hasattr(Operators, method) else ""
+        number = "x.data (or x.item())" if called == "float" else f"{called}(x.data)"
+        raise _refusal(self, "float", f"use {keep}{number} for the number", called)
+
+    def __int__(self) -> int:
+        raise _refusal(self, "int", "use int(x.data) for the number")
+
+    def __round__(self, ndigits: int | None = None) -> float:
+        digits = "" if ndigits is None else f", {ndigits!r}"
+        raise _refusal(self, "round", f"round the number instead: round(x.data{digits})")
+
+    def __trunc__(self) -> int:
+        raise _refusal(self, "trunc", "use math.trunc(x.data) for the number", "math.trunc")
+
+    def __floor__(self) -> int:
+        raise _refusal(self, "floor", "use math.floor(x.data) for the number", "math.floor")
+
+    def __ceil__(self) -> int:
+        raise _refusal(self, "ceil", "use math.ceil(x.data) for the number", "math.ceil")
 
     def detach_(self) -> Self:
         """Cut this node from the graph in place: it becomes a leaf that requires no grad.

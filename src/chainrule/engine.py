@@ -19,11 +19,28 @@ from contextlib import nullcontext
 from typing import Any
 
 from chainrule import anomaly
-from chainrule.conveniences import Conveniences, Hook, HookHandle, as_float, run_hooks
+from chainrule.conveniences import (
+    READ_HOOKS,
+    Conveniences,
+    Hook,
+    HookHandle,
+    as_float,
+    read,
+    run_hooks,
+)
 from chainrule.grad_mode import MODE, OFF, enable_grad
 from chainrule.ops import MASKED, NotANumber, Op, Operators, is_real
 
-__all__ = ["NODE_HOOKS", "HookHandle", "Value", "adjoints", "apply", "topological_order"]
+__all__ = [
+    "NODE_HOOKS",
+    "READ_HOOKS",
+    "HookHandle",
+    "Value",
+    "adjoints",
+    "apply",
+    "read",
+    "topological_order",
+]
 
 
 class Value(Operators, Conveniences):
@@ -41,12 +58,12 @@ class Value(Operators, Conveniences):
     (42.0, 28.0, 14.0)
     """
 
-    __slots__ = ("_data", "_hooks", "_op", "_prev", "grad", "grad_fn", "label", "requires_grad")
+    __slots__ = ("_data", "_grad", "_hooks", "_op", "_prev", "grad_fn", "label", "requires_grad")
 
     def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "",
                  label: str = "", *, requires_grad: bool = True) -> None:  # fmt: skip
         self._data = data if type(data) is float else as_float(data)  # read as x.data
-        self.grad: Any = 0.0  # a float; a Value after backward(create_graph=True)
+        self._grad: Any = 0.0  # read as x.grad: a float; a Value after create_graph=True
         self._prev = tuple(_children)  # the parents, in argument order
         self._op = _op  # the op's name, for display (micrograd's field)
         self.grad_fn: Op | None = None  # the op that made this node; None for a leaf
@@ -69,14 +86,14 @@ class Value(Operators, Conveniences):
                 "no_grad(), from constants only, or by detach()"
             )
         for node, g in adjoints({self: gradient}, create_graph=create_graph).items():
-            node.grad = g if node.grad_fn is not None else node.grad + g
+            node._grad = g if node.grad_fn is not None else node._grad + g
 
     def zero_grad(self) -> None:
         """Reset this node's adjoint to 0.0."""
-        self.grad = 0.0
+        self._grad = 0.0
 
     def __repr__(self) -> str:
-        return f"Value(data={self.data}, grad={self.grad})"
+        return read(self, "repr", None, f"Value(data={self._data}, grad={self._grad})")  # type: ignore[no-any-return]
 
 
 Visit = Callable[[Value, Any, Any, dict[Value, Any]], None]  # (node, adjoint, shares, adjoints)
@@ -96,7 +113,7 @@ def apply(op: Op, *args: Value | float) -> Value:
         tracked = tracked or a.requires_grad
     out = Value.__new__(Value)  # its fields are set here: __init__'s checks are for user input
     out._data = op.forward(*xs)
-    out.grad, out._op, out.label, out._hooks = 0.0, op.name, "", None
+    out._grad, out._op, out.label, out._hooks = 0.0, op.name, "", None
     # grad mode is per thread; its thread-local switch is read only while some thread has it off
     if tracked and (not OFF.count or MODE.enabled):
         out._prev, out.grad_fn, out.requires_grad = args, op, True
