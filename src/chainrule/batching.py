@@ -47,7 +47,6 @@ Numbers: float64 throughout. A domain error names the example (``log is undefine
 from __future__ import annotations
 
 import gc
-import inspect
 import operator
 import sys
 from collections import Counter
@@ -300,74 +299,46 @@ def _where() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
-_WATCHED = {
-    "item": "item", "__bool__": "bool", "__format__": "format",
-    "__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
-}  # fmt: skip
-
-
 @contextmanager
 def _tracing(inputs: list[Value]) -> Iterator[_Tape]:
-    """Record, while ``f`` runs, the nodes ``apply`` makes, detaches, new leaves and every read
-    of an input-dependent number (``.data`` and the methods of :data:`_WATCHED`).
+    """Record, while ``f`` runs, the nodes ``apply`` makes (:data:`~chainrule.engine.NODE_HOOKS`),
+    every read of an input-dependent number (:data:`~chainrule.engine.READ_HOOKS`: the door
+    from a Value to a Python value, ``detach`` included) and the leaves ``Value(...)`` makes.
 
-    Swaps class attributes of ``Value`` for the duration: not thread-safe, so do not build
-    graphs in other threads while a function is traced.
+    Swaps ``Value.__init__`` for the duration: not thread-safe, so do not build graphs in
+    other threads while a function is traced.
     """
     tape = _Tape(inputs)
-    slot: Any = inspect.getattr_static(Value, "data")  # the property Value inherits
-    init, detach = Value.__init__, Value.detach
+    init = Value.__init__
 
-    def hook(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
+    def made(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
         tape.made[out] = parents
         tape.op_of[out] = op
         if any(tape.varies(p) for p in parents):
             tape.varying.add(out)
 
-    def read(node: Value, how: str, other: Any, result: Any) -> None:
-        if tape.varies(node) or tape.varies(other):
+    def read(node: Value, how: str, other: object, result: object) -> None:
+        if how == "detach":  # a new leaf with the node's number: the number, recomputed
+            assert isinstance(result, Value)
+            tape.created.discard(result)
+            tape.detached[result] = node
+            if tape.varies(node):
+                tape.varying.add(result)
+        elif how in _GUARDS and (tape.varies(node) or tape.varies(other)):
             tape.reads.append(_Read(node, how, other, result, _where()))
-
-    def get(node: Value) -> float:
-        value: float = slot.__get__(node, Value)
-        read(node, "data", None, value)
-        return value
-
-    def watch(name: str, how: str) -> Callable[..., Any]:
-        original = getattr(Value, name)
-
-        def watched(self: Value, *args: Any) -> Any:
-            result = original(self, *args)
-            if result is not NotImplemented:
-                read(self, how, args[0] if args and how != "format" else None, result)
-            return result
-
-        return watched
 
     def new_init(self: Value, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
         tape.created.add(self)
 
-    def new_detach(self: Value) -> Value:
-        out = detach(self)
-        tape.created.discard(out)
-        tape.detached[out] = self
-        if tape.varies(self):
-            tape.varying.add(out)
-        return out
-
-    swapped: dict[str, Any] = {name: watch(name, how) for name, how in _WATCHED.items()}
-    swapped.update(data=property(get, slot.fset), __init__=new_init, detach=new_detach)
-    for name, attr in swapped.items():
-        setattr(Value, name, attr)
-    engine.NODE_HOOKS.append(hook)
+    Value.__init__ = new_init  # type: ignore[method-assign]
+    engine.NODE_HOOKS.append(made)
+    engine.READ_HOOKS.append(read)
     try:
         yield tape
     finally:
-        engine.NODE_HOOKS.remove(hook)
-        for name in swapped:
-            if name in vars(Value):
-                delattr(Value, name)
+        engine.READ_HOOKS.remove(read)
+        engine.NODE_HOOKS.remove(made)
         Value.__init__ = init  # type: ignore[method-assign]
 
 
@@ -444,7 +415,7 @@ class _Guard:
         self.traced = read.node._data  # the number example 0 gave
 
     def __call__(self, value: Any, other: Any = None) -> None:
-        if self.how in ("data", "item", "format"):
+        if self.how in _NUMBER:
             same = (value == self.traced) | (np.isnan(value) & np.isnan(self.traced))
         elif self.how == "bool":
             same = (value != 0.0) == self.result
@@ -466,15 +437,18 @@ class _Guard:
         )
 
     def describe(self) -> str:
-        if self.how in ("data", "item", "format"):
+        if self.how in _NUMBER:
             return f"{self.how} gave {self.traced!r} for example 0"
-        return f"'{self.how}' gave {self.result!r} for example 0"
+        return f"'{_SYMBOL.get(self.how, self.how)}' gave {self.result!r} for example 0"
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq, "!=": operator.ne, "<": operator.lt,
-    "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
+    "le": operator.le, "gt": operator.gt, "ge": operator.ge,
 }  # fmt: skip
+_SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_NUMBER = ("data", "item", "format", "repr")  # reads that hand out the number itself
+_GUARDS = {*_COMPARE, *_NUMBER, "bool"}  # the refused conversions raise: nothing to guard
 
 
 class _Program:
