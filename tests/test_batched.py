@@ -295,6 +295,17 @@ def test_a_training_step_returns_outputs_too() -> None:
     assert {id(p) for p in step.parameters} == {id(p) for p in model.parameters()}
 
 
+def test_a_list_of_outputs_is_evaluated_without_gradients() -> None:
+    model = MLP(2, [3, 2], seed=1)
+    predict = chainrule.batched(lambda x: model(x))
+    X = np.array([[0.5, 1.0], [-1.0, 2.0], [0.0, 0.0]])
+    logits = predict(X)
+    assert logits.shape == (3, 2) and predict.parameters == []
+    for x, row in zip(X, logits):
+        assert [v.data for v in model([float(v) for v in x])] == pytest.approx(row, rel=TOL)
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
 # --- masked edges, numeric policy, errors ---
 
 

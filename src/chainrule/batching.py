@@ -165,6 +165,8 @@ class BatchedFunction:
     def _shaped(self, out: Any, aux: Any, grads: Any, arrays: list[Any],
                 axes: tuple[bool, ...], n: int) -> Any:  # fmt: skip
         """The call's results as arrays: one row per example."""
+        if self._aux == "rows":
+            return np.stack([np.broadcast_to(x, (n,)) for x in (out, *aux)], axis=-1)
         outputs = np.array(np.broadcast_to(out, (n,)))
         results: list[Any] = [outputs]
         if self.argnums:
@@ -235,7 +237,9 @@ class BatchedFunction:
         try:
             with _tracing(inputs) as tape:
                 self._aux = _run(self.f, examples, tape)
-            program = _Program(tape, inputs, batched_inputs)
+            if self._aux == "rows" and self.argnums:
+                raise TypeError("argnums needs f to return one Value (a loss), got a list")
+            program = _Program(tape, inputs, batched_inputs, backward=self._aux != "rows")
             self._source, namespace = program.generate(self.f)
         finally:
             if was_enabled:
@@ -243,7 +247,7 @@ class BatchedFunction:
         exec(compile(self._source, f"<chainrule.batched {_name(self.f)}>", "exec"), namespace)
         self._code = namespace["program"]
         self._externals = program.externals
-        self._learned = [p for p in program.externals if p.requires_grad]
+        self._learned = [p for p in program.externals if p in program.wants]
         self._key = key
 
 
@@ -365,10 +369,13 @@ def _run(f: Callable[..., Any], examples: list[Any], tape: _Tape) -> Any:
         tape.outputs = [result, *extras]
     elif isinstance(result, Value):
         tape.outputs = [result]
+    elif isinstance(result, list) and result and all(isinstance(r, Value) for r in result):
+        tape.outputs = result  # a model's outputs, to evaluate (no gradient: no one root)
+        aux = "rows"
     else:
         raise TypeError(
-            f"batched needs f to return a Value (or a Value and a list of Values), "
-            f"got {type(result).__name__}"
+            f"batched needs f to return a Value, a Value and a list of Values, or a list of "
+            f"Values (forward only), got {type(result).__name__}"
         )
     return aux
 
@@ -460,8 +467,10 @@ class _Program:
     (an array with one number per example) when it depends on a batched input.
     """
 
-    def __init__(self, tape: _Tape, inputs: list[Value], batched_inputs: set[Value]) -> None:
+    def __init__(self, tape: _Tape, inputs: list[Value], batched_inputs: set[Value],
+                 backward: bool = True) -> None:  # fmt: skip
         self.tape = tape
+        self.backward = backward
         self.inputs = {leaf: i for i, leaf in enumerate(inputs)}
         made, source_of = tape.made, self.source_of
         self.parents = {n: tuple(source_of(p) for p in ps) for n, ps in made.items()}
@@ -482,7 +491,7 @@ class _Program:
             if leaf not in made and leaf not in self.kind and leaf in live:
                 self._classify(leaf)  # in the order f first used them: p0, p1, ...
         self._check_nodes()
-        wanted = [*self.inputs, *self.externals]
+        wanted = [*self.inputs, *self.externals] if backward else []
         self.wants = {leaf for leaf in wanted if leaf.requires_grad}  # a gradient reaches them
         for node in self.order:
             if node.grad_fn is not None and not self.wants.isdisjoint(node._prev):
@@ -657,11 +666,11 @@ class _Program:
         ``emit`` at each node it visits, in its order; ``emit`` writes the node's adjoint (the
         sum of the shares written for it so far) and its shares for its parents. A
         parameter's share is summed over the batch at once, into ``p<k>_bar``."""
-        self.bar = {p: f"p{k}_bar" for k, p in enumerate(self.externals) if p.requires_grad}
+        self.bar = {p: f"p{k}_bar" for k, p in enumerate(self.externals) if p in self.wants}
         self.started: set[str] = set()  # the parameters' sums written so far
         root = self.outputs[0]
         self.pending: dict[Value, list[_E]] = {root: [_literal(1.0)]}
-        if root in self.wants:
+        if root in self.wants and self.backward:
             try:
                 engine.adjoints({root: 1.0}, hooks=False, visit=self._emit)
             except (ValueError, ArithmeticError) as error:  # on example 0's numbers
