@@ -265,7 +265,8 @@ def _losses(model: MLP) -> dict[str, Callable[..., Value]]:
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy", "bce written out", "with l2_penalty"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
-def test_mlp_losses_match_the_engine(loss: str, activation: str) -> None:
+@pytest.mark.parametrize("fuse", [True, False])
+def test_mlp_losses_match_the_engine(loss: str, activation: str, fuse: bool) -> None:
     rng = np.random.default_rng(7)
     nout = 3 if loss == "cross_entropy" else 1
     model = MLP(4, [5, 5, nout], activation=activation, seed=3)
@@ -279,7 +280,7 @@ def test_mlp_losses_match_the_engine(loss: str, activation: str) -> None:
         want.append(out.data)
     want_grads = [p.grad / len(X) for p in model.parameters()]
     model.zero_grad()
-    values = chainrule.batched(f)(X, Y)  # reduction="mean"
+    values = chainrule.batched(f, fuse=fuse)(X, Y)  # reduction="mean"
     assert all(map(_close, values, want))
     assert all(_close(p.grad, g) for p, g in zip(model.parameters(), want_grads))
 
@@ -401,8 +402,18 @@ def test_the_program_reads_like_the_graph() -> None:
     w, b = Value(0.5), Value(0.1)
     bf = chainrule.batched(lambda x: (w * x + b).tanh())
     bf(np.array([1.0, 2.0]))
-    assert "p0_bar = dot(t1_bar, x0, n)" in bf.source  # w's share summed as g @ x at once
+    assert "grad[0] += dot(t1_bar, x0, n)" in bf.source  # w's share summed as g @ x at once
     assert "# backward: the engine's reverse pass" in bf.source
+
+
+def test_a_layer_is_one_matrix_product() -> None:
+    model = MLP(3, [4, 2], seed=0)
+    fused = chainrule.batched(lambda x: model(x))
+    X = np.random.default_rng(1).normal(size=(6, 3))
+    got, want = fused(X), chainrule.batched(lambda x: model(x), fuse=False)(X)
+    assert np.allclose(got, want, rtol=TOL, atol=0.0)
+    assert "Z0 = p[W0] @ X0 + p[B0]  # 4 neurons" in fused.source
+    assert "Z1 = p[W1] @ X1 + p[B1]  # 2 neurons" in fused.source
 
 
 def test_the_core_imports_without_numpy() -> None:

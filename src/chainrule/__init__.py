@@ -73,12 +73,12 @@ if TYPE_CHECKING:
 
 
 def batched(f: Callable[..., Any], in_axes: "Axes" = 0, *, argnums: int | Sequence[int] = (),
-            reduction: str = "mean") -> "BatchedFunction":  # fmt: skip
+            reduction: str = "mean", fuse: bool = True) -> "BatchedFunction":  # fmt: skip
     """``f(*one_example) -> Value`` as one numpy program over a batch of examples (numpy
     needed: ``pip install chainrule[batched]``); see :func:`chainrule.batching.batched`."""
     from chainrule.batching import batched as make  # numpy is imported only here
 
-    return make(f, in_axes, argnums=argnums, reduction=reduction)
+    return make(f, in_axes, argnums=argnums, reduction=reduction, fuse=fuse)
 
 
 if TYPE_CHECKING:  # the plain functions of chainrule.functional, for type checkers

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import gc
 import operator
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +59,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule import engine
+from chainrule import engine, ops
 from chainrule.array_ops import form_of, share
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
@@ -79,7 +80,7 @@ class BranchError(ValueError):
 
 
 def batched(f: Callable[..., Any], in_axes: Axes = 0, *, argnums: int | Sequence[int] = (),
-            reduction: str = "mean") -> BatchedFunction:  # fmt: skip
+            reduction: str = "mean", fuse: bool = True) -> BatchedFunction:  # fmt: skip
     """``f(*one_example) -> Value`` as one array program over a batch of examples.
 
     ``in_axes`` (one entry per argument, or one for all): the axis an argument is batched
@@ -88,7 +89,7 @@ def batched(f: Callable[..., Any], in_axes: Axes = 0, *, argnums: int | Sequence
     (``"sum"``) over the batch, to its ``.grad``. ``argnums``: arguments whose per-example
     gradients the call returns too.
     """
-    return BatchedFunction(f, in_axes, argnums=argnums, reduction=reduction)
+    return BatchedFunction(f, in_axes, argnums=argnums, reduction=reduction, fuse=fuse)
 
 
 class _Read(NamedTuple):
@@ -106,7 +107,8 @@ class BatchedFunction:
     """``f`` traced once into an array program; see :func:`batched`. ``.source`` shows it."""
 
     def __init__(self, f: Callable[..., Any], in_axes: Axes = 0, *,
-                 argnums: int | Sequence[int] = (), reduction: str = "mean") -> None:  # fmt: skip
+                 argnums: int | Sequence[int] = (), reduction: str = "mean",
+                 fuse: bool = True) -> None:  # fmt: skip
         if not callable(f):
             raise TypeError(f"batched needs a function, got {type(f).__name__} {f!r}")
         if reduction not in ("mean", "sum"):
@@ -115,6 +117,7 @@ class BatchedFunction:
         self.in_axes = in_axes
         self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.reduction = reduction
+        self.fuse = fuse
         self._code: Callable[..., Any] | None = None
         self._key: tuple[Any, ...] = ()
         self._source = ""
@@ -147,8 +150,8 @@ class BatchedFunction:
             results = self._run(arrays, axes, n)
         out, aux, grads, learned = results
         scale = 1.0 / n if self.reduction == "mean" else 1.0
-        for p, total in zip(self._learned, learned):
-            p.grad = p.grad + float(total) * scale
+        for p, total in zip(self._learned, learned.tolist()):
+            p.grad = p.grad + total * scale
         return self._shaped(out, aux, grads, arrays, axes, n)
 
     def _run(self, arrays: list[Any], axes: tuple[bool, ...], n: int) -> Any:
@@ -160,7 +163,7 @@ class BatchedFunction:
                 leaves.extend(float(v) for v in a.ravel())
         assert self._code is not None
         with np.errstate(all="ignore"):  # overflow is inf, 0 * inf is nan: IEEE, as the rows
-            return self._code(n, *leaves, *[p.data for p in self._externals])
+            return self._code(n, *leaves, np.array([p.data for p in self._externals]))
 
     def _shaped(self, out: Any, aux: Any, grads: Any, arrays: list[Any],
                 axes: tuple[bool, ...], n: int) -> Any:  # fmt: skip
@@ -239,7 +242,9 @@ class BatchedFunction:
                 self._aux = _run(self.f, examples, tape)
             if self._aux == "rows" and self.argnums:
                 raise TypeError("argnums needs f to return one Value (a loss), got a list")
-            program = _Program(tape, inputs, batched_inputs, backward=self._aux != "rows")
+            program = _Program(
+                tape, inputs, batched_inputs, backward=self._aux != "rows", fuse=self.fuse
+            )
             self._source, namespace = program.generate(self.f)
         finally:
             if was_enabled:
@@ -247,7 +252,7 @@ class BatchedFunction:
         exec(compile(self._source, f"<chainrule.batched {_name(self.f)}>", "exec"), namespace)
         self._code = namespace["program"]
         self._externals = program.externals
-        self._learned = [p for p in program.externals if p in program.wants]
+        self._learned = list(program.learned)
         self._key = key
 
 
@@ -468,7 +473,7 @@ class _Program:
     """
 
     def __init__(self, tape: _Tape, inputs: list[Value], batched_inputs: set[Value],
-                 backward: bool = True) -> None:  # fmt: skip
+                 backward: bool = True, fuse: bool = True) -> None:  # fmt: skip
         self.tape = tape
         self.backward = backward
         self.inputs = {leaf: i for i, leaf in enumerate(inputs)}
@@ -496,6 +501,16 @@ class _Program:
         for node in self.order:
             if node.grad_fn is not None and not self.wants.isdisjoint(node._prev):
                 self.wants.add(node)
+        learned = [p for p in self.externals if p in self.wants]
+        self.learned = {p: k for k, p in enumerate(learned)}  # a parameter's place in grad
+        self.layers = _find_layers(self) if fuse else []
+        self.layer_of = {z: (k, j) for k, layer in enumerate(self.layers)
+                         for j, z in enumerate(layer.zs)}  # fmt: skip
+        self.absorbed = {node for layer in self.layers for node in layer.interior}
+        self.fed: dict[Value, list[int]] = {}  # an input -> the layers it feeds
+        for k, layer in enumerate(self.layers):
+            for x in set(layer.inputs):
+                self.fed.setdefault(x, []).append(k)
 
     def source_of(self, node: Value) -> Value:
         """``node`` with detach() seen through: a detached copy is its source's number."""
@@ -550,7 +565,7 @@ class _Program:
         """The source of ``program(n, *inputs, *parameters)`` and the objects it calls."""
         self.lines: list[str] = []
         self.namespace: dict[str, Any] = {
-            "np": np, "S": share, "dot": _dot, "total": _total, "MASKED": MASKED,
+            "np": np, "S": share, "dot": _dot, "total": _total, "rows": _rows, "MASKED": MASKED,
             "inf": float("inf"), "nan": float("nan"),
         }  # fmt: skip
         self.names: dict[Op, int] = {}
@@ -563,18 +578,20 @@ class _Program:
         for leaf, kind in self.kind.items():
             if kind == "literal":
                 self.expr[leaf] = _literal(leaf._data)
-        args = ["n", *[f"x{i}" for i in self.inputs.values()]]
-        args += [f"p{k}" for k in range(len(self.externals))]
-        self.lines.append(f"def program({', '.join(args)}):")
+        args = ["n", *[f"x{i}" for i in self.inputs.values()], "p"]
         self.lines.append("    # forward: every example at once")
         self._forward(_name(f))
         self.lines.append("    # backward: the engine's reverse pass, one node at a time")
-        learned, grads = self._backward()
+        grads = self._backward()
         outs = [self.expr[o].text for o in self.outputs]
-        self.lines.append(
-            f"    return {outs[0]}, {_tuple(outs[1:])}, {_tuple(grads)}, {_tuple(learned)}"
-        )
-        return "\n".join(self.lines) + "\n", self.namespace
+        self.lines.append(f"    return {outs[0]}, {_tuple(outs[1:])}, {_tuple(grads)}, grad")
+        body = "\n".join(self.lines)
+        used = sorted({int(k) for k in re.findall(r"\bp(\d+)\b", body)})
+        header = [f"def program({', '.join(args)}):"]
+        if used:  # the parameters the program names, as floats (a layer indexes p itself)
+            names = ", ".join(f"p{k}" for k in used)
+            header.append(f"    {names}, = p[{used!r}].tolist()")
+        return "\n".join([*header, body]) + "\n", self.namespace
 
     def _temp(self) -> str:
         self.count += 1
@@ -617,8 +634,13 @@ class _Program:
         uses = Counter(chain.from_iterable(self.parents[node] for node in self.order))
         guards = self._guards(name)
         self._emit_guards(guards.pop(-1, []))
+        starts = {layer.start: k for k, layer in enumerate(self.layers)}
         for index, node in enumerate(self.order):
-            if node not in varies:
+            if index in starts:
+                self._layer_forward(starts[index])
+            if node in self.absorbed or node in self.layer_of:
+                pass  # computed by its layer's matrix product
+            elif node not in varies:
                 expr[node] = _literal(node._data)
             else:
                 op = self.tape.op_of[node]
@@ -661,31 +683,74 @@ class _Program:
                      for x in operands]  # fmt: skip
             self.lines.append(f"    {guard}({', '.join(texts)})")
 
-    def _backward(self) -> tuple[list[str], list[str]]:
+    def _backward(self) -> list[str]:
         """The reverse pass as code: the engine's own pass walks the traced graph and calls
         ``emit`` at each node it visits, in its order; ``emit`` writes the node's adjoint (the
         sum of the shares written for it so far) and its shares for its parents. A
-        parameter's share is summed over the batch at once, into ``p<k>_bar``."""
-        self.bar = {p: f"p{k}_bar" for k, p in enumerate(self.externals) if p in self.wants}
-        self.started: set[str] = set()  # the parameters' sums written so far
+        parameter's share is summed over the batch at once, into ``grad``."""
+        self.lines.append(f"    grad = np.zeros({len(self.learned)})  # the parameters' sums")
         root = self.outputs[0]
         self.pending: dict[Value, list[_E]] = {root: [_literal(1.0)]}
+        self.layer_grads: list[dict[int, str] | None] = [{} for _ in self.layers]
         if root in self.wants and self.backward:
             try:
                 engine.adjoints({root: 1.0}, hooks=False, visit=self._emit)
             except (ValueError, ArithmeticError) as error:  # on example 0's numbers
                 raise type(error)(f"{error}, in example 0 of the batch") from error
+        for k in range(len(self.layers)):
+            self._layer_backward(k)  # a layer whose inputs the pass did not visit
         grads = []
         for leaf in self.inputs:
             if leaf.requires_grad:
                 terms = self.pending.get(leaf)
                 grads.append(self._sum(terms).text if terms else "0.0")
-        return [b if b in self.started else "0.0" for b in self.bar.values()], grads
+        return grads
+
+    def _layer_forward(self, k: int) -> None:
+        """A layer's neurons as one matrix product: ``Z = W @ X + b``, one row per neuron."""
+        layer, index = self.layers[k], {p: i for i, p in enumerate(self.externals)}
+        self.namespace[f"W{k}"] = np.array([[index[w] for w in ws] for ws in layer.weights])
+        self.namespace[f"B{k}"] = np.array([[index[b]] for b in layer.biases])
+        xs = ", ".join(self.expr[x].text for x in layer.inputs)
+        self.lines.append(f"    X{k} = np.stack(({xs},))")
+        m = len(layer.zs)
+        self.lines.append(f"    Z{k} = p[W{k}] @ X{k} + p[B{k}]  # {m} neuron{'s' * (m > 1)}")
+        for j, z in enumerate(layer.zs):
+            self.expr[z] = _E(f"Z{k}[{j}]", batched=True)
+
+    def _layer_backward(self, k: int) -> None:
+        """A layer's shares from its neurons' adjoints ``G``: ``G @ X.T`` for the weights and
+        ``G.sum(1)`` for the biases (summed over the batch), ``W.T @ G`` for its inputs."""
+        grads, layer = self.layer_grads[k], self.layers[k]
+        if not grads:  # written already, or no adjoint reached the layer
+            return
+        self.layer_grads[k] = None
+        g = ", ".join(grads.get(j, "0.0") for j in range(len(layer.zs)))
+        self.lines.append(f"    G{k} = rows(n, {g})")
+        if layer.zs[0] in self.wants:
+            w = [[self.learned[w] for w in ws] for ws in layer.weights]
+            self.namespace[f"WI{k}"] = np.array(w)
+            self.namespace[f"BI{k}"] = np.array([self.learned[b] for b in layer.biases])
+            self.lines.append(f"    grad[WI{k}] += G{k} @ X{k}.T")
+            self.lines.append(f"    grad[BI{k}] += G{k}.sum(axis=1)")
+        if any(x in self.wants for x in layer.inputs):
+            self.lines.append(f"    XG{k} = p[W{k}].T @ G{k}")
+            for i, x in enumerate(layer.inputs):
+                if x in self.wants:
+                    self._deliver(x, _E(f"XG{k}[{i}]", batched=True))
 
     def _emit(self, node: Value, _adjoint: Any, _shares: Any, _adjoints: Any) -> None:
+        for k in self.fed.get(node, ()):  # the pass reached a layer's input: its shares first
+            self._layer_backward(k)
         terms = self.pending.pop(node, None)
         op, prev = node.grad_fn, node._prev
         if terms is None or op is None:
+            return
+        if node in self.layer_of:  # a neuron of a layer: its adjoint joins the layer's
+            k, j = self.layer_of[node]
+            grads = self.layer_grads[k]
+            assert grads is not None  # a layer's shares are written after all its neurons'
+            grads[j] = self._assign(self._sum(terms), f"Z{k}_bar{j}").text
             return
         want = [p in self.wants for p in prev]
         if not any(want):
@@ -727,8 +792,8 @@ class _Program:
         """A share for ``parent``: kept for its adjoint, or (a parameter's) summed over the
         batch at once: ``g @ x`` for a product, ``n * s`` for a share that is the same for
         every example (a partial may be one number for the whole batch: 1/b for a / b)."""
-        bar = self.bar.get(parent)
-        if bar is None:
+        slot = self.learned.get(parent)
+        if slot is None:
             self.pending.setdefault(parent, []).append(part)
             return
         if part.factors is not None and all(x.batched for x in part.factors):
@@ -737,8 +802,7 @@ class _Program:
             total = f"total({part.text}, n)"
         else:
             total = _binary(_E("n"), "*", part, _MUL).text
-        self.lines.append(f"    {bar} {'+=' if bar in self.started else '='} {total}")
-        self.started.add(bar)
+        self.lines.append(f"    grad[{slot}] += {total}")
 
     def _sum(self, terms: list[_E]) -> _E:
         """``((s0 + s1) + s2) + ...``: the engine's order; split into lines when deep."""
@@ -748,6 +812,100 @@ class _Program:
                 total = self._assign(total)
             total = _binary(total, "+", term, _ADD)
         return total
+
+
+class _Layer(NamedTuple):
+    """Neurons ``z_j = b_j + sum_i w_ji x_i`` over the same inputs, as ``nn.Neuron`` writes
+    them: computed together as one matrix product."""
+
+    inputs: tuple[Value, ...]
+    zs: list[Value]  # the neurons' pre-activations
+    weights: list[list[Value]]  # weights[j][i] multiplies inputs[i] in zs[j]
+    biases: list[Value]
+    interior: list[Value]  # the products and partial sums the product replaces
+    start: int  # the index in the program's order where the layer is computed
+
+
+def _find_layers(program: _Program) -> list[_Layer]:
+    """The neurons of ``program`` grouped by their inputs, where fusing changes nothing but
+    the order of the sums: the products and partial sums serve their neuron alone, the
+    weights and biases are parameters (all learned, or none of the layer's), distinct."""
+    uses = Counter(chain.from_iterable(program.parents[node] for node in program.order))
+    keep = set(program.outputs)
+    for r in program.reads:
+        keep.update(program.source_of(x) for x in (r.node, r.other) if isinstance(x, Value))
+    position = {node: i for i, node in enumerate(program.order)}
+    groups: dict[tuple[int, ...], list[tuple[Value, Any]]] = {}
+    claimed: set[Value] = set()  # a partial sum of a neuron is no neuron of its own
+    for node in reversed(program.order):
+        found = None if node in claimed else _affine(program, node, uses, keep)
+        if found is not None:
+            claimed.update(found[3])
+            groups.setdefault(tuple(id(x) for x in found[2]), []).insert(0, (node, found))
+    layers = []
+    for members in groups.values():
+        zs = [z for z, _ in members]
+        biases = [found[0] for _, found in members]
+        weights = [found[1] for _, found in members]
+        interior = [node for _, found in members for node in found[3]]
+        params = [*biases, *chain.from_iterable(weights)]
+        learned = [p in program.learned for p in params]
+        if len(set(params)) < len(params) or len(set(learned)) > 1:
+            continue
+        if len({z in program.wants for z in zs}) > 1:
+            continue
+        inputs = tuple(members[0][1][2])
+        start = min(position[node] for node in interior)
+        if max((position.get(x, -1) for x in inputs), default=-1) < start:
+            layers.append(_Layer(inputs, zs, weights, biases, interior, start))
+    return sorted(layers, key=lambda layer: layer.start)
+
+
+def _affine(program: _Program, z: Value, uses: Counter[Value], keep: set[Value]) -> Any:
+    """``z = b + w_0 x_0 + ... + w_{k-1} x_{k-1}`` as ``(b, ws, xs, interior)``, or None."""
+    ws: list[Value] = []
+    xs: list[Value] = []
+    interior: list[Value] = []
+    node = z
+    while program.tape.op_of.get(node) is ops.ADD and _untouched(node, program):
+        a, m = program.parents[node]
+        term = _term(program, m, uses, keep)
+        if term is None:
+            return None
+        ws.append(term[0])
+        xs.append(term[1])
+        interior.append(m)
+        if program.kind.get(a) == "external":
+            return (a, ws[::-1], xs[::-1], interior) if len(xs) > 1 else None
+        if a not in program.tape.made or uses[a] != 1 or a in keep:
+            return None
+        interior.append(a)
+        node = a
+    return None
+
+
+def _term(program: _Program, m: Value, uses: Counter[Value], keep: set[Value]) -> Any:
+    """A product ``w * x`` of a parameter and a batched value that serves one sum alone."""
+    if program.tape.op_of.get(m) is not ops.MUL or uses[m] != 1 or m in keep:
+        return None
+    parents = program.parents[m]
+    if not _untouched(m, program) or len(parents) != 2:
+        return None
+    for w, x in (parents, parents[::-1]):
+        if program.kind.get(w) == "external" and x in program.batched and x is not w:
+            return w, x
+    return None
+
+
+def _untouched(node: Value, program: _Program) -> bool:
+    """The engine's parents of ``node`` are the ones it was made from (no detach between)."""
+    prev = node._prev
+    return not prev or all(a is b for a, b in zip(prev, program.parents[node], strict=True))
+
+
+def _rows(n: int, *gs: Any) -> Any:
+    """The adjoints of a layer's neurons as one (neurons, n) array (a number: every example)."""
+    return np.stack([np.broadcast_to(g, (n,)) for g in gs])
 
 
 def _total(share: Any, n: int) -> Any:
