@@ -137,6 +137,7 @@ def pytorch(repeats: int) -> dict[str, Any] | None:
     model.zero_grad()
     same = bool(np.allclose(ours(X_np, Y_np), torch_losses, rtol=TOL, atol=0.0))
     for layer, (W, b) in zip(model.layers, layers):
+        assert W.grad is not None and b.grad is not None
         for j, neuron in enumerate(layer.neurons):
             grads = [w.grad for w in neuron.w] + [neuron.b.grad]
             want = [*W.grad[j].tolist(), float(b.grad[j])]
