@@ -412,8 +412,11 @@ def test_a_layer_is_one_matrix_product() -> None:
     X = np.random.default_rng(1).normal(size=(6, 3))
     got, want = fused(X), chainrule.batched(lambda x: model(x), fuse=False)(X)
     assert np.allclose(got, want, rtol=TOL, atol=0.0)
-    assert "Z0 = p[W0] @ X0 + p[B0]  # 4 neurons" in fused.source
-    assert "Z1 = p[W1] @ X1 + p[B1]  # 2 neurons" in fused.source
+    assert "Z0 += p[B0]  # 4 neurons: Z = W @ X + b" in fused.source
+    assert "Z1 += p[B1]  # 2 neurons: Z = W @ X + b" in fused.source
+    kept = got.copy()
+    fused(X * 2.0)  # the layers' arrays are reused: what a call returned is not
+    assert np.array_equal(got, kept)
 
 
 def test_the_core_imports_without_numpy() -> None:
