@@ -79,7 +79,7 @@ def form_of(op: Op) -> ArrayForm:
 def share(g: Array, d: Any) -> Array:
     """The share ``g * d`` of one edge; 0.0 where the partial is MASKED, as the engine skips it."""
     if isinstance(d, Masked):
-        return np.where(d.where, 0.0, g * d.d)
+        return np.where(d.where, 0.0, g if d.d is _ONE else g * d.d)
     if d is MASKED:
         return 0.0
     return g * d
@@ -144,6 +144,15 @@ def _inv_hypot1(x: Array) -> Array:
 
 def _nan_or(nan: Array, d: Array) -> Array:
     return np.where(nan, math.nan, d)
+
+
+_ONE = 1.0  # a slope of exactly 1 where the edge is not masked: the share is the adjoint itself
+
+
+def _step(x: Array) -> Masked:
+    """relu's slope: 1 where x > 0, MASKED where x <= 0, nan at nan (the row's _step)."""
+    nan = np.isnan(x)
+    return Masked(_nan_or(nan, 1.0) if np.any(nan) else _ONE, x <= 0.0)
 
 
 def _pow_undefined(a: Array, b: Array) -> Array:
@@ -288,8 +297,7 @@ _domain(ops.DIV, lambda a, b: a / b, lambda a, b: b == 0.0,
 _domain(ops.POW_CONST, np.power, _pow_undefined,
         lambda a, b, out: (_base_partial(a, b), MASKED))
 _domain(ops.POW, np.power, _pow_undefined, _pow_local)
-define(ops.RELU, lambda x: np.where(x <= 0.0, 0.0, x),
-       lambda x, out: (Masked(_nan_or(np.isnan(x), 1.0), x <= 0.0),))
+define(ops.RELU, lambda x: np.where(x <= 0.0, 0.0, x), lambda x, out: (_step(x),))
 define(ops.LEAKY_RELU, lambda x, alpha: np.where(x > 0.0, x, alpha * x), _leaky_relu_local)
 define(ops.TANH, np.tanh, lambda x, out: (1.0 - out * out,))
 define(ops.EXP, np.exp, lambda x, out: (out,))

@@ -1,7 +1,8 @@
 """Batched programs: a per-example function traced once, run over a whole batch on numpy.
 
 >>> import numpy as np
->>> from chainrule import MLP, batched, losses
+>>> from chainrule import batched, losses
+>>> from chainrule.nn import MLP
 >>> model = MLP(2, [4, 1], seed=0)
 >>> step = batched(lambda x, y: losses.mse(model(x), y))
 >>> X, Y = np.array([[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]]), np.array([1.0, 0.0, -1.0])
@@ -32,7 +33,10 @@ Python function over arrays:
 * backward: written by the engine's own reverse pass, :func:`~chainrule.engine.adjoints`, run on
   the traced graph with a ``visit`` callback, node by node in its order, so each per-example
   adjoint is the sum of the same shares as ``backward()``'s. A parameter's share is summed over
-  the batch where it arises (``g @ x`` for a weight's ``g * x``).
+  the batch where it arises (``g @ x`` for a weight's ``g * x``);
+* with ``fuse=True`` (the default) a layer of neurons ``b_j + sum_i w_ji x_i`` over the same
+  inputs (as :class:`~chainrule.nn.Neuron` writes them) becomes one matrix product, forward
+  and backward: only the order of the sums differs from the per-node program.
 
 Python control flow on a number is guarded. Every read of an input-dependent number while
 tracing (``.data``, ``.item()``, ``bool``, a comparison, a format) is evaluated again over the
