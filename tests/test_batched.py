@@ -26,6 +26,7 @@ from chainrule.array_ops import ARRAY_FORMS, define  # noqa: E402
 from chainrule.batching import BranchError  # noqa: E402
 from chainrule.losses import (  # noqa: E402
     cross_entropy,
+    hinge,
     l2_penalty,
     mse,
 )
@@ -364,6 +365,20 @@ def test_reads_of_numbers_are_guarded() -> None:
     with pytest.raises(BranchError, match="data gave"):
         bf(np.array([1.0, 2.0]))
     assert list(bf(np.array([2.0, 2.0]))) == [2.0, 2.0]  # the same number: no branch to take
+
+
+def test_a_loss_that_reads_its_targets_is_refused_not_guessed() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    bf = chainrule.batched(lambda x, y: hinge(model(x), y))
+    X = np.array([[0.5, 1.0], [-1.0, 2.0]])
+    with pytest.raises(BranchError, match="data gave 1.0 for example 0"):
+        bf(X, np.array([1.0, -1.0]))  # hinge branches on the label: one graph per label
+    assert bf(X, np.array([-1.0, -1.0])).shape == (2,)  # one label for all: one graph
+
+
+def test_lists_and_other_axes() -> None:
+    bf = chainrule.batched(lambda x: x[0] * x[1], in_axes=1)
+    assert bf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]).tolist() == [4.0, 10.0, 18.0]
 
 
 def test_a_parameter_crossing_a_threshold_retraces() -> None:

@@ -680,10 +680,10 @@ class _Program:
             operands = [x for x in (node, other) if isinstance(x, Value)]
             if not any(x in self.varies for x in operands):
                 continue
-            self.namespace[f"G{k}"] = _Guard(r, name)
+            self.namespace[f"check{k}"] = _Guard(r, name)
             at = max(position.get(x, -1) for x in operands)
             specs.setdefault(at, []).append(
-                (f"G{k}", [node, other] if r.how in _COMPARE else [node])
+                (f"check{k}", [node, other] if r.how in _COMPARE else [node])
             )
         return specs
 
