@@ -371,7 +371,7 @@ def test_a_loss_that_reads_its_targets_is_refused_not_guessed() -> None:
     model = MLP(2, [3, 1], seed=0)
     bf = chainrule.batched(lambda x, y: hinge(model(x), y))
     X = np.array([[0.5, 1.0], [-1.0, 2.0]])
-    with pytest.raises(BranchError, match="data gave 1.0 for example 0"):
+    with pytest.raises(BranchError, match=r"data gave 1\.0 for example 0"):
         bf(X, np.array([1.0, -1.0]))  # hinge branches on the label: one graph per label
     assert bf(X, np.array([-1.0, -1.0])).shape == (2,)  # one label for all: one graph
 
