@@ -334,6 +334,17 @@ def test_a_domain_error_names_the_example_and_changes_nothing() -> None:
     assert w.grad == before
 
 
+def test_a_domain_error_in_a_branch_names_the_example_of_the_whole_batch() -> None:
+    def f(x: Value) -> Value:
+        return (x - 3.0).log() if x > 0 else x * 2.0
+
+    bf = chainrule.batched(f)
+    with pytest.raises(ValueError, match=r"x=-1.0 .* in example 3 of the batch"):
+        bf(np.array([-1.0, 5.0, -2.0, 2.0]))  # x > 0 for examples 1 and 3; log(-1) at 3
+    with pytest.raises(ValueError, match=r"x=-2.0 .* in example 2 of the batch"):
+        chainrule.batched(f)(np.array([-1.0, 5.0, 1.0]))  # the branch traced on example 2
+
+
 def test_overflow_is_inf_without_warnings() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -349,31 +360,43 @@ def _branchy(x: Value) -> Value:
     return x * 3.0
 
 
-def test_a_branch_the_examples_disagree_on_is_refused_naming_the_line() -> None:
-    bf = chainrule.batched(_branchy)
-    assert list(bf(np.array([1.0, 2.0]))) == [2.0, 4.0]
-    with pytest.raises(BranchError, match=r"test_batched.py:\d+ .* examples 1, 3 take"):
-        bf(np.array([1.0, -2.0, 5.0, -1.0]))
-    assert list(bf(np.array([-1.0, -2.0]))) == [-3.0, -6.0]  # all on the other branch: retraced
+def test_examples_on_different_branches_run_by_their_own_program() -> None:
+    bf = chainrule.batched(_branchy, argnums=0)
+    assert list(bf(np.array([1.0, 2.0]))[0]) == [2.0, 4.0]
+    values, dx = bf(np.array([1.0, -2.0, 5.0, -1.0]))
+    assert list(values) == [2.0, -6.0, 10.0, -3.0] and list(dx) == [2.0, 3.0, 2.0, 3.0]
+    assert len(bf.sources) == 2 and "3.0" in bf.sources[1]
 
 
-def test_reads_of_numbers_are_guarded() -> None:
+def test_a_read_with_too_many_outcomes_is_refused_naming_the_line() -> None:
     def reads_data(x: Value) -> Value:
-        return x * (1.0 if x.data > 0 else -1.0)
+        return x * x.data  # a number used, not compared: one branch per value
 
     bf = chainrule.batched(reads_data)
-    with pytest.raises(BranchError, match="data gave"):
-        bf(np.array([1.0, 2.0]))
-    assert list(bf(np.array([2.0, 2.0]))) == [2.0, 2.0]  # the same number: no branch to take
+    assert list(bf(np.array([1.0, 2.0, 1.0]))) == [1.0, 4.0, 1.0]  # two values: two branches
+    with pytest.raises(BranchError, match=r"test_batched.py:\d+ .* more than 16 different"):
+        bf(np.arange(40.0))
 
 
-def test_a_loss_that_reads_its_targets_is_refused_not_guessed() -> None:
+@pytest.mark.parametrize("fuse", [True, False])
+def test_a_loss_that_reads_its_targets_splits_the_batch(fuse: bool) -> None:
     model = MLP(2, [3, 1], seed=0)
-    bf = chainrule.batched(lambda x, y: hinge(model(x), y))
-    X = np.array([[0.5, 1.0], [-1.0, 2.0]])
-    with pytest.raises(BranchError, match=r"data gave 1\.0 for example 0"):
-        bf(X, np.array([1.0, -1.0]))  # hinge branches on the label: one graph per label
-    assert bf(X, np.array([-1.0, -1.0])).shape == (2,)  # one label for all: one graph
+
+    def f(x: list[Value], y: Value) -> Value:
+        return hinge(model(x), y)  # hinge branches on the label: a graph per label
+
+    X = np.array([[0.5, 1.0], [-1.0, 2.0], [2.0, -1.0], [0.1, 0.2]])
+    labels = np.array([1.0, -1.0, -1.0, 1.0])
+    want = []
+    for x, y in zip(X, labels):
+        loss = f([Value(float(v)) for v in x], Value(float(y), requires_grad=False))
+        loss.backward()
+        want.append(loss.data)
+    want_grads = [p.grad / len(X) for p in model.parameters()]
+    model.zero_grad()
+    values = chainrule.batched(f, fuse=fuse)(X, labels)
+    assert all(map(_close, values, want))
+    assert all(_close(p.grad, g) for p, g in zip(model.parameters(), want_grads))
 
 
 def test_lists_and_other_axes() -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from chainrule import losses, ops
 from chainrule.ops import MASKED, Op
 
-__all__ = ["ARRAY_FORMS", "ArrayForm", "Masked", "define", "form_of", "share"]
+__all__ = ["ARRAY_FORMS", "ArrayForm", "Masked", "at_example", "define", "form_of", "share"]
 
 Array = Any  # a float64 ndarray (one number per example) or a float (one for the whole batch)
 
@@ -98,8 +98,17 @@ def refuse(op: Op, bad: Array, xs: Sequence[Array], rule: Callable[..., Any] | N
     try:
         (rule or op.forward)(*numbers)
     except (ValueError, ArithmeticError) as error:
-        raise type(error)(f"{error}, in example {i} of the batch") from None
-    raise ValueError(f"{op.name} is undefined at {numbers!r}, in example {i} of the batch")
+        raise at_example(error, i) from None
+    raise at_example(ValueError(f"{op.name} is undefined at {numbers!r}"), i)
+
+
+def at_example(error: Exception, i: int) -> Exception:
+    """``error`` (a row's own) saying which example of the batch raised it: ``.example`` is
+    its index, ``.bare`` the row's message."""
+    bare = getattr(error, "bare", str(error))
+    named = type(error)(f"{bare}, in example {i} of the batch")
+    named.example, named.bare = i, bare  # type: ignore[attr-defined]
+    return named
 
 
 def _checked(

@@ -39,10 +39,12 @@ Python function over arrays:
   and backward: only the order of the sums differs from the per-node program.
 
 Python control flow on a number is guarded. Every read of an input-dependent number while
-tracing (``.data``, ``.item()``, ``bool``, a comparison, a format) is evaluated again over the
-whole batch on every call: when examples disagree with the traced one, :class:`BranchError`
-names the line (one program never runs one example's branch for all); when every example
-disagrees the same way (a parameter crossed a threshold), ``f`` is traced again.
+tracing (``.data``, ``.item()``, ``bool``, a comparison, a format; the door
+:data:`chainrule.engine.READ_HOOKS`) is evaluated again over the whole batch on every call.
+Examples that disagree with the traced one are split off and run by the program of their own
+branch (traced on the first of them), so one program never runs one example's branch for all.
+A read that gives more than 16 outcomes over a batch raises :class:`BranchError` naming the
+line.
 
 Numbers: float64 throughout. A domain error names the example (``log is undefined at x=-1.0
 (needs x > 0), in example 3 of the batch``); overflow is inf; numpy's warnings stay inside.
@@ -64,7 +66,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from chainrule import engine, ops
-from chainrule.array_ops import form_of, share
+from chainrule.array_ops import at_example, form_of, share
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import MASKED, HandWrittenOp, Op
@@ -107,8 +109,22 @@ class _Read(NamedTuple):
     where: str
 
 
+class _Variant(NamedTuple):
+    """One traced branch of ``f``: its program and the leaves the program reads."""
+
+    code: Callable[..., Any]
+    source: str
+    externals: list[Value]  # leaves f reaches but did not make, read on every call
+    learned: list[Value]  # those of them that receive a gradient
+    aux: Any  # how f's extra outputs are shaped (None: f returns a Value)
+    fused: bool  # whether it computes layers, into arrays kept from call to call
+
+
+_MAX_BRANCHES = 16  # traces one call may make before it calls the branching hopeless
+
+
 class BatchedFunction:
-    """``f`` traced once into an array program; see :func:`batched`. ``.source`` shows it."""
+    """``f`` traced into an array program; see :func:`batched`. ``.source`` shows it."""
 
     def __init__(self, f: Callable[..., Any], in_axes: Axes = 0, *,
                  argnums: int | Sequence[int] = (), reduction: str = "mean",
@@ -122,79 +138,126 @@ class BatchedFunction:
         self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.reduction = reduction
         self.fuse = fuse
-        self._code: Callable[..., Any] | None = None
+        self._variants: list[_Variant] = []  # one per branch of f seen, newest last
         self._key: tuple[Any, ...] = ()
-        self._source = ""
-        self._externals: list[Value] = []  # leaves f reaches but did not make, read per call
-        self._learned: list[Value] = []  # those of them that receive a gradient
         self._spare: list[_Buffers] = []  # the layers' arrays of the last call, to reuse
-        self._aux: Any = None  # how f's extra outputs are shaped (None: f returns a Value)
         self.__doc__ = getattr(f, "__doc__", None)
 
     @property
     def source(self) -> str:
-        """The generated program (trace first by calling the function once)."""
-        if self._code is None:
+        """The generated program (of the latest branch traced: see :attr:`sources`)."""
+        return self.sources[-1]
+
+    @property
+    def sources(self) -> list[str]:
+        """The program of each branch of ``f`` traced so far, oldest first."""
+        if not self._variants:
             raise RuntimeError("nothing traced yet: call the batched function once")
-        return self._source
+        return [v.source for v in self._variants]
 
     @property
     def parameters(self) -> list[Value]:
         """The leaves ``f`` closes over whose ``.grad`` each call accumulates."""
-        return list(self._learned)
+        return list({p: None for v in self._variants for p in v.learned})
 
     def __call__(self, *args: Any) -> Any:
         arrays, axes, n = self._arrays(args)
         key = (tuple(a.shape[1:] if b else a.shape for a, b in zip(arrays, axes)), axes)
-        if self._code is None or key != self._key:
-            self._trace(arrays, axes, key)
-        try:
-            results = self._run(arrays, axes, n)
-        except _Retrace:  # every example left the traced branch the same way: trace again
-            self._trace(arrays, axes, key)
-            results = self._run(arrays, axes, n)
-        out, aux, grads, learned = results
+        if key != self._key:
+            self._variants, self._key = [], key
+        self._traced = 0
+        parts = self._evaluate(arrays, axes, np.arange(n), 0)
+        totals: dict[Value, float] = {}
+        for _, k, results in parts:
+            for p, total in zip(self._variants[k].learned, results[3].tolist()):
+                totals[p] = totals.get(p, 0.0) + total
         scale = 1.0 / n if self.reduction == "mean" else 1.0
-        for p, total in zip(self._learned, learned.tolist()):
+        for p, total in totals.items():
             p.grad = p.grad + total * scale
-        return self._shaped(out, aux, grads, arrays, axes, n)
+        return self._shaped(parts, arrays, axes, n)
 
-    def _run(self, arrays: list[Any], axes: tuple[bool, ...], n: int) -> Any:
+    def _evaluate(self, arrays: list[Any], axes: tuple[bool, ...], idx: Any, first: int,
+                  why: _Guard | None = None) -> list[tuple[Any, int, Any]]:  # fmt: skip
+        """``(examples, branch, results)`` for the examples ``idx``, by the branches from
+        ``first`` on: where a guard (``why``) finds that some examples leave a branch, those
+        go on to the next branch, traced on the first of them when there is none."""
+        whole = len(idx) == len(arrays[axes.index(True)])
+        sub = arrays if whole else [a[idx] if b else a for a, b in zip(arrays, axes)]
+        k = first
+        while True:
+            if k == len(self._variants) and why is not None and self._traced >= _MAX_BRANCHES:
+                raise why.error(idx)
+            try:
+                if k == len(self._variants):
+                    self._branch(sub, axes)
+                return [(idx, k, self._run(self._variants[k], sub, axes, len(idx)))]
+            except (ValueError, ArithmeticError) as error:  # name the example in the whole batch
+                if whole or not hasattr(error, "example"):
+                    raise
+                raise at_example(error, int(idx[error.example])) from None
+            except _Split as split:
+                same = np.broadcast_to(split.same, idx.shape)
+                if not same.any():
+                    k, why = k + 1, split.guard
+                    continue
+                return [*self._evaluate(arrays, axes, idx[same], k, why),
+                        *self._evaluate(arrays, axes, idx[~same], k + 1, split.guard)]  # fmt: skip
+
+    def _branch(self, arrays: list[Any], axes: tuple[bool, ...]) -> None:
+        """Trace ``f`` on the first of ``arrays``' examples: one more branch."""
+        self._traced += 1
+        variant = self._trace(arrays, axes)
+        if self._variants and variant.aux != self._variants[0].aux:
+            raise TypeError(
+                f"{_name(self.f)} returns {variant.aux or 'a Value'} for some examples and "
+                f"{self._variants[0].aux or 'a Value'} for others: one shape of output, please"
+            )
+        self._variants.append(variant)
+
+    def _run(self, variant: _Variant, arrays: list[Any], axes: tuple[bool, ...], n: int) -> Any:
         leaves: list[Any] = []
         for a, is_batched in zip(arrays, axes):
             if is_batched:
                 leaves.extend(np.ascontiguousarray(a.reshape(n, -1).T))  # one row per number
             else:
                 leaves.extend(float(v) for v in a.ravel())
-        assert self._code is not None
+        params = np.array([p.data for p in variant.externals])
+        if not variant.fused:
+            with np.errstate(all="ignore"):  # overflow is inf, 0 * inf is nan: IEEE, as the rows
+                return variant.code(n, *leaves, params)
         spare = self._spare
         buffers = spare.pop() if spare and spare[-1].n == n else _Buffers(n)
-        params = np.array([p.data for p in self._externals])
-        with np.errstate(all="ignore"):  # overflow is inf, 0 * inf is nan: IEEE, as the rows
-            results = self._code(n, *leaves, params, buffers)
+        with np.errstate(all="ignore"):
+            results = variant.code(n, *leaves, params, buffers)
         self._spare = [buffers]  # results never point into them: _shaped copies what it returns
         return results
 
-    def _shaped(self, out: Any, aux: Any, grads: Any, arrays: list[Any],
+    def _shaped(self, parts: list[tuple[Any, int, Any]], arrays: list[Any],
                 axes: tuple[bool, ...], n: int) -> Any:  # fmt: skip
-        """The call's results as arrays: one row per example."""
-        if self._aux == "rows":
-            return np.stack([np.broadcast_to(x, (n,)) for x in (out, *aux)], axis=-1)
-        outputs = np.array(np.broadcast_to(out, (n,)))
-        results: list[Any] = [outputs]
+        """The call's results as arrays, one row per example, each from its branch."""
+        kind = self._variants[0].aux
+        columns: list[Any] = []  # the outputs, then the inputs' gradients, then the extras
+        for idx, _, (out, aux, grads, _) in parts:
+            values = [out, *aux] if kind == "rows" else [out, *grads, *aux]
+            if not columns:
+                columns = [np.empty(n) for _ in values]
+            for column, value in zip(columns, values):
+                column[idx] = value
+        if kind == "rows":
+            return np.stack(columns, axis=-1)
+        results: list[Any] = [columns[0]]
+        rest = iter(columns[1:])
         if self.argnums:
-            flat = iter(grads)
             per_arg = []
             for i, (a, is_batched) in enumerate(zip(arrays, axes)):
                 shape = a.shape[1:] if is_batched else a.shape
                 if i in self.argnums:
-                    size = int(np.prod(shape))
-                    cols = [np.broadcast_to(next(flat), (n,)) for _ in range(size)]
+                    cols = [next(rest) for _ in range(int(np.prod(shape)))]
                     per_arg.append(np.stack(cols, axis=-1).reshape((n, *shape)))
             results.append(tuple(per_arg) if len(per_arg) > 1 else per_arg[0])
-        if self._aux is not None:
-            cols = [np.broadcast_to(x, (n,)) for x in aux]
-            results.append(np.stack(cols, axis=-1) if self._aux == "list" else np.array(cols[0]))
+        if kind is not None:
+            extras = list(rest)
+            results.append(np.stack(extras, axis=-1) if kind == "list" else extras[0])
         return results[0] if len(results) == 1 else tuple(results)
 
     def _arrays(self, args: tuple[Any, ...]) -> tuple[list[Any], tuple[bool, ...], int]:
@@ -236,7 +299,7 @@ class BatchedFunction:
             raise ValueError("the batch is empty: batched needs at least one example")
         return arrays, tuple(axis is not None for axis in axes_list), n
 
-    def _trace(self, arrays: list[Any], axes: tuple[bool, ...], key: tuple[Any, ...]) -> None:
+    def _trace(self, arrays: list[Any], axes: tuple[bool, ...]) -> _Variant:
         inputs: list[Value] = []
         examples = []
         for i, (a, is_batched) in enumerate(zip(arrays, axes)):
@@ -249,21 +312,18 @@ class BatchedFunction:
         gc.disable()  # a trace holds many objects and no cycles: the collector would only walk
         try:
             with _tracing(inputs) as tape:
-                self._aux = _run(self.f, examples, tape)
-            if self._aux == "rows" and self.argnums:
+                aux = _run(self.f, examples, tape)
+            if aux == "rows" and self.argnums:
                 raise TypeError("argnums needs f to return one Value (a loss), got a list")
-            program = _Program(
-                tape, inputs, batched_inputs, backward=self._aux != "rows", fuse=self.fuse
-            )
-            self._source, namespace = program.generate(self.f)
+            program = _Program(tape, inputs, batched_inputs, backward=aux != "rows", fuse=self.fuse)
+            source, namespace = program.generate(self.f)
         finally:
             if was_enabled:
                 gc.enable()
-        exec(compile(self._source, f"<chainrule.batched {_name(self.f)}>", "exec"), namespace)
-        self._code = namespace["program"]
-        self._externals = program.externals
-        self._learned = list(program.learned)
-        self._key = key
+        exec(compile(source, f"<chainrule.batched {_name(self.f)}>", "exec"), namespace)
+        learned = list(program.learned)
+        fused = bool(program.layers)
+        return _Variant(namespace["program"], source, program.externals, learned, aux, fused)
 
 
 def _flags(arrays: list[Any], axes: tuple[bool, ...]) -> Iterator[bool]:
@@ -283,10 +343,6 @@ def _nest(leaves: list[Value], shape: tuple[int, ...]) -> Any:
 
 def _name(f: Callable[..., Any]) -> str:
     return getattr(f, "__qualname__", None) or repr(f)
-
-
-class _Retrace(Exception):
-    """Raised by a guard when every example left the traced branch the same way."""
 
 
 class _Tape:
@@ -367,9 +423,9 @@ def _run(f: Callable[..., Any], examples: list[Any], tape: _Tape) -> Any:
         with enable_grad():
             result = f(*examples)
     except (ValueError, ArithmeticError) as error:
-        if isinstance(error, BranchError) or "example" in str(error):
+        if hasattr(error, "example"):  # named already (by a batched function inside f)
             raise
-        raise type(error)(f"{error}, in example 0 of the batch") from error
+        raise at_example(error, 0) from error
     aux: Any = None
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
         result, extra = result
@@ -429,12 +485,20 @@ def _neg(x: _E) -> _E:
 _PRECEDENCE = {"+": _ADD, "-": _ADD, "*": _MUL}
 
 
+class _Split(Exception):
+    """Raised by a guard: the examples where ``same`` is False left the traced branch."""
+
+    def __init__(self, same: Any, guard: _Guard) -> None:
+        super().__init__()
+        self.same, self.guard = same, guard
+
+
 class _Guard:
     """One read of the trace, evaluated again over the batch on every call."""
 
     def __init__(self, read: _Read, name: str) -> None:
         self.how, self.result, self.where, self.name = read.how, read.result, read.where, name
-        self.traced = read.node._data  # the number example 0 gave
+        self.traced = read.node._data  # the number the traced example gave
 
     def __call__(self, value: Any, other: Any = None) -> None:
         if self.how in _NUMBER:
@@ -442,26 +506,25 @@ class _Guard:
         elif self.how == "bool":
             same = (value != 0.0) == self.result
         else:
-            compare = _COMPARE[self.how]
-            same = compare(value, other) == self.result
-        if np.all(same):
-            return
-        if not np.any(same):
-            raise _Retrace
-        differ = np.flatnonzero(~np.broadcast_to(same, np.shape(value)))
-        shown = ", ".join(str(i) for i in differ[:5]) + (", ..." if len(differ) > 5 else "")
-        raise BranchError(
+            same = _COMPARE[self.how](value, other) == self.result
+        if not np.all(same):
+            raise _Split(same, self)
+
+    def error(self, examples: Any) -> BranchError:
+        """The examples still leave every branch traced: the read gives too many outcomes."""
+        shown = ", ".join(str(i) for i in examples[:5]) + (", ..." if len(examples) > 5 else "")
+        return BranchError(
             f"{self.name}: the Python code at {self.where} reads a number ({self.describe()}) "
-            f"and the examples of this batch disagree on it: example 0 (traced) and examples "
-            f"{shown} take different branches, and one program runs one graph for every "
-            "example. Write the choice as an operation (relu, abs, maximum, minimum, clamp), "
-            "or batch the examples of each branch separately."
+            f"and takes more than {_MAX_BRANCHES} different branches over this batch (examples "
+            f"{shown} still fit none of them): a number read to be used, not only compared, "
+            "differs from example to example. Write the computation with operations (relu, "
+            "abs, maximum, minimum, clamp) instead of Python on .data."
         )
 
     def describe(self) -> str:
         if self.how in _NUMBER:
-            return f"{self.how} gave {self.traced!r} for example 0"
-        return f"'{_SYMBOL.get(self.how, self.how)}' gave {self.result!r} for example 0"
+            return f"{self.how} gave {self.traced!r} for the traced example"
+        return f"'{_SYMBOL.get(self.how, self.how)}' gave {self.result!r} for the traced example"
 
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -588,7 +651,7 @@ class _Program:
         for leaf, kind in self.kind.items():
             if kind == "literal":
                 self.expr[leaf] = _literal(leaf._data)
-        args = ["n", *[f"x{i}" for i in self.inputs.values()], "p", "buf"]
+        args = ["n", *[f"x{i}" for i in self.inputs.values()], "p", *(["buf"] * bool(self.layers))]
         self.lines.append("    # forward: every example at once")
         self._forward(_name(f))
         self.lines.append("    # backward: the engine's reverse pass, one node at a time")
@@ -706,7 +769,7 @@ class _Program:
             try:
                 engine.adjoints({root: 1.0}, hooks=False, visit=self._emit)
             except (ValueError, ArithmeticError) as error:  # on example 0's numbers
-                raise type(error)(f"{error}, in example 0 of the batch") from error
+                raise at_example(error, 0) from error
         for k in range(len(self.layers)):
             self._layer_backward(k)  # a layer whose inputs the pass did not visit
         grads = []
