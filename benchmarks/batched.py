@@ -83,8 +83,16 @@ def per_example(repeats: int, n_compiled: int = 2_000, n_dynamic: int = 200) -> 
         for a, b, y in rows[:n_dynamic]:
             f([Value(a, requires_grad=False), Value(b, requires_grad=False)], y).backward()
 
+    model, _ = _model()  # compile's other form: 100 examples unrolled into one trace
+    points = [([Value(a, requires_grad=False), Value(b, requires_grad=False)], y)
+              for a, b, y in rows[:100]]  # fmt: skip
+    unrolled = chainrule.compile(
+        lambda: mse([model(x) for x, _ in points], [y for _, y in points], "sum")
+    )
+    unrolled()
     return {
         "compiled": best_time(compiled_loop, repeats) / len(rows),
+        "compiled_unrolled_100": best_time(unrolled, repeats) / 100,
         "dynamic": best_time(dynamic_loop, repeats) / n_dynamic,
     }
 
@@ -192,6 +200,10 @@ def text(result: dict[str, Any]) -> list[str]:
     lines = [f"{result['workload']} (min of {result['repeats']}), one thread, us per example"]
     lines.append(
         f"  one at a time: compiled {loop['compiled'] * us:.2f}, dynamic {loop['dynamic'] * us:.1f}"
+    )
+    lines.append(
+        "  compile's other form, 100 examples unrolled into one trace: "
+        f"{loop['compiled_unrolled_100'] * us:.2f}"
     )
     head = f"  {'examples':>9} {'fused':>9} {'unfused':>9}" + (f" {'torch':>9}" if torch else "")
     lines.append(head)
