@@ -1,4 +1,4 @@
-"""The backward pass as code: trace a scalar function once, run straight-line Python after.
+"""The backward pass as code: trace a scalar function, run straight-line Python after.
 
 >>> from chainrule.compiler import compile  # also chainrule.compile
 >>> f = compile(lambda x, y: (x * y + x).tanh())
@@ -11,13 +11,15 @@ def forward_backward(x, y):
     t1 = x * y + x
     t2 = F0(t1)
     # backward: the engine's reverse pass, one node at a time
-    t1_bar = 0.0 if (t2_d0 := L0(t1, t2)[0]) is MASKED else 1.0 * t2_d0
+    t1_bar = -0.0 if (t2_d0 := L0(t1, t2)[0]) is MASKED else 1.0 * t2_d0
     x_bar = t1_bar + t1_bar * y
     y_bar = t1_bar * x
-    return t2, (x_bar, y_bar), ()
+    return t2, (0.0 + x_bar, 0.0 + y_bar), ()
 
-The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every node it makes
-(those made under :func:`~chainrule.no_grad` too). The record becomes one function:
+The first call runs ``f`` on :class:`~chainrule.Value` inputs and records, through the engine's
+hooks (:data:`~chainrule.engine.NODE_HOOKS` and :data:`~chainrule.engine.READ_HOOKS`), every
+node it makes (those made under :func:`~chainrule.no_grad` too) and every number it reads. The
+record becomes one function:
 
 * forward: each node's operation on floats, nested into one expression while a result is
   used once (``x * y + x`` is two nodes), so a layer's neuron is one line;
@@ -27,36 +29,50 @@ The first call runs ``f`` on :class:`~chainrule.Value` inputs and records every 
   far), then the code for its shares to its parents that require grad. The nodes reached, the
   edges, and the order in which each sum adds its shares are the pass's, so the results are the
   floats ``backward()`` gives. A partial known only when the code runs (relu's, abs's, clamp's)
-  may be :data:`~chainrule.ops.MASKED`: the code then adds 0.0, as the pass does, so an inf or
-  nan adjoint stays out (``relu(-1).sqrt()`` gives 0.0, not nan).
+  may be :data:`~chainrule.ops.MASKED`: the code then adds -0.0, which changes no sum.
 
-``+``, ``-``, ``*`` and negation are written as arithmetic; every other operation calls its op
-object (``F<k>`` its forward, ``L<k>`` its local partials; the names are numbers, never the op's
-name, so any op of the table and any :func:`~chainrule.custom.custom_op` compiles). ``MASKED``
-is :data:`chainrule.ops.MASKED` itself.
+``+``, ``-``, ``*`` and negation are written as arithmetic (one table, ``_ARITH``, holds each
+one's forward and shares); every other operation calls its op object (``F<k>`` its forward,
+``L<k>`` its local partials; the names are numbers, never the op's name, so any op of the
+table and any :func:`~chainrule.custom.custom_op` compiles). ``MASKED`` is
+:data:`chainrule.ops.MASKED` itself.
 
-What is re-read on every call, so that no number is stale:
+What is read on every call, so that no number is stale:
 
-* the arguments (floats), and the ``.data`` of every leaf ``Value`` that ``f`` reaches but did
-  not make: a model's parameters (their gradients are accumulated into ``.grad`` on every call,
-  as ``backward()`` does) and constants made outside ``f``;
+* the arguments, converted as ``Value()`` converts them (ints, numpy numbers, ``np.float32``);
+* the ``.data`` of every leaf ``Value`` that ``f`` reaches but did not make (a model's
+  parameters, constants made outside ``f``), with its ``requires_grad`` flag and its hooks;
 * numbers computed from the inputs without a gradient (``detach()``, ``no_grad()`` blocks):
   they are computed again, as forward-only code.
 
 Plain Python numbers ``f`` reads (a data set held in a list of floats) are constants of the
-trace: pass data that changes as arguments, or as Values made outside ``f`` (with
-``requires_grad=False``) whose ``.data`` you update.
+trace: pass data that changes as arguments, or as Values made outside ``f`` whose ``.data`` you
+update.
 
-The pass runs on the trace's numbers (the first call's), which it does not write anywhere:
-under :func:`~chainrule.detect_anomaly` it checks them, as ``backward()`` would, so a trace whose
-gradient holds an inf or nan raises :class:`~chainrule.anomaly.AnomalyError`; later calls run
-the generated code, which checks nothing.
+**Guards.** Every read of a number that depends on the inputs, through any door (``x > 0``,
+``if x:``, ``max(x, y)``, ``x == y``, ``.data``, ``.item()``, ``f"{x:.3f}"``, a derivative
+rule's branch when ``f`` differentiates inside), is recorded with what it decided:
 
-A Python ``if`` on a number (``if x.data > 0``) cannot be compiled: the graph itself may change
-with the inputs. Every read of ``.data`` (or ``.item()``) of an input-dependent node by code
-outside chainrule is recorded while tracing; such a function re-runs ``f`` on every call to
-check that the graph is unchanged and raises :class:`TraceChangedError` when it changed
-(``retrace=True`` traces and compiles again instead).
+* a comparison or truth test becomes a guard in the generated code, checked in its place in
+  the forward: the same outcome runs on, another stops the code before it writes anything;
+* a number handed to Python (``.data``, ``.item()``, a format, a branch of relu, abs,
+  maximum, minimum, clamp, sign or ``%`` inside a ``grad`` or ``backward(create_graph=True)``
+  that ``f`` calls) could be used anywhere, so ``f`` runs again on every call and the graph it
+  builds must be one the cache holds;
+* a leaf's ``requires_grad`` flag that changed since the trace selects another trace.
+
+When no trace of the cache fits, ``f`` is traced again for the new path, up to ``cache_limit``
+traces (8 by default, as torch.compile's); past it the call raises :class:`TraceChangedError`
+naming the line that read the number. A failed call changes nothing. Retracing, not refusing
+(JAX's jit refuses Python control flow on traced values), because ``compile`` drops into a
+training loop whose code was written for the engine: a branch that settles on one or two paths
+compiles, and a branch that keeps changing is named rather than silently frozen.
+
+What runs on the engine instead, with the same numbers as ``backward()``: a call under
+:func:`~chainrule.detect_anomaly` (which checks every step); a call while a parameter has hooks
+(they run as in ``backward()``); and a call whose gradients came out nan, where the generated
+code cannot tell a nan the engine also gives from an inf partial on a path the engine skips
+(relu below 0 passes nothing at all).
 
 Two forms of call:
 
@@ -67,6 +83,8 @@ Two forms of call:
   gradient to its ``.grad`` as ``loss.backward()`` would, so an optimizer works unchanged.
   ``f`` may return ``(loss, outputs)``, ``outputs`` a list of Values: ``step()`` then returns
   ``(loss, [floats])``.
+
+Tracing installs hooks the engine calls in every thread; they ignore other threads.
 """
 
 from __future__ import annotations
@@ -79,15 +97,17 @@ import math
 import operator
 import re
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from chainrule import engine, ops
+from chainrule import anomaly, engine, ops
+from chainrule.conveniences import as_float
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import HandWrittenOp, Op
@@ -102,12 +122,19 @@ _ATOM, _UNARY, _MUL, _ADD, _COND = 4, 3, 2, 1, 0
 _MAX_DEPTH = 100
 # Generated identifiers; an argument name of f that could be one of them is not used.
 _RESERVED = re.compile(r"t\d+(_d\d+)?|[FLp]\d+|float|MASKED|.*_bar")
+# The comparisons a guard re-checks, by the name the read hooks give them.
+_COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "bool": "!="}
+
+# The compiled code reads these fields itself: the engine's own reads, which pass no door.
+_DATA = operator.attrgetter("_data")
+_FLAG = operator.attrgetter("requires_grad")
+_HOOKS = operator.attrgetter("_hooks")
 
 Expr = tuple[str, int, int]  # (source text, precedence, nesting depth)
 
 
 class TraceChangedError(RuntimeError):
-    """The function builds a different graph for these inputs than the one compiled."""
+    """The function took a path that none of its compiled traces covers, past the cache limit."""
 
 
 class CompiledLoss(Value):
@@ -123,105 +150,195 @@ class CompiledLoss(Value):
         )
 
 
-def compile(f: Callable[..., Any], *, retrace: bool = False) -> CompiledFunction:
+def compile(f: Callable[..., Any], *, cache_limit: int = 8) -> CompiledFunction:
     """Compile ``f(*Values) -> Value`` into straight-line forward + backward Python.
 
-    Called with floats, the result returns ``(f(*xs), (df/dx_0, df/dx_1, ...))``; called with
+    Called with numbers, the result returns ``(f(*xs), (df/dx_0, df/dx_1, ...))``; called with
     no arguments (``f`` takes none), it returns the loss and accumulates the ``.grad`` of the
-    parameters ``f`` uses. It traces on the first call (and when the number of arguments
-    changes).
+    parameters ``f`` uses. It traces on the first call and whenever no trace it holds fits the
+    call (another path through ``f``, another number of arguments, a parameter's changed
+    ``requires_grad``), keeping at most ``cache_limit`` traces.
     """
-    return CompiledFunction(f, retrace=retrace)
+    return CompiledFunction(f, cache_limit=cache_limit)
+
+
+@dataclass
+class _Trace:
+    """One trace of ``f`` as code, and what a call must match to run it."""
+
+    code: Callable[..., Any]
+    source: str
+    arity: int
+    externals: list[Value]  # leaves f reaches but did not make, read per call
+    flags: tuple[bool, ...]  # their requires_grad at the trace
+    learned: list[Value]  # those that receive a gradient
+    aux: Any  # how f's extra outputs are shaped (None: f returns a Value)
+    guards: list[str]  # where f read the number each guard of the code re-checks
+    numbers: list[str]  # where f read numbers it could use anywhere: f re-runs per call
+    signature: tuple[object, ...] | None  # the graph a re-run must build (None: no re-run)
 
 
 class CompiledFunction:
-    """``f`` traced once into generated code; see :func:`compile`. ``.source`` shows it."""
+    """``f`` traced into generated code; see :func:`compile`. ``.source`` shows it."""
 
-    def __init__(self, f: Callable[..., Any], *, retrace: bool = False) -> None:
+    def __init__(self, f: Callable[..., Any], *, cache_limit: int = 8) -> None:
         if not callable(f):
             raise TypeError(f"compile needs a function, got {type(f).__name__} {f!r}")
+        if isinstance(cache_limit, bool) or not isinstance(cache_limit, int) or cache_limit < 1:
+            raise ValueError(f"compile needs cache_limit >= 1 (an int), got {cache_limit!r}")
         self.f = f
-        self.retrace = retrace
-        self._code: Callable[..., Any] | None = None
-        self._source = ""
-        self._signature: tuple[object, ...] = ()
-        self._reads: list[str] = []
-        self._arity = -1
-        self._externals: list[Value] = []  # leaves f reaches but did not make, read per call
-        self._learned: list[Value] = []  # those of them that receive a gradient
-        self._aux: Any = None  # how f's extra outputs are shaped (None: f returns a Value)
+        self.cache_limit = cache_limit
+        self._cache: list[_Trace] = []  # the most recently used first
         self.__doc__ = getattr(f, "__doc__", None)
 
     @property
     def source(self) -> str:
-        """The generated Python source (trace first by calling the function once)."""
-        if self._code is None:
+        """The generated Python source of the trace used last."""
+        if not self._cache:
             raise RuntimeError("nothing traced yet: call the compiled function once")
-        return self._source
+        return self._cache[0].source
 
     @property
     def data_reads(self) -> list[str]:
-        """Where ``f`` read a number of an input-dependent node while tracing (file:line)."""
-        return list(self._reads)
+        """Where ``f`` read a number it could use anywhere (file:line), in the trace used last:
+        such a function runs ``f`` again on every call to check its graph."""
+        return sorted(set(self._cache[0].numbers)) if self._cache else []
+
+    @property
+    def guards(self) -> list[str]:
+        """Where ``f`` read the outcome of each comparison the trace used last re-checks."""
+        return list(self._cache[0].guards) if self._cache else []
+
+    @property
+    def traces(self) -> int:
+        """How many traces the cache holds (at most ``cache_limit``)."""
+        return len(self._cache)
 
     @property
     def parameters(self) -> list[Value]:
         """The leaves ``f`` closes over whose ``.grad`` each call accumulates."""
-        return list(self._learned)
+        return list(self._cache[0].learned) if self._cache else []
 
-    def __call__(self, *xs: float) -> Any:
-        for i, x in enumerate(xs):
-            if isinstance(x, bool) or not isinstance(x, (int, float)):
-                raise TypeError(
-                    f"a compiled function takes numbers, got {type(x).__name__} {x!r} "
-                    f"for argument {i}"
-                )
-        if self._code is None or len(xs) != self._arity:
-            self._trace(xs)
-        elif self._reads:
-            self._check(xs)
-        assert self._code is not None
-        value, grads, learned_grads, *aux = self._code(*xs, *[p.data for p in self._externals])
-        for p, g in zip(self._learned, learned_grads):
-            p.grad = p.grad + g
-        if self._arity:
-            return (value, grads, *aux) if aux else (value, grads)
-        loss = CompiledLoss(value, requires_grad=False)
-        if self._aux is None:
-            return loss
-        return loss, (list(aux) if self._aux == "list" else aux[0])
+    def __call__(self, *xs: object) -> Any:
+        args = _arguments(xs)
+        found = None if anomaly.STATE.active else self._compiled(args)
+        if found is None:  # the engine answers this call: see the module's docstring
+            return self._by_engine(args)
+        trace, (value, grads, learned_grads, *extras) = found
+        for p, g in zip(trace.learned, learned_grads):
+            p._grad = p._grad + g  # a float into a float: backward()'s += on the slot
+        return _result(args, value, grads, extras, trace.aux)
 
-    def _check(self, xs: tuple[float, ...]) -> None:
-        """Re-run ``f`` dynamically: the compiled code is only valid for the same graph."""
-        with _tracing() as tape:
-            _run(self.f, xs, tape)
-        if _Program(tape).signature == self._signature:
-            return
-        if self.retrace:
-            self._trace(xs)
-            return
-        raise TraceChangedError(
-            f"{_name(self.f)} builds a different graph for inputs {xs!r} than the traced one: "
-            f"its Python control flow depends on values it read at {', '.join(self._reads)}. "
-            "Use an operation for the branch (relu, abs, leaky_relu, ...), or compile with "
-            "retrace=True to trace again whenever the graph changes."
+    def _compiled(self, xs: tuple[float, ...]) -> tuple[_Trace, tuple[Any, ...]] | None:
+        """The trace that fits this call and what its code returned; None to use the engine."""
+        tape: _Tape | None = None  # f run again, for the traces whose graph must be checked
+        missed: list[str] = []  # where the reads that decided otherwise were made
+        for trace in self._cache:
+            if trace.arity != len(xs):
+                continue
+            ext = trace.externals
+            if ext and tuple(map(_FLAG, ext)) != trace.flags:
+                continue
+            if ext and any(map(_HOOKS, ext)):
+                return None  # hooks run as backward() runs them
+            if trace.signature is not None:
+                tape = tape or _record(self.f, xs)
+                if _Program(tape).signature != trace.signature:
+                    missed += trace.numbers
+                    continue
+            out = trace.code(*xs, *map(_DATA, ext))
+            if type(out) is int:  # guard number out failed: another path
+                missed.append(trace.guards[out])
+                continue
+            if trace is not self._cache[0]:
+                self._cache.remove(trace)
+                self._cache.insert(0, trace)
+            return (trace, out) if _finite_or_inf(out) else None
+        if len(self._cache) >= self.cache_limit:
+            raise self._changed(xs, missed)
+        trace = self._trace(xs, tape)
+        self._cache.insert(0, trace)
+        if any(map(_HOOKS, trace.externals)):
+            return None
+        out = trace.code(*xs, *map(_DATA, trace.externals))
+        if type(out) is int:
+            raise RuntimeError(f"{_name(self.f)} decided differently on one input, twice")
+        return (trace, out) if _finite_or_inf(out) else None
+
+    def _changed(self, xs: tuple[float, ...], missed: list[str]) -> TraceChangedError:
+        shown = ", ".join(map(repr, xs[:4])) + (", ..." if len(xs) > 4 else "")
+        where = ", ".join(sorted(set(missed))) or "no read: another number of arguments"
+        return TraceChangedError(
+            f"{_name(self.f)} takes a path for inputs ({shown}) that none of its "
+            f"{len(self._cache)} traces covers (cache_limit={self.cache_limit}): the number "
+            f"read at {where} decided otherwise. Use an operation for the branch (relu, abs, "
+            "maximum, clamp, ...), or compile with a larger cache_limit."
         )
 
-    def _trace(self, xs: tuple[float, ...]) -> None:
+    def _trace(self, xs: tuple[float, ...], tape: _Tape | None) -> _Trace:
         with _collector_paused():
-            with _tracing() as tape:
-                self._aux = _run(self.f, xs, tape)
+            tape = tape or _record(self.f, xs)
             program = _Program(tape)
-            self._source, used = program.generate(_input_names(self.f, len(xs)))
+            source, used = program.generate(_input_names(self.f, len(xs)))
         namespace: dict[str, Any] = {"__builtins__": {"float": float}, **used}
-        exec(builtins.compile(self._source, f"<chainrule.compile {_name(self.f)}>", "exec"),
+        exec(builtins.compile(source, f"<chainrule.compile {_name(self.f)}>", "exec"),
              namespace)  # fmt: skip
-        self._code = namespace["forward_backward"]
-        self._signature = program.signature if tape.reads else ()
-        self._reads = sorted(set(tape.reads))
-        self._externals = program.externals
-        self._learned = [p for p in program.externals if p.requires_grad]
-        self._arity = len(xs)
+        ext = program.externals
+        return _Trace(
+            code=namespace["forward_backward"],
+            source=source,
+            arity=len(xs),
+            externals=ext,
+            flags=tuple(map(_FLAG, ext)),
+            learned=[p for p in ext if p.requires_grad],
+            aux=tape.aux,
+            guards=[g.where for g in program.guards],
+            numbers=program.numbers,
+            signature=program.signature if program.numbers else None,
+        )
+
+    def _by_engine(self, xs: tuple[float, ...]) -> Any:
+        """This call on the engine: ``f`` on Values, then ``backward()``."""
+        leaves = [Value(x) for x in xs]
+        with enable_grad():
+            outputs, aux = _outputs(self.f(*leaves))
+        if outputs[0].requires_grad:
+            outputs[0].backward()
+        grads = tuple(leaf._grad for leaf in leaves)
+        return _result(xs, outputs[0]._data, grads, [o._data for o in outputs[1:]], aux)
+
+
+def _result(xs: tuple[float, ...], value: float, grads: tuple[float, ...], extras: list[float],
+            aux: Any) -> Any:  # fmt: skip
+    """What a call returns: ``(value, grads, *extras)`` with arguments, else the loss."""
+    if xs:
+        return (value, grads, *extras) if extras else (value, grads)
+    loss = CompiledLoss(value, requires_grad=False)
+    if aux is None:
+        return loss
+    return loss, (list(extras) if aux == "list" else extras[0])
+
+
+def _finite_or_inf(out: tuple[Any, ...]) -> bool:
+    """No gradient is nan: else an inf partial may have met a path the engine passes nothing
+    along (the code adds -0.0 for it, and 0.0 * inf is nan), so the engine must decide."""
+    total = sum(out[1]) + sum(out[2])
+    return bool(total == total)
+
+
+def _arguments(xs: tuple[object, ...]) -> tuple[float, ...]:
+    """The arguments as floats, converted as ``Value()`` converts them."""
+    if all(type(x) is float for x in xs):
+        return xs  # type: ignore[return-value]
+    floats = []
+    for i, x in enumerate(xs):
+        if isinstance(x, Value):
+            raise TypeError(
+                f"a compiled function takes numbers, got a Value for argument {i} ({x!r}): "
+                "pass its number, x.data"
+            )
+        floats.append(as_float(x, f"argument {i} of the compiled function"))
+    return tuple(floats)
 
 
 @contextmanager
@@ -241,85 +358,104 @@ def _name(f: Callable[..., Any]) -> str:
     return getattr(f, "__qualname__", None) or repr(f)
 
 
+@dataclass
+class _Read:
+    """A number ``f`` read: ``node``'s, compared with ``other`` (a comparison) or not."""
+
+    at: int  # how many nodes f had made when it read
+    node: Value
+    how: str
+    other: object
+    result: object
+    where: str  # file:line of the read, the first frame outside chainrule
+
+
+@dataclass
 class _Tape:
-    """What one run of ``f`` did: every node made, every detach, every leaf created."""
+    """What one run of ``f`` did: every node made, every detach, every number read."""
 
-    def __init__(self) -> None:
-        self.made: dict[Value, tuple[Value, ...]] = {}  # node -> its parents, in making order
-        self.op_of: dict[Value, Op] = {}
-        self.detached: dict[Value, Value] = {}  # x.detach() -> x
-        self.created: set[Value] = set()  # leaves made by Value(...) during the run
-        self.reads: list[str] = []
-        self.inputs: list[Value] = []
-        self.outputs: list[Value] = []  # the root, then f's extra outputs
-
-
-@contextmanager
-def _tracing() -> Iterator[_Tape]:
-    """Record, while ``f`` runs, the nodes ``apply`` makes, ``detach`` calls, new leaves and
-    reads of ``.data`` of input-dependent nodes made outside chainrule.
-
-    Swaps class attributes of ``Value`` for the duration (and sets the engine's trace hook):
-    not thread-safe, so do not build graphs in other threads while a function is traced.
-    """
-    tape = _Tape()
-    slot = inspect.getattr_static(Value, "data")  # the property Value inherits
-    init, detach = Value.__init__, Value.detach
-    made, op_of, created, detached = tape.made, tape.op_of, tape.created, tape.detached
-    reads = tape.reads
-    inside: set[object] = set()  # code objects of chainrule seen reading .data
-
-    def get(node: Value) -> float:
-        value: float = slot.__get__(node, Value)
-        if node.requires_grad:  # constants cannot change between calls
-            caller: FrameType | None = sys._getframe(1)  # never None one level down
-            assert caller is not None
-            if caller.f_code in inside:
-                return value
-            if caller.f_code.co_name == "item":
-                caller = caller.f_back
-            if caller is not None:
-                if not caller.f_code.co_filename.startswith(_PACKAGE_DIR):
-                    reads.append(f"{caller.f_code.co_filename}:{caller.f_lineno}")
-                elif caller.f_code.co_name != "item":
-                    inside.add(caller.f_code)
-        return value
-
-    def hook(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
-        made[out] = parents
-        op_of[out] = op
-
-    def new_init(self: Value, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        created.add(self)
-
-    def new_detach(self: Value) -> Value:
-        out = detach(self)
-        detached[out] = self
-        return out
-
-    setattr(Value, "data", property(get, slot.__set__))  # noqa: B010
-    Value.__init__ = new_init  # type: ignore[method-assign]
-    Value.detach = new_detach  # type: ignore[method-assign,assignment]
-    engine.NODE_HOOKS.append(hook)
-    try:
-        yield tape
-    finally:
-        engine.NODE_HOOKS.remove(hook)
-        delattr(Value, "data")  # the property Value inherits shows again
-        Value.__init__ = init  # type: ignore[method-assign]
-        Value.detach = detach  # type: ignore[method-assign]
-
-
-def _run(f: Callable[..., Any], xs: tuple[float, ...], tape: _Tape) -> Any:
-    """Run ``f`` on fresh leaves; return how its extra outputs are shaped (None if none)."""
-    tape.inputs = leaves = [Value(x) for x in xs]
-    with enable_grad():
-        result = f(*leaves)
+    made: dict[Value, tuple[Value, ...]] = field(default_factory=dict)  # node -> its parents
+    op_of: dict[Value, Op] = field(default_factory=dict)
+    detached: dict[Value, Value] = field(default_factory=dict)  # x.detach() -> x
+    reads: list[_Read] = field(default_factory=list)
+    inputs: list[Value] = field(default_factory=list)
+    outputs: list[Value] = field(default_factory=list)  # the root, then f's extra outputs
     aux: Any = None
+    literals: set[Value] = field(default_factory=set)  # leaves only the run itself holds
+    held: set[Value] = field(default_factory=set)  # leaves held elsewhere too: they may change
+
+
+def _record(f: Callable[..., Any], xs: tuple[float, ...]) -> _Tape:
+    """Run ``f`` on fresh leaves, watching the engine's hooks."""
+    tape = _Tape()
+    made, op_of, detached, reads = tape.made, tape.op_of, tape.detached, tape.reads
+    me = threading.get_ident()
+
+    def on_node(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
+        if threading.get_ident() == me:
+            made[out] = parents
+            op_of[out] = op
+
+    def on_read(node: Value, how: str, other: object, result: object) -> None:
+        if threading.get_ident() != me or isinstance(result, BaseException):
+            return  # another thread's, or a refused conversion (f raises)
+        if how == "detach":
+            detached[result] = node  # type: ignore[index]
+        elif how != "repr":
+            reads.append(_Read(len(made), node, how, other, result, _site()))
+
+    engine.NODE_HOOKS.append(on_node)
+    engine.READ_HOOKS.append(on_read)
+    try:
+        tape.inputs = [Value(x) for x in xs]
+        with enable_grad():
+            tape.outputs, tape.aux = _outputs(f(*tape.inputs))
+    finally:
+        engine.NODE_HOOKS.remove(on_node)
+        engine.READ_HOOKS.remove(on_read)
+    tape.literals, tape.held = _held_by_the_run_only(tape)
+    return tape
+
+
+def _site() -> str:
+    """file:line of the code that read the number: the first frame outside chainrule."""
+    frame = sys._getframe(2)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _held_by_the_run_only(tape: _Tape) -> tuple[set[Value], set[Value]]:
+    """The leaves no one but the recorded run holds (``Value(2.0)`` in ``f``, the constant a
+    number becomes in ``x * 2.0``): no code can change them, so they are literals of the trace.
+    A leaf held anywhere else (a model, a closure) is read on every call.
+
+    Each leaf's references are counted: those the record holds, plus a fixed number that a
+    fresh probe, held the same way, shows. Returns the literals and the other leaves.
+    """
+    known = Counter(chain.from_iterable(tape.made.values()))
+    known.update(tape.outputs)
+    known.update(chain.from_iterable(tape.detached.items()))
+    known.update(r.other for r in tape.reads if isinstance(r.other, Value))
+    known.update(r.node for r in tape.reads)
+    probe = Value(0.0)
+    known[probe] = 0
+    inputs = set(tape.inputs)
+    leaves = dict.fromkeys(
+        p for p in chain([probe], known) if p not in tape.made and p not in inputs
+    )
+    del probe
+    extra = [sys.getrefcount(leaf) - known[leaf] for leaf in leaves]
+    literals = {leaf for leaf, n in zip(leaves, extra) if n == extra[0]}
+    held = set(leaves) - literals
+    literals.discard(next(iter(leaves)))  # the probe
+    return literals, held
+
+
+def _outputs(result: Any) -> tuple[list[Value], Any]:
+    """f's root and extra outputs, and how the extras are shaped (None if none)."""
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
-        result, extra = result
-        aux = "list" if isinstance(extra, list) else "value"
+        root, extra = result
         extras = extra if isinstance(extra, list) else [extra]
         for e in extras:
             if not isinstance(e, Value):
@@ -327,15 +463,13 @@ def _run(f: Callable[..., Any], xs: tuple[float, ...], tape: _Tape) -> Any:
                     f"compile: f's second output must be a Value or a list of Values, "
                     f"got {type(e).__name__} {e!r}"
                 )
-        tape.outputs = [result, *extras]
-    elif isinstance(result, Value):
-        tape.outputs = [result]
-    else:
-        raise TypeError(
-            f"compile needs f to return a Value (or a Value and a list of Values), "
-            f"got {type(result).__name__}"
-        )
-    return aux
+        return [root, *extras], "list" if isinstance(extra, list) else "value"
+    if isinstance(result, Value):
+        return [result], None
+    raise TypeError(
+        f"compile needs f to return a Value (or a Value and a list of Values), "
+        f"got {type(result).__name__}"
+    )
 
 
 def _input_names(f: Callable[..., Any], n: int) -> list[str]:
@@ -381,70 +515,83 @@ def _atom(name: str) -> Expr:
     return name, _ATOM, 0
 
 
+@dataclass(frozen=True)
+class _Arith:
+    """An op written as Python arithmetic: its forward expression and, beside it, the
+    expression of each share ``g * d out / d input_i``, and which inputs that share reads."""
+
+    forward: Callable[..., Expr]
+    shares: tuple[Callable[..., Expr], ...]
+    reads: tuple[tuple[int, ...], ...]
+
+
 # The rows written as Python arithmetic: those whose forward *is* the operator (total on floats,
-# IEEE results, no exception), so the expression gives the row's float. Every other row, `/`
-# included (its forward has its own zero-division rule), calls its op object.
-_ARITH = {
-    op: symbol
-    for op, symbol, fn in (
-        (ops.ADD, "+", operator.add),
-        (ops.SUB, "-", operator.sub),
-        (ops.MUL, "*", operator.mul),
+# IEEE results, no exception), so the expression gives the row's float, and whose shares are
+# written as the engine computes them (g * 1.0 is g and g * -1.0 is -g for every float). Every
+# other row, `/` included (its forward has its own zero-division rule), calls its op object.
+_ARITH: dict[Op, _Arith] = {
+    op: row
+    for op, fn, row in (
+        (ops.ADD, operator.add, _Arith(
+            lambda a, b: _binary(a, "+", b, _ADD),
+            (lambda g, a, b: g, lambda g, a, b: g), ((), ()))),
+        (ops.SUB, operator.sub, _Arith(
+            lambda a, b: _binary(a, "-", b, _ADD),
+            (lambda g, a, b: g, lambda g, a, b: _neg(g)), ((), ()))),
+        (ops.MUL, operator.mul, _Arith(
+            lambda a, b: _binary(a, "*", b, _MUL),
+            (lambda g, a, b: _binary(g, "*", b, _MUL), lambda g, a, b: _binary(g, "*", a, _MUL)),
+            ((1,), (0,)))),
+        (ops.NEG, operator.neg, _Arith(_neg, (lambda g, a: _neg(g),), ((),))),
     )
     if op.forward is fn
-}
-_PREC = {"+": _ADD, "-": _ADD, "*": _MUL}
+}  # fmt: skip
+
+
+@dataclass
+class _Guard:
+    """A comparison ``f`` made, re-checked by the code where ``f`` made it."""
+
+    at: int  # placed after the first ``at`` nodes f made
+    operands: tuple[Value | float, Value | float]
+    symbol: str
+    outcome: bool
+    where: str
 
 
 class _Program:
-    """A traced run of ``f`` as a program: inputs, leaves read per call, literals, operations.
+    """A traced run of ``f`` as a program: inputs, leaves read per call, literals, operations,
+    guards.
 
     Nodes are taken in the order ``f`` made them (parents always come first), keeping those
-    the outputs depend on. A node *varies* when it depends on an argument or on a leaf made
-    outside ``f`` (read on every call); the others are written as literals.
+    the outputs and the guards depend on. A node *varies* when it depends on an argument or on
+    a leaf made outside ``f`` (read on every call); the others are written as literals.
     """
 
     def __init__(self, tape: _Tape) -> None:
         self.tape = tape
-        self.root = tape.outputs[0]
         self.inputs = {leaf: i for i, leaf in enumerate(tape.inputs)}
         made, detached = tape.made, tape.detached
         self.parents: dict[Value, tuple[Value, ...]] = made
         if detached:
             self.parents = {n: tuple(self.source_of(p) for p in ps) for n, ps in made.items()}
         self.outputs = [self.source_of(o) for o in tape.outputs]
+        self.varies: set[Value] = set(self.inputs) | tape.held
+        varies = self.varies
+        for node, parents in self.parents.items():
+            if not varies.isdisjoint(parents):
+                varies.add(node)
+        self.guards, self.numbers = self._reads()
         live = set(self.outputs)
-        parents = self.parents
+        live.update(o for g in self.guards for o in g.operands if isinstance(o, Value))
         for node in reversed(made):
             if node in live:
-                live.update(parents[node])
+                live.update(self.parents[node])
+        self.live = live
         self.order = [node for node in made if node in live]  # the nodes to compute, in order
         self.externals: list[Value] = []
-        self.varies: set[Value] = set(self.inputs)
         self.leaf_kind: dict[Value, str] = {}
-        varies, externals = self.varies, self.externals
-        for node in self.order:
-            for p in parents[node]:
-                if p not in made and p not in self.leaf_kind:
-                    self._classify(p)
-            if not varies.isdisjoint(parents[node]):
-                varies.add(node)
-            op = tape.op_of[node]
-            if isinstance(op, HandWrittenOp) and (node in varies or node.requires_grad):
-                raise ValueError(
-                    f"compile cannot compile the node made by {op!r}: it has a hand-written "
-                    "backward (a custom Function or a checkpoint) whose saved numbers belong "
-                    "to one call; use custom_op (a derivative rule) instead of a Function, and "
-                    "call the segment without checkpoint() (compiled code keeps no graph)"
-                )
-            if node._hooks:
-                raise ValueError(
-                    f"compile does not support hooks (register_hook), found on {node!r}"
-                )
-        for o in self.outputs:
-            if o not in made and o not in self.leaf_kind:
-                self._classify(o)
-        del externals
+        self._check_and_classify()
 
     def source_of(self, node: Value) -> Value:
         """``node`` with detach() seen through: a detached copy is its source's number."""
@@ -453,10 +600,52 @@ class _Program:
             node = detached[node]
         return node
 
+    def _varying(self, x: object) -> bool:
+        return isinstance(x, Value) and self.source_of(x) in self.varies
+
+    def _reads(self) -> tuple[list[_Guard], list[str]]:
+        """The comparisons to re-check, and where numbers were read that could go anywhere."""
+        guards: list[_Guard] = []
+        numbers: list[str] = []
+        for r in self.tape.reads:
+            if not (self._varying(r.node) or self._varying(r.other)):
+                continue  # a constant's number: the same on every call
+            symbol = _COMPARE.get(r.how)
+            if symbol is None:
+                numbers.append(r.where)
+                continue
+            other = 0.0 if r.how == "bool" else r.other
+            operands = tuple(
+                self.source_of(x) if isinstance(x, Value) else float(x)  # type: ignore[arg-type]
+                for x in (r.node, other)
+            )
+            guards.append(_Guard(r.at, operands, symbol, bool(r.result), r.where))  # type: ignore[arg-type]
+        return guards, numbers
+
+    def _check_and_classify(self) -> None:
+        """Sort the leaves the program uses; refuse what compiled code cannot honour."""
+        parents = self.parents
+        for node in self.order:
+            for p in parents[node]:
+                if p not in self.tape.made and p not in self.leaf_kind:
+                    self._classify(p)
+            op = self.tape.op_of[node]
+            if isinstance(op, HandWrittenOp) and (node in self.varies or node.requires_grad):
+                raise ValueError(
+                    f"compile cannot compile the node made by {op!r}: it has a hand-written "
+                    "backward (a custom Function or a checkpoint) whose saved numbers belong "
+                    "to one call; use custom_op (a derivative rule) instead of a Function, and "
+                    "call the segment without checkpoint() (compiled code keeps no graph)"
+                )
+            if node._hooks:
+                raise ValueError(_HOOKS_INSIDE.format(node=node))
+        for leaf in chain(self.outputs, (o for g in self.guards for o in g.operands)):
+            known = not isinstance(leaf, Value) or leaf in self.tape.made
+            if not known and leaf not in self.leaf_kind:
+                self._classify(leaf)  # type: ignore[arg-type]
+
     def _classify(self, leaf: Value) -> None:
         """A node ``f`` did not make: an argument, a literal, or a leaf read on every call."""
-        if leaf._hooks:
-            raise ValueError(f"compile does not support hooks (register_hook), found on {leaf!r}")
         if leaf in self.inputs:
             kind = "input"
         elif leaf.grad_fn is not None:
@@ -465,17 +654,19 @@ class _Program:
                 "computed before f was called; compute it inside f, from its arguments and "
                 "leaf parameters"
             )
-        elif leaf in self.tape.created:
+        elif leaf in self.tape.literals:
             kind = "literal"
         else:
             kind = "external"
             self.externals.append(leaf)
-            self.varies.add(leaf)
+        if leaf._hooks and kind != "external":
+            raise ValueError(_HOOKS_INSIDE.format(node=leaf))
         self.leaf_kind[leaf] = kind
 
     @property
     def signature(self) -> tuple[object, ...]:
-        """The program's shape: ops, wiring, constants and the leaves read, to compare traces."""
+        """The program's shape: ops, wiring, constants (to the bit) and the leaves read, with
+        their requires_grad flags, to compare the graphs of two runs."""
         index: dict[Value, int] = {}
         sig: list[object] = []
         for leaf, kind in self.leaf_kind.items():
@@ -483,166 +674,207 @@ class _Program:
             if kind == "input":
                 sig.append(("input", self.inputs[leaf]))
             elif kind == "literal":
-                sig.append(("const", leaf.data))
+                sig.append(("const", leaf._data.hex()))
             else:
-                sig.append(("leaf", id(leaf)))
+                sig.append(("leaf", id(leaf), leaf.requires_grad))
         for node in self.order:
             index[node] = len(sig)
             if node not in self.varies:
-                sig.append(("const", node.data))
+                sig.append(("const", node._data.hex()))
             else:
                 sig.append((self.tape.op_of[node], tuple(index[p] for p in self.parents[node])))
         return (tuple(index[o] for o in self.outputs), *sig)
 
-    def generate(self, names: list[str]) -> tuple[str, dict[str, Any]]:
-        """The source of ``forward_backward(*inputs, *externals)`` and the objects it calls."""
-        varies, parents, source_of = self.varies, self.parents, self.source_of
-        op_of = self.tape.op_of
-        root = self.root
-        # How often each node's value is used forward, and which values the backward may read
-        # (the forward keeps those in variables): the code written below for a node with an op
-        # reads its parents (of a product, only the other factor) and, in L<k>(...), the node.
-        uses = Counter(chain.from_iterable(parents[node] for node in self.order))
+    def needed(self) -> set[Value]:
+        """The values the backward reads, which the forward keeps in variables: of a node
+        written as arithmetic, what its shares read (of a product, the other factor); of any
+        other, its parents and itself (``L<k>(parents, node)``). Guards read their operands."""
         needed: set[Value] = set(self.outputs)
-        inline = tuple(op for op in (ops.ADD, ops.SUB, ops.NEG) if op in _SHARES)
+        detached = self.tape.detached
+        source_of = self.source_of if detached else _same
         for node in self.order:
             op, prev = node.grad_fn, node._prev
-            if op is None or op in inline:
+            if op is None:
                 continue
-            if op is ops.MUL and op in _SHARES and len(prev) == 2:
-                if prev[0].requires_grad:
-                    needed.add(source_of(prev[1]))
-                if prev[1].requires_grad:
-                    needed.add(source_of(prev[0]))
-            else:
-                needed.update(source_of(p) for p in prev)
+            row = _ARITH.get(op)
+            if row is None or len(prev) != len(row.reads):
+                needed.update(map(source_of, prev))
                 needed.add(node)
-
-        expr: dict[Value, Expr] = {}
-        used: dict[str, Any] = {"MASKED": ops.MASKED}
-        op_ids: dict[Op, int] = {}
-        lines: list[str] = []
-        count = [0]
-
-        def temp() -> str:
-            count[0] += 1
-            return f"t{count[0]}"
-
-        def ident(op: Op) -> int:
-            k = op_ids.get(op)
-            if k is None:
-                k = op_ids[op] = len(op_ids)
-                used[f"F{k}"], used[f"L{k}"] = op.forward, op.local
-            return k
-
-        args = list(names)
-        for k, leaf in enumerate(self.externals):
-            expr[leaf] = _atom(f"p{k}")
-            args.append(f"p{k}")
-        for leaf, i in self.inputs.items():
-            expr[leaf] = _atom(names[i])
-        for leaf, kind in self.leaf_kind.items():
-            if kind == "literal":
-                expr[leaf] = _literal(leaf.data)
-        lines.append(f"def forward_backward({', '.join(args)}):")
-        lines.append("    # forward")
-        arith, prec = _ARITH, _PREC
-        neg_op = ops.NEG if ops.NEG in _SHARES else None
-        for node in self.order:
-            if node not in varies:
-                expr[node] = _literal(node.data)
                 continue
-            op = op_of[node]
-            ins = [expr[p] for p in parents[node]]
-            symbol = arith.get(op)
-            if symbol is not None and len(ins) == 2:
-                e = _binary(ins[0], symbol, ins[1], prec[symbol])
-            elif op is neg_op and len(ins) == 1:
-                e = _neg(ins[0])
-            else:
-                e = (f"F{ident(op)}({', '.join([x[0] for x in ins])})", _ATOM,
-                     1 + max([x[2] for x in ins], default=0))  # fmt: skip
+            for parent, reads in zip(prev, row.reads):
+                if reads and parent.requires_grad:
+                    needed.update(source_of(prev[j]) for j in reads)
+        for g in self.guards:
+            needed.update(o for o in g.operands if isinstance(o, Value))
+        return needed
+
+    def generate(self, names: list[str]) -> tuple[str, dict[str, Any]]:
+        """The source of ``forward_backward(*inputs, *externals)`` and the objects it calls.
+
+        A program whose numbers ``f`` read (checked by running ``f`` again) has no guards."""
+        writer = _Writer(self, names)
+        writer.forward(self.guards if not self.numbers else [])
+        writer.backward()
+        writer.finish(names)
+        return "\n".join(writer.lines) + "\n", writer.used
+
+
+_HOOKS_INSIDE = (
+    "compile runs hooks registered on parameters (leaves made outside f), as backward() "
+    "does, but not hooks registered inside f, found on {node!r}: the compiled code does not "
+    "run f again to register them; register them outside f, or call backward() instead"
+)
+
+
+class _Writer:
+    """The generated function's lines, written from a :class:`_Program`."""
+
+    def __init__(self, program: _Program, names: list[str]) -> None:
+        self.program = program
+        self.lines: list[str] = []
+        self.expr: dict[Value, Expr] = {}
+        self.used: dict[str, Any] = {"MASKED": ops.MASKED}
+        self.op_ids: dict[Op, int] = {}
+        self.count = 0
+        self.needed = program.needed()
+        parents = program.parents
+        self.uses = Counter(chain.from_iterable(parents[n] for n in program.order))
+        self.pending: dict[Value, list[Expr]] = {}  # each adjoint's shares, written so far
+        args = list(names)
+        for k, leaf in enumerate(program.externals):
+            self.expr[leaf] = _atom(f"p{k}")
+            args.append(f"p{k}")
+        for leaf, i in program.inputs.items():
+            self.expr[leaf] = _atom(names[i])
+        for leaf, kind in program.leaf_kind.items():
+            if kind == "literal":
+                self.expr[leaf] = _literal(leaf._data)
+        self.lines.append(f"def forward_backward({', '.join(args)}):")
+
+    def temp(self) -> str:
+        self.count += 1
+        return f"t{self.count}"
+
+    def ident(self, op: Op) -> int:
+        """The number ``k`` of ``op``'s ``F<k>`` (forward) and ``L<k>`` (local partials)."""
+        k = self.op_ids.get(op)
+        if k is None:
+            k = self.op_ids[op] = len(self.op_ids)
+            self.used[f"F{k}"], self.used[f"L{k}"] = op.forward, op.local
+        return k
+
+    def forward(self, guards: list[_Guard]) -> None:
+        """Each node's value, in the order f made them; each guard where f compared."""
+        program, expr, lines = self.program, self.expr, self.lines
+        live, varies, needed, uses = program.live, program.varies, self.needed, self.uses
+        op_of, parents, arith = program.tape.op_of, program.parents, _ARITH
+        lines.append("    # forward")
+        waiting = sorted(range(len(guards)), key=lambda k: guards[k].at, reverse=True)
+        for position, node in enumerate(program.tape.made):
+            while waiting and guards[waiting[-1]].at <= position:
+                self.guard(waiting.pop(), guards)
+            if node not in live:
+                continue
+            if node not in varies:
+                expr[node] = _literal(node._data)
+                continue
+            op, ins = op_of[node], [expr[p] for p in parents[node]]
+            row = arith.get(op)
+            e = row.forward(*ins) if row and len(ins) == len(row.reads) else self.call(op, ins)
             if e[2] > _MAX_DEPTH or node in needed or uses[node] > 1:
-                t = temp()
+                t = self.temp()
                 lines.append(f"    {t} = {e[0]}")
                 e = (t, _ATOM, 0)
             expr[node] = e
-        for copy in self.tape.detached:  # backward reads a detached copy as its source
-            seen = expr.get(source_of(copy))
+        while waiting:
+            self.guard(waiting.pop(), guards)
+        for copy in program.tape.detached:  # backward reads a detached copy as its source
+            seen = expr.get(program.source_of(copy))
             if seen is not None:
                 expr[copy] = seen
 
-        # Backward: the engine's own reverse pass walks the traced graph (on the trace's
-        # numbers, which are not what is written) and calls emit at each node it visits, in its
-        # order. emit writes the node's adjoint as the sum of the shares written for it so far,
-        # then the node's shares for its parents that require grad, the edges the pass follows
-        # (every one: whether a partial is MASKED is known only when the code runs). The nodes,
-        # the edges and the order of every sum are the pass's, so the floats are backward()'s.
-        lines.append("    # backward: the engine's reverse pass, one node at a time")
-        pending: dict[Value, list[Expr]] = {root: [_literal(1.0)]}  # each adjoint's shares
-        add_op = ops.ADD if ops.ADD in _ARITH else None
-        mul_op = ops.MUL if ops.MUL in _ARITH else None
+    def call(self, op: Op, ins: list[Expr]) -> Expr:
+        """``F<k>(inputs)``: ``op``'s forward, for the rows not written as arithmetic."""
+        return (f"F{self.ident(op)}({', '.join([x[0] for x in ins])})", _ATOM,
+                1 + max([x[2] for x in ins], default=0))  # fmt: skip
 
-        def emit(node: Value, _adjoint: Any, _shares: Any, _adjoints: dict[Value, Any]) -> None:
-            terms = pending.pop(node)
-            g = terms[0] if len(terms) == 1 else _sum(terms, lines, temp)
-            op, prev = node.grad_fn, node._prev
-            want = [p.requires_grad for p in prev]
-            own = expr[node][0]
-            if (g[1] != _ATOM and sum(want) > 1) or g[2] >= _MAX_DEPTH:
-                name = f"{own}_bar" if own.isidentifier() else f"{temp()}_bar"
-                lines.append(f"    {name} = {g[0]}")
-                g = (name, _ATOM, 0)
-            if op is add_op and len(prev) == 2:  # the two most common rows, written out
-                parts = [g, g]
-            elif op is mul_op and len(prev) == 2:
-                a, b = expr[prev[0]], expr[prev[1]]
-                lt = g[0] if g[1] >= _MUL else f"({g[0]})"
-                depth = g[2] + 1
-                parts = [
-                    (f"{lt} * {b[0] if b[1] > _MUL else f'({b[0]})'}", _MUL,
-                     max(depth, b[2] + 1)) if want[0] else g,
-                    (f"{lt} * {a[0] if a[1] > _MUL else f'({a[0]})'}", _MUL,
-                     max(depth, a[2] + 1)) if want[1] else g,
-                ]  # fmt: skip
-            else:
-                assert op is not None  # the pass visits only nodes with an op
-                rules = _SHARES.get(op)
-                vals = [expr[p] for p in prev]
-                if rules is not None and len(prev) == len(rules):
-                    out = expr[node] if node in needed else _literal(0.0)
-                    parts = [rule(g, *vals, out) if ok else g for rule, ok in zip(rules, want)]
-                else:  # partials known only at run time, where any of them may be MASKED
-                    call = f"L{ident(op)}({', '.join([v[0] for v in [*vals, expr[node]]])})"
-                    base = own if own.isidentifier() else temp()
-                    if len(prev) == 1:
-                        parts = [_masked_share(g, f"{base}_d0", f"{call}[0]")]
-                    else:
-                        ds = [f"{base}_d{i}" for i in range(len(prev))]
-                        lines.append(f"    ({', '.join(ds)},) = {call}")
-                        parts = [_masked_share(g, d) for d in ds]
-            for p, ok, share in zip(prev, want, parts):
-                if ok:
-                    found = pending.get(p)
-                    if found is None:
-                        pending[p] = [share]
-                    else:
-                        found.append(share)
+    def guard(self, k: int, guards: list[_Guard]) -> None:
+        """The line that stops the code, returning ``k``, where guard ``k`` decides otherwise."""
+        g = guards[k]
+        a, b = (self.expr[o] if isinstance(o, Value) else _literal(o) for o in g.operands)
+        test = f"{a[0]} {g.symbol} {b[0]}"
+        self.lines.append(f"    if {f'not ({test})' if g.outcome else test}: return {k}")
 
-        engine.adjoints({root: 1.0}, hooks=False, visit=emit)
+    def backward(self) -> None:
+        """The engine's own reverse pass walks the traced graph (on the trace's numbers, which
+        are not what is written) and calls :meth:`visit` at each node it visits, in its
+        order: the nodes, the edges and the order of every sum are the pass's."""
+        self.lines.append("    # backward: the engine's reverse pass, one node at a time")
+        root = self.program.outputs[0]
+        self.pending[root] = [_literal(1.0)]
+        engine.adjoints({root: 1.0}, hooks=False, visit=self.visit)
 
-        grads: list[str] = []
-        for leaf, name in zip(self.tape.inputs, names):
-            grads.append(_leaf_grad(pending.get(leaf), f"{name}_bar", lines, temp))
+    def visit(self, node: Value, _adjoint: Any, _shares: Any, _adjoints: Any) -> None:
+        """Write ``node``'s adjoint (the sum of the shares written for it so far), then its
+        shares ``g * d node / d parent`` for its parents that require grad (from ``_ARITH``,
+        else from ``L<k>``): every edge the pass follows, since whether a partial is MASKED
+        is known only when the code runs."""
+        pending, expr = self.pending, self.expr
+        terms = pending.pop(node)
+        g = terms[0] if len(terms) == 1 else _sum(terms, self.lines, self.temp)
+        op, prev = node.grad_fn, node._prev
+        want = [p.requires_grad for p in prev]
+        own = expr[node][0]
+        if (g[1] != _ATOM and sum(want) > 1) or g[2] >= _MAX_DEPTH:
+            name = f"{own}_bar" if own.isidentifier() else f"{self.temp()}_bar"
+            self.lines.append(f"    {name} = {g[0]}")
+            g = (name, _ATOM, 0)
+        vals = [expr[p] for p in prev]
+        row = _ARITH.get(op)  # type: ignore[arg-type]
+        if row is not None and len(prev) == len(row.reads):
+            shares = [rule(g, *vals) if ok else g for rule, ok in zip(row.shares, want)]
+        else:
+            shares = self.masked_shares(node, g, vals)
+        for p, ok, share in zip(prev, want, shares):
+            if ok:
+                found = pending.get(p)
+                if found is None:
+                    pending[p] = [share]
+                else:
+                    found.append(share)
+
+    def masked_shares(self, node: Value, g: Expr, vals: list[Expr]) -> list[Expr]:
+        """The shares of a node whose partials ``L<k>`` gives when the code runs."""
+        assert node.grad_fn is not None  # the pass visits only nodes with an op
+        own = self.expr[node][0]
+        call = f"L{self.ident(node.grad_fn)}({', '.join([v[0] for v in [*vals, self.expr[node]]])})"
+        base = own if own.isidentifier() else self.temp()
+        if len(vals) == 1:
+            return [_masked_share(g, f"{base}_d0", f"{call}[0]")]
+        ds = [f"{base}_d{i}" for i in range(len(vals))]
+        self.lines.append(f"    ({', '.join(ds)},) = {call}")
+        return [_masked_share(g, d) for d in ds]
+
+    def finish(self, names: list[str]) -> None:
+        """The return line: the value, the arguments' gradients as a fresh leaf's ``.grad``
+        holds them (0.0 + adjoint), the parameters' adjoints, the extra outputs."""
+        program, pending, lines, temp = self.program, self.pending, self.lines, self.temp
+        grads = []
+        for leaf, name in zip(program.tape.inputs, names):
+            g = _leaf_grad(pending.get(leaf), f"{name}_bar", lines, temp)
+            grads.append(g if g == "0.0" else f"0.0 + {g}")
         learned = [
             _leaf_grad(pending.get(leaf), f"p{k}_bar", lines, temp)
-            for k, leaf in enumerate(self.externals)
+            for k, leaf in enumerate(program.externals)
             if leaf.requires_grad
         ]
-        outs = [expr[o][0] for o in self.outputs]
+        outs = [self.expr[o][0] for o in program.outputs]
         lines.append(f"    return {outs[0]}, {_tuple(grads)}, {_tuple(learned)}"
                      + "".join(f", {o}" for o in outs[1:]))  # fmt: skip
-        return "\n".join(lines) + "\n", used
+
+
+def _same(node: Value) -> Value:
+    return node
 
 
 def _tuple(items: list[str]) -> str:
@@ -662,12 +894,13 @@ def _leaf_grad(terms: list[Expr] | None, name: str, lines: list[str],
 
 
 def _masked_share(g: Expr, d: str, partial: str = "") -> Expr:
-    """The engine's share ``g * d`` for a partial ``d`` known only at run time: 0.0 where
-    ``d is MASKED``, as the pass adds it (so an inf or nan ``g`` stays out). ``partial`` is
-    the call that gives ``d`` when no line has put it in a variable yet."""
+    """The engine's share ``g * d`` for a partial ``d`` known only at run time. Where ``d is
+    MASKED`` the pass adds nothing (so an inf or nan ``g`` stays out); the code adds -0.0,
+    which leaves every sum as it was (x + -0.0 is x, for 0.0 too). ``partial`` is the call
+    that gives ``d`` when no line has put it in a variable yet."""
     test = f"({d} := {partial})" if partial else d
     product = _binary(g, "*", _atom(d), _MUL)
-    return f"0.0 if {test} is MASKED else {product[0]}", _COND, 1 + product[2]
+    return f"-0.0 if {test} is MASKED else {product[0]}", _COND, 1 + product[2]
 
 
 def _sum(terms: list[Expr], lines: list[str], temp: Callable[[], str]) -> Expr:
@@ -680,21 +913,3 @@ def _sum(terms: list[Expr], lines: list[str], temp: Callable[[], str]) -> Expr:
             total = _atom(t)
         total = _binary(total, "+", term, _ADD)
     return total
-
-
-# The shares g * d node / d parent of the arithmetic rows, written as the dynamic engine
-# computes them (g * 1.0 is g and g * -1.0 is -g for every float, so those stay short).
-_SHARE_RULES: dict[Op, tuple[Callable[..., Expr], ...]] = {
-    ops.ADD: (lambda g, a, b, o: g, lambda g, a, b, o: g),
-    ops.SUB: (lambda g, a, b, o: g, lambda g, a, b, o: _neg(g)),
-    ops.NEG: (lambda g, a, o: _neg(g),),
-    ops.MUL: (
-        lambda g, a, b, o: _binary(g, "*", b, _MUL),
-        lambda g, a, b, o: _binary(g, "*", a, _MUL),
-    ),
-}
-_SHARES: dict[Op, tuple[Callable[..., Expr], ...]] = {
-    op: rules
-    for op, rules in _SHARE_RULES.items()
-    if op in _ARITH or (op is ops.NEG and op.forward is operator.neg)
-}

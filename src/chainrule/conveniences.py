@@ -63,7 +63,13 @@ def as_float(data: object, what: str = "Value()") -> float:
         )
     if not is_real(data):
         raise TypeError(f"{what} needs a real number, got {type(data).__name__} {data!r}")
-    return float(data)
+    try:
+        return float(data)
+    except OverflowError:  # an int beyond the float range: 2**1024 and up
+        raise OverflowError(
+            f"{what} needs a number that fits a float (below 2**1024, about 1.8e308), got "
+            f"{type(data).__name__} of {int(data).bit_length()} bits"  # type: ignore[call-overload]
+        ) from None
 
 
 def _get_data(node: Conveniences) -> float:
