@@ -76,7 +76,12 @@ def batched(f: Callable[..., Any], in_axes: "Axes" = 0, *, argnums: int | Sequen
             reduction: str = "mean", fuse: bool = True) -> "BatchedFunction":  # fmt: skip
     """``f(*one_example) -> Value`` as one numpy program over a batch of examples (numpy
     needed: ``pip install chainrule[batched]``); see :func:`chainrule.batching.batched`."""
-    from chainrule.batching import batched as make  # numpy is imported only here
+    try:
+        from chainrule.batching import batched as make  # numpy is imported only here
+    except ImportError as error:
+        raise ImportError(
+            f"chainrule.batched needs numpy ({error}): pip install 'chainrule[batched]'"
+        ) from error
 
     return make(f, in_axes, argnums=argnums, reduction=reduction, fuse=fuse)
 
