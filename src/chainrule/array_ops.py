@@ -77,11 +77,12 @@ def form_of(op: Op) -> ArrayForm:
 
 
 def share(g: Array, d: Any) -> Array:
-    """The share ``g * d`` of one edge; 0.0 where the partial is MASKED, as the engine skips it."""
+    """The share ``g * d`` of one edge; -0.0 where the partial is MASKED: the engine adds
+    nothing there, and ``s + -0.0`` is ``s`` for every float ``s``, 0.0 included."""
     if isinstance(d, Masked):
-        return np.where(d.where, 0.0, g if d.d is _ONE else g * d.d)
+        return np.where(d.where, -0.0, g if d.d is _ONE else g * d.d)
     if d is MASKED:
-        return 0.0
+        return -0.0
     return g * d
 
 
