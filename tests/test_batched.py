@@ -320,6 +320,33 @@ def test_masked_edges_keep_inf_and_nan_adjoints_out() -> None:
     assert dx[0] == 0.0 and dx[1] == 3.0 and dy[0] == 0.0
 
 
+@pytest.mark.parametrize("fuse", [True, False])
+def test_inf_and_nan_inputs_through_an_mlp_match_the_engine(fuse: bool) -> None:
+    model = MLP(3, [4, 4, 1], seed=2)
+    f = lambda a, b, c: model([a, b, c]).tanh()
+    X = np.random.default_rng(5).normal(size=(9, 3))
+    X[1, 0], X[4, 2], X[6, 1], X[7, 0] = INF, -INF, NAN, -INF
+    want_values, want_grads = [], []
+    for x in X:
+        value, grads = _engine(f, [float(v) for v in x])  # params' .grad add up here
+        want_values.append(value)
+        want_grads.append(grads)
+    want_params = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    bf = chainrule.batched(f, argnums=(0, 1, 2), reduction="sum", fuse=fuse)
+    values, grads = bf(*X.T)
+    assert all(map(_close, values, want_values))
+    assert all(_close(grads[j][i], want_grads[i][j]) for i in range(9) for j in range(3))
+    assert all(_close(p.grad, w) for p, w in zip(model.parameters(), want_params))
+
+
+def test_a_node_reached_through_masked_edges_only_passes_nothing() -> None:
+    w = Value(0.5)
+    bf = chainrule.batched(lambda x: (w * x).relu())
+    assert list(bf(np.array([-INF, 2.0, -1.0]))) == [0.0, 1.0, 0.0]
+    assert w.grad == 2.0 / 3.0  # the engine's: 0 (nothing passes), 2, 0
+
+
 def test_a_domain_error_names_the_example_and_changes_nothing() -> None:
     w = Value(1.0)
     bf = chainrule.batched(lambda x: (x * w).log())

@@ -32,7 +32,7 @@ from chainrule.grad_mode import enable_grad
 from chainrule.ops import MASKED, HandWrittenOp, Op
 
 __all__ = ["MAX_BRANCHES", "BranchError", "Buffers", "Guard", "Program", "Split", "name_of",
-           "run_on", "tracing"]  # fmt: skip
+           "outputs_of", "run_on", "tracing"]  # fmt: skip
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1  # precedence, to parenthesize only where Python needs
@@ -142,10 +142,15 @@ def run_on(f: Callable[..., Any], examples: list[Any], tape: _Tape) -> Any:
         if hasattr(error, "example"):  # named already (by a batched function inside f)
             raise
         raise at_example(error, 0) from error
-    aux: Any = None
+    tape.outputs, aux = outputs_of(result)
+    return aux
+
+
+def outputs_of(result: Any) -> tuple[list[Value], Any]:
+    """What ``f`` returned as a list of Values (the root first) and how the extras are shaped:
+    None (a Value), ``"value"`` or ``"list"`` (a Value and extras), ``"rows"`` (a list)."""
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
-        result, extra = result
-        aux = "list" if isinstance(extra, list) else "value"
+        root, extra = result
         extras = extra if isinstance(extra, list) else [extra]
         for e in extras:
             if not isinstance(e, Value):
@@ -153,18 +158,15 @@ def run_on(f: Callable[..., Any], examples: list[Any], tape: _Tape) -> Any:
                     f"batched: f's second output must be a Value or a list of Values, "
                     f"got {type(e).__name__} {e!r}"
                 )
-        tape.outputs = [result, *extras]
-    elif isinstance(result, Value):
-        tape.outputs = [result]
-    elif isinstance(result, list) and result and all(isinstance(r, Value) for r in result):
-        tape.outputs = result  # a model's outputs, to evaluate (no gradient: no one root)
-        aux = "rows"
-    else:
-        raise TypeError(
-            f"batched needs f to return a Value, a Value and a list of Values, or a list of "
-            f"Values (forward only), got {type(result).__name__}"
-        )
-    return aux
+        return [root, *extras], "list" if isinstance(extra, list) else "value"
+    if isinstance(result, Value):
+        return [result], None
+    if isinstance(result, list) and result and all(isinstance(r, Value) for r in result):
+        return result, "rows"  # a model's outputs, to evaluate (no gradient: no one root)
+    raise TypeError(
+        f"batched needs f to return a Value, a Value and a list of Values, or a list of "
+        f"Values (forward only), got {type(result).__name__}"
+    )
 
 
 # --- the generated program ---

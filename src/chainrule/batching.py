@@ -48,6 +48,9 @@ line.
 
 Numbers: float64 throughout. A domain error names the example (``log is undefined at x=-1.0
 (needs x > 0), in example 3 of the batch``); overflow is inf; numpy's warnings stay inside.
+An example with an inf or nan among its numbers, outputs or gradients is computed by the engine
+itself, one example at a time: there a node reached through masked edges only passes nothing,
+where an array holds 0.0 for it (and 0.0 times an inf is nan).
 """
 
 from __future__ import annotations
@@ -67,10 +70,12 @@ from chainrule.array_program import (
     Program,
     Split,
     name_of,
+    outputs_of,
     run_on,
     tracing,
 )
-from chainrule.engine import Value
+from chainrule.engine import Value, adjoints
+from chainrule.grad_mode import enable_grad
 
 __all__ = ["BatchedFunction", "BranchError", "batched"]
 
@@ -145,9 +150,14 @@ class BatchedFunction:
             self._variants, self._key = [], key
         self._traced = 0
         parts = self._evaluate(arrays, axes, np.arange(n), 0)
+        bad = _not_finite(parts, arrays, axes, n)
+        if bad is not None:  # where an inf or nan may take another way: the engine's numbers
+            good = np.flatnonzero(~bad)
+            parts = self._evaluate(arrays, axes, good, 0) if len(good) else []
+            parts += [self._by_engine(arrays, axes, int(i)) for i in np.flatnonzero(bad)]
         totals: dict[Value, float] = {}
-        for _, k, results in parts:
-            for p, total in zip(self._variants[k].learned, results[3].tolist()):
+        for _, learned, results in parts:
+            for p, total in zip(learned, np.asarray(results[3]).tolist()):
                 totals[p] = totals.get(p, 0.0) + total
         scale = 1.0 / n if self.reduction == "mean" else 1.0
         for p, total in totals.items():
@@ -155,8 +165,8 @@ class BatchedFunction:
         return self._shaped(parts, arrays, axes, n)
 
     def _evaluate(self, arrays: list[Any], axes: tuple[bool, ...], idx: Any, first: int,
-                  why: Guard | None = None) -> list[tuple[Any, int, Any]]:  # fmt: skip
-        """``(examples, branch, results)`` for the examples ``idx``, by the branches from
+                  why: Guard | None = None) -> list[tuple[Any, list[Value], Any]]:  # fmt: skip
+        """``(examples, parameters, results)`` for the examples ``idx``, by the branches from
         ``first`` on: where a guard (``why``) finds that some examples leave a branch, those
         go on to the next branch, traced on the first of them when there is none."""
         whole = len(idx) == len(arrays[axes.index(True)])
@@ -168,7 +178,8 @@ class BatchedFunction:
             try:
                 if k == len(self._variants):
                     self._branch(sub, axes)
-                return [(idx, k, self._run(self._variants[k], sub, axes, len(idx)))]
+                variant = self._variants[k]
+                return [(idx, variant.learned, self._run(variant, sub, axes, len(idx)))]
             except (ValueError, ArithmeticError) as error:  # name the example in the whole batch
                 if whole or not hasattr(error, "example"):
                     raise
@@ -192,6 +203,29 @@ class BatchedFunction:
             )
         self._variants.append(variant)
 
+    def _by_engine(self, arrays: list[Any], axes: tuple[bool, ...],
+                   i: int) -> tuple[Any, list[Value], Any]:  # fmt: skip
+        """Example ``i`` by the engine itself: ``f`` on Values, then its reverse pass."""
+        inputs, wanted, examples = set(), [], []
+        for j, (a, is_batched) in enumerate(zip(arrays, axes)):
+            row = a[i] if is_batched else a
+            leaves = [Value(float(v), requires_grad=j in self.argnums) for v in row.ravel()]
+            inputs.update(leaves)
+            wanted += leaves if j in self.argnums else []
+            examples.append(_nest(leaves, row.shape))
+        try:
+            with enable_grad():
+                outputs, kind = outputs_of(self.f(*examples))
+            root = outputs[0]
+            grads = adjoints(root) if kind != "rows" and root.requires_grad else {}
+        except (ValueError, ArithmeticError) as error:
+            raise at_example(error, i) from None
+        params = [v for v in grads if v.grad_fn is None and v not in inputs]
+        extras = tuple(o._data for o in outputs[1:])
+        own = tuple(grads.get(leaf, 0.0) for leaf in wanted)
+        results = (root._data, extras, own, [grads[p] for p in params])
+        return np.array([i]), params, results
+
     def _run(self, variant: _Variant, arrays: list[Any], axes: tuple[bool, ...], n: int) -> Any:
         leaves: list[Any] = []
         for a, is_batched in zip(arrays, axes):
@@ -210,7 +244,7 @@ class BatchedFunction:
         self._spare = [buffers]  # results never point into them: _shaped copies what it returns
         return results
 
-    def _shaped(self, parts: list[tuple[Any, int, Any]], arrays: list[Any],
+    def _shaped(self, parts: list[tuple[Any, list[Value], Any]], arrays: list[Any],
                 axes: tuple[bool, ...], n: int) -> Any:  # fmt: skip
         """The call's results as arrays, one row per example, each from its branch."""
         kind = self._variants[0].aux
@@ -302,6 +336,27 @@ class BatchedFunction:
         learned = list(program.learned)
         fused = bool(program.layers)
         return _Variant(namespace["program"], source, program.externals, learned, aux, fused)
+
+
+def _not_finite(parts: list[tuple[Any, list[Value], Any]], arrays: list[Any],
+                axes: tuple[bool, ...], n: int) -> Any:  # fmt: skip
+    """None when every output and gradient is finite; else, as a mask over the examples, those
+    the engine computes instead: an example with an inf or nan among its numbers or results
+    (a node the gradient reaches through masked edges only passes nothing in the engine, where
+    the program's 0.0 times an inf is nan), or all of them when none is to blame."""
+    numbers = [x for _, _, (out, _, grads, totals) in parts for x in (out, *grads, totals)]
+    if all(np.all(np.isfinite(x)) for x in numbers):
+        return None
+    bad = np.zeros(n, dtype=bool)
+    for a, is_batched in zip(arrays, axes):
+        if is_batched:
+            bad |= ~np.isfinite(a.reshape(n, -1)).all(axis=1)
+        elif not np.all(np.isfinite(a)):
+            bad[:] = True
+    for idx, _, (out, _, grads, _) in parts:
+        for x in (out, *grads):
+            bad[idx] |= ~np.isfinite(np.broadcast_to(x, idx.shape))
+    return bad if bad.any() else np.ones(n, dtype=bool)
 
 
 def _flags(arrays: list[Any], axes: tuple[bool, ...]) -> Iterator[bool]:
