@@ -11,7 +11,8 @@ The plain functions (``chainrule.tanh``, ``chainrule.relu``, ...) are made from 
 :data:`chainrule.ops.OPS` in :mod:`chainrule.functional`.
 """
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from chainrule import autograd, data, dual, functional, losses, nn, optim, transforms
 from chainrule.anomaly import AnomalyError, detect_anomaly
@@ -42,6 +43,7 @@ __all__ = [
     "apply",
     "autograd",
     "backward",
+    "batched",
     "checkpoint",
     "checkpoint_sequential",
     "compile",
@@ -65,6 +67,24 @@ __all__ = [
     "transforms",
     *[name for name in functional.__all__ if name != "Elementwise"],
 ]
+
+if TYPE_CHECKING:
+    from chainrule.batching import Axes, BatchedFunction
+
+
+def batched(f: Callable[..., Any], in_axes: "Axes" = 0, *, argnums: int | Sequence[int] = (),
+            reduction: str = "mean", fuse: bool = True) -> "BatchedFunction":  # fmt: skip
+    """``f(*one_example) -> Value`` as one numpy program over a batch of examples (numpy
+    needed: ``pip install chainrule[batched]``); see :func:`chainrule.batching.batched`."""
+    try:
+        from chainrule.batching import batched as make  # numpy is imported only here
+    except ImportError as error:
+        raise ImportError(
+            f"chainrule.batched needs numpy ({error}): pip install 'chainrule[batched]'"
+        ) from error
+
+    return make(f, in_axes, argnums=argnums, reduction=reduction, fuse=fuse)
+
 
 if TYPE_CHECKING:  # the plain functions of chainrule.functional, for type checkers
 
