@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import CLASS_COLORS, fewer_gc_passes, progress, report
+from _common import CLASS_COLORS, Progress, fewer_gc_passes, report
 from matplotlib import pyplot as plt
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -114,7 +114,7 @@ def train(args: argparse.Namespace, model: MLP, loss_and_scores: Callable[..., A
     rng = np.random.default_rng(args.seed)
     history: dict[str, list[float]] = {"loss": [], "train accuracy": [], "test accuracy": []}
     start = time.perf_counter()
-    bar = progress(range(epochs), total=epochs, desc="epochs", disable=args.no_progress)
+    bar = Progress(epochs, "epochs", args.no_progress, compiling=False)
     with fewer_gc_passes():
         for _ in bar:
             order = rng.permutation(len(X_train))
@@ -169,7 +169,7 @@ def time_per_example(args: argparse.Namespace, model: MLP, loss_and_scores: Call
                 0
             ].backward()
 
-    bar = progress(range(n), total=n, desc=f"{args.engine}, per example", disable=args.no_progress)
+    bar = Progress(n, f"{args.engine}, per example", args.no_progress, compiling=False)
     with fewer_gc_passes():
         start = time.perf_counter()
         for i in bar:

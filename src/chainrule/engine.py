@@ -39,8 +39,8 @@ __all__ = [
     "Value",
     "adjoints",
     "apply",
-    "store",
     "read",
+    "store",
     "topological_order",
 ]
 
