@@ -118,9 +118,13 @@ class SiteVisit:
 
 def _dark_axe(page: Any, base: str, paths: list[str]) -> dict[str, list[dict[str, Any]]]:
     """axe-core on every page in the dark theme, the one a reader's system asking for dark
-    gets (the theme's saved choice is cleared first)."""
+    gets (the theme's saved choice is removed before each page loads)."""
     page.emulate_media(color_scheme="dark")
-    page.evaluate("() => localStorage.clear()")
+    # Before any page script: a page of the light pass may save its palette as it unloads.
+    page.add_init_script(
+        "for (const key of Object.keys(localStorage))"
+        " if (key.endsWith('__palette')) localStorage.removeItem(key);"
+    )
     found = {}
     for path in paths:
         page.goto(base + path, wait_until="load")

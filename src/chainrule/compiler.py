@@ -49,7 +49,7 @@ Plain Python numbers ``f`` reads (a data set held in a list of floats) are const
 trace: pass data that changes as arguments, or as Values made outside ``f`` whose ``.data`` you
 update.
 
-**Guards.** Every read of a number that depends on the inputs, through any door (``x > 0``,
+What is guarded: every read of a number that depends on the inputs, through any door (``x > 0``,
 ``if x:``, ``max(x, y)``, ``x == y``, ``.data``, ``.item()``, ``f"{x:.3f}"``, a derivative
 rule's branch when ``f`` differentiates inside), is recorded with what it decided:
 
