@@ -261,12 +261,14 @@ def test_custom_op_bad_usage() -> None:
     def add(x: float, y: float) -> float:
         return x + y
 
-    with pytest.raises(TypeError, match=r"takes 2 argument"):
+    with pytest.raises(TypeError, match=r"add\(\): missing a required argument: 'y'"):
         add(Value(1.0))
+    with pytest.raises(TypeError, match=r"add\(\): got an unexpected keyword argument 'z'"):
+        add(Value(1.0), 2.0, z=3.0)
     with pytest.raises(ValueError, match=r"returned 1 partial.*for 2 input"):
         add(Value(1.0), Value(2.0)).backward()  # partials are computed when backward runs
-    with pytest.raises(TypeError, match=r"needs Values or real numbers, got str"):
-        add(Value(1.0), "2")
+    with pytest.raises(TypeError, match=r"unsupported operand|can only concatenate"):
+        add(Value(1.0), "2")  # a string is passed through to forward, which refuses it
     with pytest.raises(TypeError, match=r"custom_op needs a callable derivative"):
         custom_op(derivative=3.0)  # type: ignore[arg-type]
 
@@ -358,9 +360,9 @@ def test_a_call_may_omit_arguments_that_have_defaults() -> None:
     y.backward()
     assert (y.data, x.grad) == (6.0, 2.0)
     assert scale(3.0) == 6.0 and scale(Value(3.0), 4.0).data == 12.0
-    with pytest.raises(TypeError, match=r"takes 1 to 2 argument\(s\), got 0"):
+    with pytest.raises(TypeError, match=r"scale\(\): missing a required argument: 'x'"):
         scale()
-    with pytest.raises(TypeError, match=r"takes 1 to 2 argument\(s\), got 3"):
+    with pytest.raises(TypeError, match=r"scale\(\): too many positional arguments"):
         scale(1.0, 2.0, 3.0)
 
 
