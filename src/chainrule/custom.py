@@ -34,17 +34,26 @@ class FunctionCtx:
     """Scratch space shared by one call's ``forward`` and ``backward``.
 
     ``save_for_backward(*values)`` stores numbers for backward (``ctx.saved_values``);
-    ``needs_input_grad[i]`` says whether argument ``i`` is a Value that requires grad.
+    ``needs_input_grad[i]`` says whether argument ``i`` is a Value that requires grad;
+    ``mark_non_differentiable(*outputs)`` makes outputs constants (PyTorch's names).
     Any other attribute may be set freely (``ctx.alpha = alpha``).
     """
 
     def __init__(self, needs_input_grad: tuple[bool, ...] = ()) -> None:
         self.saved_values: tuple[Any, ...] = ()
         self.needs_input_grad = needs_input_grad
+        self.non_differentiable: tuple[Any, ...] = ()
+        self._outputs: tuple[Any, ...] = ()  # what forward returned, for the marks
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` for backward, as ``ctx.saved_values`` (in the same order)."""
         self.saved_values = values
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """In forward: these outputs (the very objects forward returns) are not
+        differentiable, an index or a flag, say. They come back as constants (a Value that
+        does not require grad), and backward gets no ``grad_out`` for them but 0.0."""
+        self.non_differentiable = outputs
 
     if TYPE_CHECKING:  # for type checkers only: any other attribute may be set and read
 
@@ -103,21 +112,65 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *args: Any) -> Any:
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run the operation: a Value node for Value inputs, a Dual for Dual inputs.
 
         With only plain numbers it returns a plain float. A ``forward`` that returns a
-        tuple of numbers gives a tuple of outputs, one node (or Dual) each.
+        tuple of numbers gives a tuple of outputs, one node (or Dual) each. Keyword
+        arguments that name a parameter of ``forward`` count as that positional argument;
+        other keywords (``forward(ctx, x, *, mode)``) reach forward as they are and receive
+        no gradient. An argument that is not a number, a Value or a Dual (a flag, a string,
+        a callable) is passed through; backward returns None for it.
         """
+        args, kwargs = cls._bind(args, kwargs)
         ctx = FunctionCtx(tuple(_varies(a) for a in args))
-        outs = cls._run_forward(ctx, args)
+        outs = cls._run_forward(ctx, args, kwargs)
+        constant = cls._non_differentiable(ctx, outs)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, (Value, Dual)))
         if not positions:
             return outs if len(outs) > 1 else outs[0]
         inputs = [args[i] for i in positions]
-        nodes = [evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
-                 for k in range(len(outs))]  # fmt: skip
+        values_in = any(isinstance(a, Value) for a in inputs)
+        nodes = [(Value(float(o), requires_grad=False) if values_in else float(o)) if constant[k]
+                 else evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
+                 for k, o in enumerate(outs)]  # fmt: skip
         return tuple(nodes) if len(outs) > 1 else nodes[0]
+
+    @classmethod
+    def _bind(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Keywords that name a positional parameter of forward join ``args`` there."""
+        if not kwargs:
+            return args, kwargs
+        signature = _signature(cls.forward)
+        if signature is None:
+            return args, kwargs
+        try:
+            bound = signature.bind(None, *args, **kwargs)  # None stands for ctx
+        except TypeError as err:
+            raise TypeError(f"{cls.__name__}.apply(): {err}") from None
+        bound.apply_defaults()
+        for key, value in bound.kwargs.items():
+            if _varies(value):
+                raise TypeError(
+                    f"{cls.__name__}.apply(): keyword-only argument {key}={value!r} receives no "
+                    "gradient; make it a positional parameter of forward to differentiate it"
+                )
+        return bound.args[1:], {k: _plain(v) for k, v in bound.kwargs.items()}
+
+    @classmethod
+    def _non_differentiable(cls, ctx: FunctionCtx, outs: tuple[Any, ...]) -> list[bool]:
+        """For each output, whether forward marked it (by identity) as not differentiable."""
+        constant = [False] * len(outs)
+        for marked in ctx.non_differentiable:
+            hits = [k for k, o in enumerate(ctx._outputs) if o is marked]
+            if len(hits) != 1:
+                where = "none of" if not hits else f"several ({hits}) of"
+                raise ValueError(
+                    f"{cls.__name__}: ctx.mark_non_differentiable got {marked!r}, which is "
+                    f"{where} the objects forward returned; pass each output forward returns"
+                )
+            constant[hits[0]] = True
+        return constant
 
     @classmethod
     def _op(cls, ctx: FunctionCtx, outs: tuple[float, ...], k: int, nargs: int,
@@ -147,11 +200,12 @@ class Function:
     # --- helpers (classmethods so a subclass's name shows in every error) ---
 
     @classmethod
-    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...]) -> tuple[float, ...]:
+    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> tuple[float, ...]:  # fmt: skip
         """The outputs of forward, as a tuple of floats (one for a single output)."""
-        plain = [a.data if isinstance(a, (Value, Dual)) else a for a in args]
+        plain = [_plain(a) for a in args]
         with no_grad():
-            out = cls.forward(ctx, *plain)
+            out = cls.forward(ctx, *plain, **kwargs)
         outs = tuple(out) if isinstance(out, tuple) and out else (out,)
         for o in outs:
             if not is_real(o):
@@ -159,6 +213,7 @@ class Function:
                     f"{cls.__name__}.forward must return a real number (or a tuple of them), "
                     f"got {type(out).__name__} {out!r}"
                 )
+        ctx._outputs = outs  # what mark_non_differentiable names, by identity
         return tuple(float(o) for o in outs)
 
     @classmethod
