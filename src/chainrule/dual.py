@@ -204,7 +204,11 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], 
     primal_out = unflatten(out_tree, [p for p, _ in pairs])
     tangent_out = unflatten(out_tree, [t for _, t in pairs])
     if has_aux:
-        return primal_out, tangent_out, tree_map(lambda a: _split(a, tag, None, strict=False)[0], aux)
+        return (
+            primal_out,
+            tangent_out,
+            tree_map(lambda a: _split(a, tag, None, strict=False)[0], aux),
+        )
     return primal_out, tangent_out
 
 

@@ -29,27 +29,17 @@ __all__ = ["TreeDef", "flatten", "leaf_paths", "tree_map", "unflatten"]
 class TreeDef:
     """The containers of a structure, without its leaves.
 
-    ``kind`` is ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"`` or
-    ``"namedtuple"``; ``keys`` the dict's sorted keys (or the namedtuple's class);
-    ``children`` one TreeDef per entry.
+    ``nodes`` lists them in preorder as ``(kind, keys, number of children)``: ``kind`` is
+    ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"`` or ``"namedtuple"``,
+    ``keys`` a dict's sorted keys or a namedtuple's class. A flat tuple, so comparing two
+    structures or building one never recurses, however deep it is.
     """
 
-    kind: str
-    children: tuple[TreeDef, ...] = ()
-    keys: Any = None
-
-    @property
-    def num_leaves(self) -> int:
-        """How many leaves a structure of this shape holds."""
-        if self.kind == "leaf":
-            return 1
-        return sum(c.num_leaves for c in self.children)
+    nodes: tuple[tuple[str, Any, int], ...]
+    num_leaves: int
 
     def __str__(self) -> str:
-        return describe(self)
-
-
-LEAF = TreeDef("leaf")
+        return str(unflatten(self, [_Star()] * self.num_leaves))
 
 
 def _entries(x: Any) -> tuple[str, Any, list[tuple[str, Any]]] | None:
@@ -57,7 +47,7 @@ def _entries(x: Any) -> tuple[str, Any, list[tuple[str, Any]]] | None:
     if x is None:
         return "none", None, []
     if isinstance(x, tuple) and hasattr(type(x), "_fields"):
-        return "namedtuple", type(x), [(f".{f}", getattr(x, f)) for f in x._fields]
+        return "namedtuple", type(x), [(f".{f}", getattr(x, f)) for f in type(x)._fields]  # type: ignore[attr-defined]
     if type(x) in (tuple, list):
         return type(x).__name__, None, [(f"[{i}]", c) for i, c in enumerate(x)]
     if type(x) is dict:
@@ -73,77 +63,71 @@ def _sorted_keys(d: dict[Any, Any]) -> tuple[Any, ...]:
         return tuple(d)
 
 
-def _walk(tree: Any, path: str) -> Iterator[tuple[str, Any, TreeDef | None]]:
-    """``(path, leaf, None)`` per leaf, and ``(path, None, def)`` after each container."""
-    stack: list[tuple[str, Any, bool]] = [(path, tree, False)]
-    built: list[TreeDef] = []
+def _walk(tree: Any, root: str) -> Iterator[tuple[str, Any, tuple[str, Any, int]]]:
+    """``(path, node, (kind, keys, number of children))`` for every node, in preorder."""
+    stack: list[tuple[str, Any]] = [(root, tree)]
     while stack:
-        where, x, done = stack.pop()
+        where, x = stack.pop()
         entries = _entries(x)
         if entries is None:
-            built.append(LEAF)
-            yield where, x, None
-        elif done:  # its children's defs are the last ones built
-            kind, keys, children = entries
-            n = len(children)
-            kids = tuple(built[len(built) - n :]) if n else ()
-            del built[len(built) - n :]
-            built.append(TreeDef(kind, kids, keys))
-            yield where, None, built[-1]
+            yield where, x, ("leaf", None, 0)
         else:
-            stack.append((where, x, True))
-            stack.extend((where + step, c, False) for step, c in reversed(entries[2]))
+            kind, keys, children = entries
+            yield where, x, (kind, keys, len(children))
+            stack.extend((where + step, c) for step, c in reversed(children))
 
 
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure (iterative: any depth works)."""
     leaves: list[Any] = []
-    tdef = LEAF
-    for _, leaf, made in _walk(tree, ""):
-        if made is None:
-            leaves.append(leaf)
-        else:
-            tdef = made
-    return leaves, tdef
+    nodes = []
+    for _, x, node in _walk(tree, ""):
+        nodes.append(node)
+        if node[0] == "leaf":
+            leaves.append(x)
+    return leaves, TreeDef(tuple(nodes), len(leaves))
 
 
 def leaf_paths(tree: Any, root: str = "") -> list[tuple[str, Any]]:
     """``(path, leaf)`` for each leaf, the path written as Python would index it from
     ``root``: ``params['w'][3]``, ``state.mean``."""
-    return [(where, leaf) for where, leaf, made in _walk(tree, root) if made is None]
+    return [(where, x) for where, x, node in _walk(tree, root) if node[0] == "leaf"]
 
 
 def unflatten(tdef: TreeDef, leaves: Sequence[Any]) -> Any:
     """A structure shaped like ``tdef`` holding ``leaves`` (in :func:`flatten`'s order)."""
     if len(leaves) != tdef.num_leaves:
-        raise ValueError(f"unflatten: {tdef} holds {tdef.num_leaves} leaves, got {len(leaves)}")
+        raise ValueError(
+            f"unflatten: the structure holds {tdef.num_leaves} leaves, got {len(leaves)}"
+        )
     it = iter(leaves)
-    # post-order: each container is built from the last of `done`, children first
-    stack: list[tuple[TreeDef, bool]] = [(tdef, False)]
-    done: list[Any] = []
-    while stack:
-        node, ready = stack.pop()
-        if node.kind == "leaf":
-            done.append(next(it))
-        elif ready:
-            n = len(node.children)
-            kids = done[len(done) - n :] if n else []
-            del done[len(done) - n :]
-            done.append(_build(node, kids))
+    open_: list[tuple[str, Any, int, list[Any]]] = []  # containers still missing children
+    done: Any = None
+    for kind, keys, n in tdef.nodes:
+        if kind != "leaf" and n:
+            open_.append((kind, keys, n, []))
+            continue
+        value = next(it) if kind == "leaf" else _build(kind, keys, [])
+        while open_:  # hand the value up, closing every container it completes
+            kind, keys, n, kids = open_[-1]
+            kids.append(value)
+            if len(kids) < n:
+                break
+            open_.pop()
+            value = _build(kind, keys, kids)
         else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in reversed(node.children))
-    return done[0]
+            done = value
+    return done
 
 
-def _build(node: TreeDef, kids: list[Any]) -> Any:
-    if node.kind == "none":
+def _build(kind: str, keys: Any, kids: list[Any]) -> Any:
+    if kind == "none":
         return None
-    if node.kind == "namedtuple":
-        return node.keys(*kids)
-    if node.kind == "dict":
-        return dict(zip(node.keys, kids))
-    return tuple(kids) if node.kind == "tuple" else kids
+    if kind == "namedtuple":
+        return keys(*kids)
+    if kind == "dict":
+        return dict(zip(keys, kids))
+    return tuple(kids) if kind == "tuple" else kids
 
 
 def tree_map(f: Callable[[Any], Any], tree: Any) -> Any:
@@ -152,11 +136,8 @@ def tree_map(f: Callable[[Any], Any], tree: Any) -> Any:
     return unflatten(tdef, [f(x) for x in leaves])
 
 
-def describe(tdef: TreeDef) -> str:
-    """A short picture of a structure: ``{'b': *, 'w': [*, *]}``, ``*`` for each leaf."""
-    return str(unflatten(tdef, [_Star()] * tdef.num_leaves))
-
-
 class _Star:
+    """A leaf's place in a printed structure: ``{'b': *, 'w': [*, *]}``."""
+
     def __repr__(self) -> str:
         return "*"

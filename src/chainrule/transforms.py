@@ -171,7 +171,9 @@ class _Trace:
             nodes = [self._node(leaf, where, who)
                      for where, leaf in leaf_paths(args[i], _arg_name(f, i))]  # fmt: skip
             leaves, tree = flatten(args[i])
-            call_args[i] = unflatten(tree, [_replace_innermost(a, n) for a, n in zip(leaves, nodes)])
+            call_args[i] = unflatten(
+                tree, [_replace_innermost(a, n) for a, n in zip(leaves, nodes)]
+            )
             self.trees.append(tree)
             inputs.extend(nodes)
         for a in args:  # an argument not differentiated may be a Value to differentiate in
@@ -188,6 +190,8 @@ class _Trace:
         finally:
             _RUNNING.stack.pop()
         self.has_aux = has_aux
+        self.out: Any
+        self.aux: Any
         self.out, self.aux = split_aux(out, who) if has_aux else (out, None)
 
     def _node(self, leaf: Any, where: str, who: str) -> Value:
@@ -490,7 +494,7 @@ def hessian(f: Callable[..., Any], argnums: ArgNums = 0, *,
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
-        has_aux: bool = False) -> Any:  # fmt: skip
+        has_aux: bool = False) -> tuple[Any, ...]:  # fmt: skip
     """Hessian-vector product ``H v`` of a scalar ``f`` without forming ``H``.
 
     Forward over reverse, ``H v = jvp(grad(f), x, v)``: the tangent ``v`` rides through
