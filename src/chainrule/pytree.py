@@ -130,10 +130,15 @@ def _build(kind: str, keys: Any, kids: list[Any]) -> Any:
     return tuple(kids) if kind == "tuple" else kids
 
 
-def tree_map(f: Callable[[Any], Any], tree: Any) -> Any:
-    """``tree`` with ``f`` applied to each leaf."""
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """``tree`` with ``f`` applied to each leaf; with more trees of the same structure,
+    ``f`` takes one leaf of each (``tree_map(lambda p, g: p - 0.1 * g, params, grads)``)."""
     leaves, tdef = flatten(tree)
-    return unflatten(tdef, [f(x) for x in leaves])
+    others = [flatten(t) for t in rest]
+    for k, (_, other) in enumerate(others, start=1):
+        if other != tdef:
+            raise ValueError(f"tree_map: tree {k} is shaped {other}, tree 0 is shaped {tdef}")
+    return unflatten(tdef, [f(*xs) for xs in zip(leaves, *(o[0] for o in others))])
 
 
 class _Star:
