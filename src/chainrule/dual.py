@@ -192,23 +192,22 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], 
     if t_tree != tree:
         raise ValueError(f"jvp needs tangents shaped like the primals ({tree}), got {t_tree}")
     tag = next(_TAGS)
-    paths = [where for where, _ in leaf_paths(primals, "primals")]
-    duals = [
-        Dual(_component(p, f"jvp: {where}"), _component(t, f"jvp: tangent of {where}"), tag)
-        for where, p, t in zip(paths, ps, ts)
-    ]
+    duals = []
+    for k, (p, t) in enumerate(zip(ps, ts)):
+        if not (is_real(p) or isinstance(p, (Value, Dual))) or not (
+            is_real(t) or isinstance(t, (Value, Dual))
+        ):
+            where = leaf_paths(primals, "primals")[k][0]  # the path, only when something is off
+            _component(p, f"jvp: {where}"), _component(t, f"jvp: tangent of {where}")
+        duals.append(Dual(p, t, tag))
     result = f(*unflatten(tree, duals))
     out, aux = split_aux(result, "jvp") if has_aux else (result, None)
-    pairs = [_split(r, tag, where) for where, r in leaf_paths(out, "output")]
-    out_tree = flatten(out)[1]
+    outs, out_tree = flatten(out)
+    pairs = [_split(r, tag, out, k) for k, r in enumerate(outs)]
     primal_out = unflatten(out_tree, [p for p, _ in pairs])
     tangent_out = unflatten(out_tree, [t for _, t in pairs])
     if has_aux:
-        return (
-            primal_out,
-            tangent_out,
-            tree_map(lambda a: _split(a, tag, None, strict=False)[0], aux),
-        )
+        return primal_out, tangent_out, tree_map(lambda a: _split(a, tag, None, 0)[0], aux)
     return primal_out, tangent_out
 
 
@@ -222,15 +221,17 @@ def split_aux(out: Any, who: str) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
-def _split(r: object, tag: int, where: str | None, strict: bool = True) -> tuple[Any, Any]:
-    """(primal, tangent) of an output along ``tag``; anything else is constant there."""
+def _split(r: object, tag: int, out: Any, k: int) -> tuple[Any, Any]:
+    """(primal, tangent) of number ``k`` of the output ``out`` along ``tag``; anything else
+    is constant there. ``out`` None: an aux output, where anything passes through."""
     if isinstance(r, Dual) and r.tag == tag:
         return r.primal, r.tangent
     if isinstance(r, (Dual, Value)):
         return r, 0.0  # depends on other perturbations or graph nodes only
     if not is_real(r):
-        if not strict:  # an aux output: anything passes through
+        if out is None:
             return r, None
+        where = leaf_paths(out, "output")[k][0]
         raise TypeError(
             f"jvp: f must return a Dual or a number (or a structure of them), got "
             f"{type(r).__name__} {r!r} as {where}"

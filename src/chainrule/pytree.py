@@ -18,7 +18,7 @@ keys have one structure, whatever their insertion order), ``None`` is an empty c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,18 +42,31 @@ class TreeDef:
         return str(unflatten(self, [_Star()] * self.num_leaves))
 
 
-def _entries(x: Any) -> tuple[str, Any, list[tuple[str, Any]]] | None:
-    """A container's kind, its keys and its ``(path step, child)`` pairs; None for a leaf."""
+_LEAF_NODE = ("leaf", None, 0)
+_LEAF = TreeDef((_LEAF_NODE,), 1)
+
+
+def _entries(x: Any) -> tuple[str, Any, list[Any]] | None:
+    """A container's kind, its keys and its children, in order; None for a leaf."""
+    if type(x) in (tuple, list):
+        return type(x).__name__, None, list(x)
     if x is None:
         return "none", None, []
-    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
-        return "namedtuple", type(x), [(f".{f}", getattr(x, f)) for f in type(x)._fields]  # type: ignore[attr-defined]
-    if type(x) in (tuple, list):
-        return type(x).__name__, None, [(f"[{i}]", c) for i, c in enumerate(x)]
     if type(x) is dict:
         keys = _sorted_keys(x)
-        return "dict", keys, [(f"[{k!r}]", x[k]) for k in keys]
+        return "dict", keys, [x[k] for k in keys]
+    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
+        return "namedtuple", type(x), list(x)
     return None
+
+
+def _steps(kind: str, keys: Any, n: int) -> list[str]:
+    """How a path goes into each child: ``[0]``, ``['w']``, ``.mean``."""
+    if kind == "dict":
+        return [f"[{k!r}]" for k in keys]
+    if kind == "namedtuple":
+        return [f".{name}" for name in keys._fields]
+    return [f"[{i}]" for i in range(n)]
 
 
 def _sorted_keys(d: dict[Any, Any]) -> tuple[Any, ...]:
@@ -63,35 +76,39 @@ def _sorted_keys(d: dict[Any, Any]) -> tuple[Any, ...]:
         return tuple(d)
 
 
-def _walk(tree: Any, root: str) -> Iterator[tuple[str, Any, tuple[str, Any, int]]]:
-    """``(path, node, (kind, keys, number of children))`` for every node, in preorder."""
-    stack: list[tuple[str, Any]] = [(root, tree)]
-    while stack:
-        where, x = stack.pop()
-        entries = _entries(x)
-        if entries is None:
-            yield where, x, ("leaf", None, 0)
-        else:
-            kind, keys, children = entries
-            yield where, x, (kind, keys, len(children))
-            stack.extend((where + step, c) for step, c in reversed(children))
-
-
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure (iterative: any depth works)."""
     leaves: list[Any] = []
-    nodes = []
-    for _, x, node in _walk(tree, ""):
-        nodes.append(node)
-        if node[0] == "leaf":
+    nodes: list[tuple[str, Any, int]] = []
+    stack = [tree]
+    while stack:  # preorder: a container, then its children left to right
+        x = stack.pop()
+        entries = _entries(x)
+        if entries is None:
+            nodes.append(_LEAF_NODE)
             leaves.append(x)
+        else:
+            kind, keys, children = entries
+            nodes.append((kind, keys, len(children)))
+            stack.extend(reversed(children))
     return leaves, TreeDef(tuple(nodes), len(leaves))
 
 
 def leaf_paths(tree: Any, root: str = "") -> list[tuple[str, Any]]:
     """``(path, leaf)`` for each leaf, the path written as Python would index it from
     ``root``: ``params['w'][3]``, ``state.mean``."""
-    return [(where, x) for where, x, node in _walk(tree, root) if node[0] == "leaf"]
+    found = []
+    stack: list[tuple[str, Any]] = [(root, tree)]
+    while stack:
+        where, x = stack.pop()
+        entries = _entries(x)
+        if entries is None:
+            found.append((where, x))
+        else:
+            kind, keys, children = entries
+            steps = _steps(kind, keys, len(children))
+            stack.extend((where + step, c) for step, c in zip(reversed(steps), reversed(children)))
+    return found
 
 
 def unflatten(tdef: TreeDef, leaves: Sequence[Any]) -> Any:

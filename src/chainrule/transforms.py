@@ -168,8 +168,7 @@ class _Trace:
         self.values_out = False  # a differentiated argument is a Value: results are Values
         self.nested = False  # ... that requires grad: results are differentiable in it
         for i in self.positions:
-            nodes = [self._node(leaf, where, who)
-                     for where, leaf in leaf_paths(args[i], _arg_name(f, i))]  # fmt: skip
+            nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
             leaves, tree = flatten(args[i])
             call_args[i] = unflatten(
                 tree, [_replace_innermost(a, n) for a, n in zip(leaves, nodes)]
@@ -194,15 +193,17 @@ class _Trace:
         self.aux: Any
         self.out, self.aux = split_aux(out, who) if has_aux else (out, None)
 
-    def _node(self, leaf: Any, where: str, who: str) -> Value:
-        """The graph node that stands for one differentiated number."""
+    def _node(self, leaf: Any, f: Callable[..., Any], i: int, where: str, who: str) -> Value:
+        """The graph node for one number of argument ``i``, at ``where`` inside it."""
         base = _innermost(leaf)
         if isinstance(base, Value) and base.requires_grad:
             with enable_grad():
                 return base + 0.0
         if isinstance(base, Value) or is_real(base):
-            return Value(float(base.data if isinstance(base, Value) else base), label=where)
-        raise _bad_leaf(who, where, base, _DIFFERENTIABLE)
+            return Value(
+                float(base.data if isinstance(base, Value) else base), label=f"arg{i}{where}"
+            )
+        raise _bad_leaf(who, _arg_name(f, i) + where, base, _DIFFERENTIABLE)
 
     def keeps(self, v: Value) -> bool:
         """Whether results about ``v`` must stay differentiable: see the class docstring."""
@@ -446,9 +447,9 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0, *,
         positions = _positions(argnums, len(args), "jacfwd")
         many = not isinstance(argnums, int)
         for i in positions:  # the leaves' types, checked once with their paths
-            for where, leaf in leaf_paths(args[i], _arg_name(f, i)):
+            for where, leaf in leaf_paths(args[i]):
                 if not _is_scalar(leaf):
-                    raise _bad_leaf("jacfwd", where, leaf, _DIFFERENTIABLE)
+                    raise _bad_leaf("jacfwd", _arg_name(f, i) + where, leaf, _DIFFERENTIABLE)
 
         def along(*xs: Any) -> Any:  # f of the differentiated arguments
             call = list(args)
