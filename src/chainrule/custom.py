@@ -276,6 +276,7 @@ class CustomOp:
         self.forward = forward
         self.derivative = derivative
         self._signature = _signature(forward)
+        self._arity = _arity(self._signature)
         self._wants_out = "out" in _parameters(derivative)
         self.name = name
         self.op = self._make_op((), {})
@@ -299,8 +300,8 @@ class CustomOp:
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """The call's arguments as forward's positional ones (keywords that name one, and
         defaults, included) and its keyword-only ones, which receive no gradient."""
-        if self._signature is None:  # no signature to bind to: passed on as they are
-            return args, kwargs
+        if self._signature is None or (not kwargs and len(args) == self._arity):
+            return args, kwargs  # nothing to bind (the common call, kept fast)
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as err:
@@ -423,6 +424,16 @@ def _signature(f: Callable[..., Any]) -> inspect.Signature | None:
         return inspect.signature(f)
     except (TypeError, ValueError):  # some builtins have no signature
         return None
+
+
+def _arity(signature: inspect.Signature | None) -> int | None:
+    """How many positional parameters a function has, when it has no others."""
+    if signature is None:
+        return None
+    params = signature.parameters.values()
+    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+        return None
+    return len(params)
 
 
 def _numeric(x: object) -> bool:
