@@ -192,14 +192,13 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], 
     if t_tree != tree:
         raise ValueError(f"jvp needs tangents shaped like the primals ({tree}), got {t_tree}")
     tag = next(_TAGS)
-    duals = []
-    for k, (p, t) in enumerate(zip(ps, ts)):
-        if not (is_real(p) or isinstance(p, (Value, Dual))) or not (
-            is_real(t) or isinstance(t, (Value, Dual))
-        ):
-            where = leaf_paths(primals, "primals")[k][0]  # the path, only when something is off
-            _component(p, f"jvp: {where}"), _component(t, f"jvp: tangent of {where}")
-        duals.append(Dual(p, t, tag))
+    try:
+        duals = [Dual(p, t, tag) for p, t in zip(ps, ts)]
+    except TypeError:  # say where the bad number is
+        for (where, p), t in zip(leaf_paths(primals, "primals"), ts):
+            _component(p, f"jvp: {where}")
+            _component(t, f"jvp: tangent of {where}")
+        raise
     result = f(*unflatten(tree, duals))
     out, aux = split_aux(result, "jvp") if has_aux else (result, None)
     outs, out_tree = flatten(out)

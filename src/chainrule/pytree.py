@@ -78,6 +78,8 @@ def _sorted_keys(d: dict[Any, Any]) -> tuple[Any, ...]:
 
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure (iterative: any depth works)."""
+    if _entries(tree) is None:  # a lone number, the common case
+        return [tree], _LEAF
     leaves: list[Any] = []
     nodes: list[tuple[str, Any, int]] = []
     stack = [tree]
@@ -97,6 +99,8 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
 def leaf_paths(tree: Any, root: str = "") -> list[tuple[str, Any]]:
     """``(path, leaf)`` for each leaf, the path written as Python would index it from
     ``root``: ``params['w'][3]``, ``state.mean``."""
+    if _entries(tree) is None:
+        return [(root, tree)]
     found = []
     stack: list[tuple[str, Any]] = [(root, tree)]
     while stack:
@@ -117,6 +121,8 @@ def unflatten(tdef: TreeDef, leaves: Sequence[Any]) -> Any:
         raise ValueError(
             f"unflatten: the structure holds {tdef.num_leaves} leaves, got {len(leaves)}"
         )
+    if tdef.nodes == (_LEAF_NODE,):  # a lone number
+        return leaves[0]
     it = iter(leaves)
     open_: list[tuple[str, Any, int, list[Any]]] = []  # containers still missing children
     done: Any = None
