@@ -287,3 +287,31 @@ def test_linearize_inside_other_transforms_stays_differentiable() -> None:
     _, f_jvp = linearize(lambda y: y.sin(), 0.5)
     assert grad(f_jvp)(3.0) == math.cos(0.5)
     assert grad(lambda x: linearize(lambda y: y * y, x)[1](1.0))(3.0) == 2.0
+
+
+def test_linearize_through_custom_ops_functions_and_checkpoints_matches_jvp() -> None:
+    from chainrule import checkpoint
+    from chainrule.custom import Function, FunctionCtx, custom_op
+
+    class Cube(Function):
+        @staticmethod
+        def forward(ctx: FunctionCtx, x: float) -> float:
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx: FunctionCtx, g: float) -> Any:
+            (x,) = ctx.saved_values
+            return g * 3.0 * x * x
+
+    @custom_op(derivative=lambda x, y: (y * chainrule.cos(x * y), x * chainrule.cos(x * y)))
+    def sin_xy(x: float, y: float) -> float:
+        return math.sin(x * y)
+
+    def f(x: Any, y: Any, wrap: Any = checkpoint) -> Any:
+        return Cube.apply(x) + sin_xy(x, y) + wrap(lambda a, b: (a * b).exp(), x, y)
+
+    plain = lambda x, y: f(x, y, wrap=lambda g, *a: g(*a))  # jvp does not enter a checkpoint
+    _, f_jvp = linearize(f, 0.7, -0.4)
+    for ts in [(1.0, 0.0), (0.0, 1.0), (0.3, -2.5)]:
+        assert f_jvp(*ts) == pytest.approx(jvp(plain, (0.7, -0.4), ts)[1], rel=1e-15)
