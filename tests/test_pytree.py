@@ -315,3 +315,18 @@ def test_linearize_through_custom_ops_functions_and_checkpoints_matches_jvp() ->
     _, f_jvp = linearize(f, 0.7, -0.4)
     for ts in [(1.0, 0.0), (0.0, 1.0), (0.3, -2.5)]:
         assert f_jvp(*ts) == pytest.approx(jvp(plain, (0.7, -0.4), ts)[1], rel=1e-15)
+
+
+def test_ordered_and_default_dicts_are_containers_as_in_jax() -> None:
+    from collections import OrderedDict, defaultdict
+
+    od = OrderedDict([("z", 1.0), ("a", 2.0)])
+    leaves, tdef = flatten(od)
+    assert leaves == [1.0, 2.0]  # its own order, not sorted
+    back = unflatten(tdef, [3.0, 4.0])
+    assert type(back) is OrderedDict and list(back.items()) == [("z", 3.0), ("a", 4.0)]
+    dd: defaultdict[str, float] = defaultdict(float, {"b": 1.0, "a": 2.0})
+    g = grad(lambda d: d["a"] * d["b"])(dd)
+    assert type(g) is defaultdict and g.default_factory is float and dict(g) == {"a": 1.0, "b": 2.0}
+    assert grad(lambda d: d["z"] * d["z"])(od) == OrderedDict([("z", 2.0), ("a", 0.0)])
+    assert [w for w, _ in leaf_paths(od, "p")] == ["p['z']", "p['a']"]

@@ -12,12 +12,14 @@ its leaves (in a fixed order) and a :class:`TreeDef` that remembers the containe
     {'b': 30.0, 'w': [10.0, 20.0]}
 
 As in JAX: a dict's leaves come in the order of its sorted keys (so two dicts with the same
-keys have one structure, whatever their insertion order), ``None`` is an empty container
-(no leaves), and anything else (a number, a ``Value``, a ``Dual``, a string) is a leaf.
+keys have one structure, whatever their insertion order; an ``OrderedDict`` keeps its own
+order, a ``defaultdict`` its factory), ``None`` is an empty container (no leaves), and
+anything else (a number, a ``Value``, a ``Dual``, a string) is a leaf.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +32,9 @@ class TreeDef:
     """The containers of a structure, without its leaves.
 
     ``nodes`` lists them in preorder as ``(kind, keys, number of children)``: ``kind`` is
-    ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"`` or ``"namedtuple"``,
-    ``keys`` a dict's sorted keys or a namedtuple's class. A flat tuple, so comparing two
+    ``"leaf"``, ``"none"``, ``"tuple"``, ``"list"``, ``"dict"``, ``"OrderedDict"``,
+    ``"defaultdict"`` or ``"namedtuple"``; ``keys`` a dict's keys (a defaultdict's with its
+    factory) or a namedtuple's class. A flat tuple, so comparing two
     structures or building one never recurses, however deep it is.
     """
 
@@ -55,6 +58,11 @@ def _entries(x: Any) -> tuple[str, Any, list[Any]] | None:
     if type(x) is dict:
         keys = _sorted_keys(x)
         return "dict", keys, [x[k] for k in keys]
+    if type(x) is OrderedDict:  # its order is part of it, as in JAX
+        return "OrderedDict", tuple(x), list(x.values())
+    if type(x) is defaultdict:
+        keys = _sorted_keys(x)
+        return "defaultdict", (x.default_factory, keys), [x[k] for k in keys]
     if isinstance(x, tuple) and hasattr(type(x), "_fields"):
         return "namedtuple", type(x), list(x)
     return None
@@ -62,8 +70,8 @@ def _entries(x: Any) -> tuple[str, Any, list[Any]] | None:
 
 def _steps(kind: str, keys: Any, n: int) -> list[str]:
     """How a path goes into each child: ``[0]``, ``['w']``, ``.mean``."""
-    if kind == "dict":
-        return [f"[{k!r}]" for k in keys]
+    if kind in ("dict", "OrderedDict", "defaultdict"):
+        return [f"[{k!r}]" for k in (keys[1] if kind == "defaultdict" else keys)]
     if kind == "namedtuple":
         return [f".{name}" for name in keys._fields]
     return [f"[{i}]" for i in range(n)]
@@ -150,6 +158,10 @@ def _build(kind: str, keys: Any, kids: list[Any]) -> Any:
         return keys(*kids)
     if kind == "dict":
         return dict(zip(keys, kids))
+    if kind == "OrderedDict":
+        return OrderedDict(zip(keys, kids))
+    if kind == "defaultdict":
+        return defaultdict(keys[0], zip(keys[1], kids))
     return tuple(kids) if kind == "tuple" else kids
 
 
