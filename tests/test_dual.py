@@ -226,7 +226,7 @@ def test_jvp_needs_one_tangent_per_primal() -> None:
 
 def test_jvp_rejects_non_numbers() -> None:
     with pytest.raises(
-        TypeError, match=r"jvp primal 0 needs a real number, a Value or a Dual, got"
+        TypeError, match=r"jvp: primals\[0\] needs a real number, a Value or a Dual, got"
     ):
         jvp(lambda x: x, ("a",), (1.0,))
     with pytest.raises(TypeError, match=r"f must return a Dual or a number.*got str"):

@@ -239,7 +239,9 @@ def test_bad_argnums() -> None:
 
 
 def test_bad_arguments_and_functions() -> None:
-    with pytest.raises(TypeError, match=r"argument 0 must be a number, a Value or a Dual.*got str"):
+    with pytest.raises(
+        TypeError, match=r"grad: x is a str '1'; expected a number, a Value or a Dual"
+    ):
         grad(lambda x: x)("1")
     with pytest.raises(TypeError, match=r"grad needs a function, got int"):
         grad(3)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ The plain functions (``chainrule.tanh``, ``chainrule.relu``, ...) are made from 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chainrule import autograd, data, dual, functional, losses, nn, optim, transforms
+from chainrule import autograd, data, dual, functional, losses, nn, optim, pytree, transforms
 from chainrule.anomaly import AnomalyError, detect_anomaly
 from chainrule.autograd import backward
 from chainrule.checkpointing import checkpoint, checkpoint_sequential
@@ -61,6 +61,7 @@ __all__ = [
     "no_grad",
     "numerical_gradient",
     "optim",
+    "pytree",
     "set_grad_enabled",
     "to_dot",
     "topological_order",

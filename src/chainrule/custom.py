@@ -19,7 +19,7 @@ Either way :func:`chainrule.engine.apply` makes the node and the reverse pass do
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chainrule.dual import Dual
@@ -34,17 +34,26 @@ class FunctionCtx:
     """Scratch space shared by one call's ``forward`` and ``backward``.
 
     ``save_for_backward(*values)`` stores numbers for backward (``ctx.saved_values``);
-    ``needs_input_grad[i]`` says whether argument ``i`` is a Value that requires grad.
+    ``needs_input_grad[i]`` says whether argument ``i`` is a Value that requires grad;
+    ``mark_non_differentiable(*outputs)`` makes outputs constants (PyTorch's names).
     Any other attribute may be set freely (``ctx.alpha = alpha``).
     """
 
     def __init__(self, needs_input_grad: tuple[bool, ...] = ()) -> None:
         self.saved_values: tuple[Any, ...] = ()
         self.needs_input_grad = needs_input_grad
+        self.non_differentiable: tuple[Any, ...] = ()
+        self._outputs: tuple[Any, ...] = ()  # what forward returned, for the marks
 
     def save_for_backward(self, *values: Any) -> None:
         """Keep ``values`` for backward, as ``ctx.saved_values`` (in the same order)."""
         self.saved_values = values
+
+    def mark_non_differentiable(self, *outputs: Any) -> None:
+        """In forward: these outputs (the very objects forward returns) are not
+        differentiable, an index or a flag, say. They come back as constants (a Value that
+        does not require grad), and backward gets no ``grad_out`` for them but 0.0."""
+        self.non_differentiable = outputs
 
     if TYPE_CHECKING:  # for type checkers only: any other attribute may be set and read
 
@@ -103,21 +112,65 @@ class Function:
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *args: Any) -> Any:
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run the operation: a Value node for Value inputs, a Dual for Dual inputs.
 
         With only plain numbers it returns a plain float. A ``forward`` that returns a
-        tuple of numbers gives a tuple of outputs, one node (or Dual) each.
+        tuple of numbers gives a tuple of outputs, one node (or Dual) each. Keyword
+        arguments that name a parameter of ``forward`` count as that positional argument;
+        other keywords (``forward(ctx, x, *, mode)``) reach forward as they are and receive
+        no gradient. An argument that is not a number, a Value or a Dual (a flag, a string,
+        a callable) is passed through; backward returns None for it.
         """
+        args, kwargs = cls._bind(args, kwargs)
         ctx = FunctionCtx(tuple(_varies(a) for a in args))
-        outs = cls._run_forward(ctx, args)
+        outs = cls._run_forward(ctx, args, kwargs)
+        constant = cls._non_differentiable(ctx, outs)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, (Value, Dual)))
         if not positions:
             return outs if len(outs) > 1 else outs[0]
         inputs = [args[i] for i in positions]
-        nodes = [evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
-                 for k in range(len(outs))]  # fmt: skip
+        values_in = any(isinstance(a, Value) for a in inputs)
+        nodes = [(Value(float(o), requires_grad=False) if values_in else float(o)) if constant[k]
+                 else evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
+                 for k, o in enumerate(outs)]  # fmt: skip
         return tuple(nodes) if len(outs) > 1 else nodes[0]
+
+    @classmethod
+    def _bind(cls, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Keywords that name a positional parameter of forward join ``args`` there."""
+        if not kwargs:
+            return args, kwargs
+        signature = _signature(cls.forward)
+        if signature is None:
+            return args, kwargs
+        try:
+            bound = signature.bind(None, *args, **kwargs)  # None stands for ctx
+        except TypeError as err:
+            raise TypeError(f"{cls.__name__}.apply(): {err}") from None
+        bound.apply_defaults()
+        for key, value in bound.kwargs.items():
+            if _varies(value):
+                raise TypeError(
+                    f"{cls.__name__}.apply(): keyword-only argument {key}={value!r} receives no "
+                    "gradient; make it a positional parameter of forward to differentiate it"
+                )
+        return bound.args[1:], {k: _plain(v) for k, v in bound.kwargs.items()}
+
+    @classmethod
+    def _non_differentiable(cls, ctx: FunctionCtx, outs: tuple[Any, ...]) -> list[bool]:
+        """For each output, whether forward marked it (by identity) as not differentiable."""
+        constant = [False] * len(outs)
+        for marked in ctx.non_differentiable:
+            hits = [k for k, o in enumerate(ctx._outputs) if o is marked]
+            if len(hits) != 1:
+                where = "none of" if not hits else f"several ({hits}) of"
+                raise ValueError(
+                    f"{cls.__name__}: ctx.mark_non_differentiable got {marked!r}, which is "
+                    f"{where} the objects forward returned; pass each output forward returns"
+                )
+            constant[hits[0]] = True
+        return constant
 
     @classmethod
     def _op(cls, ctx: FunctionCtx, outs: tuple[float, ...], k: int, nargs: int,
@@ -147,11 +200,12 @@ class Function:
     # --- helpers (classmethods so a subclass's name shows in every error) ---
 
     @classmethod
-    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...]) -> tuple[float, ...]:
+    def _run_forward(cls, ctx: FunctionCtx, args: tuple[Any, ...],
+                     kwargs: dict[str, Any]) -> tuple[float, ...]:  # fmt: skip
         """The outputs of forward, as a tuple of floats (one for a single output)."""
-        plain = [a.data if isinstance(a, (Value, Dual)) else a for a in args]
+        plain = [_plain(a) for a in args]
         with no_grad():
-            out = cls.forward(ctx, *plain)
+            out = cls.forward(ctx, *plain, **kwargs)
         outs = tuple(out) if isinstance(out, tuple) and out else (out,)
         for o in outs:
             if not is_real(o):
@@ -159,6 +213,7 @@ class Function:
                     f"{cls.__name__}.forward must return a real number (or a tuple of them), "
                     f"got {type(out).__name__} {out!r}"
                 )
+        ctx._outputs = outs  # what mark_non_differentiable names, by identity
         return tuple(float(o) for o in outs)
 
     @classmethod
@@ -220,49 +275,82 @@ class CustomOp:
     ) -> None:
         self.forward = forward
         self.derivative = derivative
-        self._arity = _arity(forward)
-        self._defaults = _positional_defaults(forward)
+        self._signature = _signature(forward)
+        self._arity = _arity(self._signature)
         self._wants_out = "out" in _parameters(derivative)
-        self.op = Op(name, self._checked_forward, self._local, f"custom op {name}")
         self.name = name
+        self.op = self._make_op((), {})
         self.__name__ = getattr(forward, "__name__", name)
         self.__doc__ = forward.__doc__
 
     def __repr__(self) -> str:
         return f"CustomOp({self.name!r})"
 
-    def __call__(self, *args: Any) -> Any:
-        if self._arity is not None and len(args) != self._arity:
-            missing, defaults = self._arity - len(args), self._defaults
-            if not 0 < missing <= len(defaults):  # a call may omit arguments with defaults
-                least = self._arity - len(defaults)
-                takes = f"{least} to {self._arity}" if defaults else f"{self._arity}"
-                raise TypeError(f"{self.name}() takes {takes} argument(s), got {len(args)}")
-            args = (*args, *defaults[len(defaults) - missing :])
-        if not any(isinstance(a, (Value, Dual)) for a in args):
-            return self._checked_forward(*args)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args, kwargs = self._bind(args, kwargs)
+        fixed = tuple((i, a) for i, a in enumerate(args) if not _numeric(a))
+        inputs = [a for a in args if _numeric(a)]
+        if not any(isinstance(a, (Value, Dual)) for a in inputs):
+            return self._checked_forward(*args, **kwargs)
+        op = self.op if not (fixed or kwargs) else self._make_op(fixed, kwargs)
         return evaluate(
-            self.op, *(a if isinstance(a, (Value, Dual)) else _constant(a, self.name) for a in args)
+            op, *(a if isinstance(a, (Value, Dual)) else _constant(a, self.name) for a in inputs)
         )
 
-    def _checked_forward(self, *xs: Any) -> float:
-        for x in xs:
-            if not is_real(x):
-                raise TypeError(f"{self.name}() needs real numbers, got {type(x).__name__} {x!r}")
-        out = self.forward(*(float(x) for x in xs))
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """The call's arguments as forward's positional ones (keywords that name one, and
+        defaults, included) and its keyword-only ones, which receive no gradient."""
+        if self._signature is None or (not kwargs and len(args) == self._arity):
+            return args, kwargs  # nothing to bind (the common call, kept fast)
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{self.name}(): {err}") from None
+        bound.apply_defaults()
+        for key, value in bound.kwargs.items():
+            if _varies(value):
+                raise TypeError(
+                    f"{self.name}(): keyword-only argument {key}={value!r} receives no "
+                    "gradient; make it a positional parameter of the function to differentiate it"
+                )
+        return bound.args, {k: _plain(v) for k, v in bound.kwargs.items()}
+
+    def _make_op(self, fixed: tuple[tuple[int, Any], ...], kwargs: dict[str, Any]) -> Op:
+        """The op of a call: its inputs are the numeric positional arguments; ``fixed``
+        (position, value) arguments and keyword-only ones ride along, constants."""
+
+        def full(xs: Sequence[Any]) -> list[Any]:  # forward's positional arguments
+            it = iter(xs)
+            given = dict(fixed)
+            return [given[i] if i in given else next(it) for i in range(len(xs) + len(given))]
+
+        def forward(*xs: Any) -> float:
+            return self._checked_forward(*full(xs), **kwargs)
+
+        def local(*inputs: Any) -> tuple[Any, ...]:
+            *xs, out = inputs
+            return self._local(full(xs), {i for i, _ in fixed}, kwargs, out)
+
+        return Op(self.name, forward, local, f"custom op {self.name}")
+
+    def _checked_forward(self, *xs: Any, **kwargs: Any) -> float:
+        out = self.forward(*(float(x) if is_real(x) else x for x in xs), **kwargs)
         if not is_real(out):
             raise TypeError(
                 f"custom op {self.name} must return a real number, got {type(out).__name__} {out!r}"
             )
         return float(out)
 
-    def _local(self, *inputs: Any) -> tuple[Any, ...]:
-        """The ops-table rule: partials d out / d input_i, on floats or on Values."""
-        *xs, out = inputs
+    def _local(self, xs: list[Any], fixed: set[int], kwargs: dict[str, Any],
+               out: Any) -> tuple[Any, ...]:  # fmt: skip
+        """The ops-table rule: partials d out / d input_i, on floats or on Values. The
+        derivative gets forward's arguments and may give a partial for every positional
+        one (None, or anything, where the argument is not a number) or only for the numbers."""
+        keywords = {**kwargs, "out": out} if self._wants_out else kwargs
         try:
-            d = self.derivative(*xs, out=out) if self._wants_out else self.derivative(*xs)
+            d = self.derivative(*xs, **keywords)
         except TypeError as err:
-            if all(is_real(x) for x in xs):
+            if all(is_real(x) for i, x in enumerate(xs) if i not in fixed):
                 raise
             raise TypeError(
                 f"the derivative of custom op {self.name} failed on Values ({err}); to "
@@ -271,10 +359,12 @@ class CustomOp:
                 "accept floats and Values, instead of math.*"
             ) from err
         partials = d if isinstance(d, tuple) else tuple(d) if isinstance(d, list) else (d,)
-        if len(partials) != len(xs):
+        if fixed and len(partials) == len(xs):
+            partials = tuple(p for i, p in enumerate(partials) if i not in fixed)
+        if len(partials) != len(xs) - len(fixed):
             raise ValueError(
                 f"the derivative of custom op {self.name} returned {len(partials)} partial(s) "
-                f"for {len(xs)} input(s); return one per input"
+                f"for {len(xs) - len(fixed)} input(s); return one per input"
             )
         return partials
 
@@ -329,20 +419,29 @@ def _parameters(f: Callable[..., Any]) -> dict[str, inspect.Parameter]:
         return {}
 
 
-def _positional_defaults(f: Callable[..., Any]) -> tuple[Any, ...]:
-    """The default values of the trailing positional parameters that have one."""
-    return tuple(
-        p.default
-        for p in _parameters(f).values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is not p.empty
-    )
+def _signature(f: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(f)
+    except (TypeError, ValueError):  # some builtins have no signature
+        return None
 
 
-def _arity(f: Callable[..., Any]) -> int | None:
-    """The number of positional parameters, or None for *args / unknown signatures."""
-    params = _parameters(f).values()
-    if not params:
+def _arity(signature: inspect.Signature | None) -> int | None:
+    """How many positional parameters a function has, when it has no others."""
+    if signature is None:
         return None
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
+    params = signature.parameters.values()
+    if any(p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
         return None
-    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    return len(params)
+
+
+def _numeric(x: object) -> bool:
+    """Whether an argument of a custom op is one of its inputs: a number, a Value, a Dual.
+    Anything else (a flag, a string, a callable, None) is passed through, not differentiated."""
+    return isinstance(x, (Value, Dual)) or is_real(x)
+
+
+def _plain(x: Any) -> Any:
+    """A keyword-only argument as forward gets it: a constant Value as its number."""
+    return x.data if isinstance(x, (Value, Dual)) else x

@@ -37,8 +37,9 @@ from typing import Any, Union
 
 from chainrule.engine import Value
 from chainrule.ops import OPS, NotANumber, Op, Operators, evaluate, is_real
+from chainrule.pytree import flatten, leaf_paths, tree_map, unflatten
 
-__all__ = ["Dual", "jvp"]
+__all__ = ["Dual", "jvp", "split_aux"]
 
 Scalar = Union["Dual", Value, float, int]
 
@@ -164,13 +165,17 @@ Dual._apply = staticmethod(Dual.apply)
 Dual._varies = staticmethod(lambda x: isinstance(x, Dual) or Value._varies(x))
 
 
-def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
+        has_aux: bool = False) -> tuple[Any, ...]:  # fmt: skip
     """Jacobian-vector product of ``f`` at ``primals`` along ``tangents``, in one pass.
 
     Returns ``(f(primals), J_f(primals) @ tangents)``. ``f`` takes one argument per
-    primal and returns a number/Dual, or a list/tuple of them; the outputs mirror
-    that shape (a float, or a list of floats). Primals and tangents may be Values or
-    Duals that other transforms pass in; the results are then Values or Duals too.
+    primal; a primal may be a number or a structure of numbers (tuples, lists, dicts,
+    namedtuples: :mod:`chainrule.pytree`), its tangent the same structure. The output
+    tangent has the structure of ``f``'s output, as in JAX. Primals and tangents may be
+    Values or Duals that other transforms pass in; the results are then Values or Duals
+    too. With ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is
+    ``(output, tangent, aux)``.
 
     >>> jvp(lambda x: x**3, (2.0,), (1.0,))  # (8, 3·2²)
     (8.0, 12.0)
@@ -182,28 +187,52 @@ def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             f"jvp needs one tangent per primal, got {len(primals)} primals "
             f"and {len(tangents)} tangents"
         )
+    ps, tree = flatten(primals)
+    ts, t_tree = flatten(tangents)
+    if t_tree != tree:
+        raise ValueError(f"jvp needs tangents shaped like the primals ({tree}), got {t_tree}")
     tag = next(_TAGS)
-    duals = [
-        Dual(_component(p, f"jvp primal {i}"), _component(t, f"jvp tangent {i}"), tag)
-        for i, (p, t) in enumerate(zip(primals, tangents))
-    ]
-    result = f(*duals)
-    if isinstance(result, (list, tuple)):
-        pairs = [_split(r, tag, i) for i, r in enumerate(result)]
-        return [p for p, _ in pairs], [t for _, t in pairs]
-    return _split(result, tag, None)
+    try:
+        duals = [Dual(p, t, tag) for p, t in zip(ps, ts)]
+    except TypeError:  # say where the bad number is
+        for (where, p), t in zip(leaf_paths(primals, "primals"), ts):
+            _component(p, f"jvp: {where}")
+            _component(t, f"jvp: tangent of {where}")
+        raise
+    result = f(*unflatten(tree, duals))
+    out, aux = split_aux(result, "jvp") if has_aux else (result, None)
+    outs, out_tree = flatten(out)
+    pairs = [_split(r, tag, out, k) for k, r in enumerate(outs)]
+    primal_out = unflatten(out_tree, [p for p, _ in pairs])
+    tangent_out = unflatten(out_tree, [t for _, t in pairs])
+    if has_aux:
+        return primal_out, tangent_out, tree_map(lambda a: _split(a, tag, None, 0)[0], aux)
+    return primal_out, tangent_out
 
 
-def _split(r: object, tag: int, index: int | None) -> tuple[Any, Any]:
-    """(primal, tangent) of an output along ``tag``; anything else is constant there."""
+def split_aux(out: Any, who: str) -> tuple[Any, Any]:
+    """``(output, aux)`` of a function called with ``has_aux=True``."""
+    if not (isinstance(out, (list, tuple)) and len(out) == 2):
+        raise TypeError(
+            f"{who}(has_aux=True) needs f to return a pair (output, aux), got "
+            f"{type(out).__name__} {out!r}"
+        )
+    return out[0], out[1]
+
+
+def _split(r: object, tag: int, out: Any, k: int) -> tuple[Any, Any]:
+    """(primal, tangent) of number ``k`` of the output ``out`` along ``tag``; anything else
+    is constant there. ``out`` None: an aux output, where anything passes through."""
     if isinstance(r, Dual) and r.tag == tag:
         return r.primal, r.tangent
     if isinstance(r, (Dual, Value)):
         return r, 0.0  # depends on other perturbations or graph nodes only
     if not is_real(r):
-        where = "f" if index is None else f"output {index} of f"
+        if out is None:
+            return r, None
+        where = leaf_paths(out, "output")[k][0]
         raise TypeError(
-            f"jvp: {where} must return a Dual or a number (or a list of them), "
-            f"got {type(r).__name__} {r!r}"
+            f"jvp: f must return a Dual or a number (or a structure of them), got "
+            f"{type(r).__name__} {r!r} as {where}"
         )
     return float(r), 0.0  # an output that does not depend on the inputs

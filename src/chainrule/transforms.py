@@ -1,4 +1,5 @@
-"""Function transforms, named as in JAX: grad, value_and_grad, vjp, jvp, jacrev, jacfwd, hvp.
+"""Function transforms, named as in JAX: grad, value_and_grad, vjp, jvp, jacrev, jacfwd,
+hessian, hvp, linearize.
 
 Each transform takes a Python function of scalars and returns a new function. You
 call it with plain numbers and get plain numbers back; the Values and the graph live
@@ -10,6 +11,10 @@ only inside the call::
     12.0
     >>> grad(grad(f))(2.0)         # 6 x
     12.0
+
+An argument may be a structure: nested tuples, lists, dicts and namedtuples of numbers
+(a *pytree*, :mod:`chainrule.pytree`), and the derivative comes back in the same shape,
+as in JAX: ``grad(loss)({"w": [1.0, 2.0], "b": 0.5})`` is a dict of the same keys.
 
 Transforms compose, in any order and at any depth, because each one accepts what the
 others pass in and returns what they can differentiate:
@@ -28,19 +33,22 @@ others pass in and returns what they can differentiate:
 None of them touches any ``.grad`` the caller can see: they read the adjoints of the
 engine's reverse pass (:func:`chainrule.engine.adjoints`) without storing them.
 Keyword arguments pass through to ``f`` untouched (differentiation is with respect to
-positional ``argnums``, as in JAX).
+positional ``argnums``, as in JAX). Every transform takes ``has_aux=True``: ``f`` then
+returns ``(output, aux)`` and ``aux`` comes back beside the result, not differentiated.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.dual import Dual, jvp
+from chainrule.dual import Dual, jvp, split_aux
 from chainrule.engine import Value, adjoints, topological_order
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import is_real
+from chainrule.pytree import TreeDef, flatten, leaf_paths, tree_map, unflatten
 
 __all__ = [
     "grad",
@@ -50,6 +58,7 @@ __all__ = [
     "jacobian",
     "jacrev",
     "jvp",
+    "linearize",
     "value_and_grad",
     "vjp",
 ]
@@ -95,6 +104,31 @@ def _replace_innermost(x: Any, node: Value) -> Any:
     return node
 
 
+def _arg_name(f: Callable[..., Any], i: int) -> str:
+    """What ``f`` calls its positional argument ``i`` (``params``), for error messages."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):  # some builtins have no signature
+        params = []
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return positional[i] if i < len(positional) else f"args[{i}]"
+
+
+def _is_scalar(x: object) -> bool:
+    return isinstance(x, (Value, Dual)) or is_real(x)
+
+
+def _bad_leaf(who: str, where: str, leaf: object, expected: str) -> TypeError:
+    """The error for a leaf that is not a number, naming its path into the structure."""
+    return TypeError(f"{who}: {where} is a {type(leaf).__name__} {leaf!r}; expected {expected}")
+
+
+_DIFFERENTIABLE = (
+    "a number, a Value or a Dual (or tuples, lists, dicts, namedtuples of them) to "
+    "differentiate with respect to it"
+)
+
+
 class _Running(threading.local):
     """Per thread: the input nodes of each trace running now, outermost first."""
 
@@ -108,10 +142,11 @@ _RUNNING = _Running()
 class _Trace:
     """One call of ``f`` with the differentiated arguments replaced by graph nodes.
 
-    A plain number ``a`` becomes a fresh leaf ``Value(a)``. A Value that requires grad
-    becomes ``a + 0.0``: a new node whose adjoint we can read, still connected to ``a``
-    so an outer level can differentiate through it. A dual gets that node in place of
-    its innermost number.
+    Each leaf of a differentiated argument (the argument itself, or each number of a
+    structure) becomes a node: a plain number ``a`` a fresh leaf ``Value(a)``; a Value
+    that requires grad ``a + 0.0``, a new node whose adjoint we can read, still connected
+    to ``a`` so an outer level can differentiate through it; a dual gets that node in
+    place of its innermost number.
 
     What comes back has one type whatever its value: Values when an argument is a Value
     (a structural zero included), floats when they are numbers; differentiable in every
@@ -124,41 +159,51 @@ class _Trace:
     """
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                 argnums: ArgNums, who: str) -> None:  # fmt: skip
+                 argnums: ArgNums, who: str, has_aux: bool = False) -> None:  # fmt: skip
         self.positions = _positions(argnums, len(args), who)
         self.many = not isinstance(argnums, int)
         call_args = list(args)
-        inputs = []
+        inputs: list[Value] = []
+        self.trees: list[TreeDef] = []  # the structure of each differentiated argument
         self.values_out = False  # a differentiated argument is a Value: results are Values
         self.nested = False  # ... that requires grad: results are differentiable in it
         for i in self.positions:
-            base = _innermost(args[i])
-            self.values_out = self.values_out or isinstance(base, Value)
-            if isinstance(base, Value) and base.requires_grad:
-                self.nested = True
-                with enable_grad():
-                    node = base + 0.0
-            elif isinstance(base, Value) or is_real(base):
-                node = Value(float(base.data if isinstance(base, Value) else base), label=f"arg{i}")
-            else:
-                raise TypeError(
-                    f"{who}: argument {i} must be a number, a Value or a Dual to "
-                    f"differentiate with respect to it, got {type(base).__name__} {base!r}"
-                )
-            call_args[i] = _replace_innermost(args[i], node)
-            inputs.append(node)
+            nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
+            leaves, tree = flatten(args[i])
+            call_args[i] = unflatten(
+                tree, [_replace_innermost(a, n) for a, n in zip(leaves, nodes)]
+            )
+            self.trees.append(tree)
+            inputs.extend(nodes)
         for a in args:  # an argument not differentiated may be a Value to differentiate in
-            self.values_out = self.values_out or isinstance(_innermost(a), Value)
-            self.nested = self.nested or Value._varies(_innermost(a))
+            for leaf in flatten(a)[0]:
+                self.values_out = self.values_out or isinstance(_innermost(leaf), Value)
+                self.nested = self.nested or Value._varies(_innermost(leaf))
         self.inputs: tuple[Value, ...] = tuple(inputs)
         self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
         self._keeps: dict[int, bool] = {}
         _RUNNING.stack.append(set(self.inputs))
         try:
             with enable_grad():
-                self.out = f(*call_args, **kwargs)
+                out = f(*call_args, **kwargs)
         finally:
             _RUNNING.stack.pop()
+        self.has_aux = has_aux
+        self.out: Any
+        self.aux: Any
+        self.out, self.aux = split_aux(out, who) if has_aux else (out, None)
+
+    def _node(self, leaf: Any, f: Callable[..., Any], i: int, where: str, who: str) -> Value:
+        """The graph node for one number of argument ``i``, at ``where`` inside it."""
+        base = _innermost(leaf)
+        if isinstance(base, Value) and base.requires_grad:
+            with enable_grad():
+                return base + 0.0
+        if isinstance(base, Value) or is_real(base):
+            return Value(
+                float(base.data if isinstance(base, Value) else base), label=f"arg{i}{where}"
+            )
+        raise _bad_leaf(who, _arg_name(f, i) + where, base, _DIFFERENTIABLE)
 
     def keeps(self, v: Value) -> bool:
         """Whether results about ``v`` must stay differentiable: see the class docstring."""
@@ -185,7 +230,7 @@ class _Trace:
         elif not (isinstance(out, Value) or is_real(out)):
             raise TypeError(
                 f"{who} needs f to return a scalar (a Value, a Dual or a number), got "
-                f"{_describe(out)}; use chainrule.transforms.jacobian for a list of outputs"
+                f"{_describe(out)}; use chainrule.transforms.jacobian for several outputs"
             )
         return [self.typed(g) for g in found]
 
@@ -198,27 +243,44 @@ class _Trace:
         number = g.data if isinstance(g, Value) else float(g)
         return Value(number) if self.values_out else number
 
-    def pack(self, grads: list[Any]) -> Any:
-        """One gradient for an int ``argnums``, a tuple for a sequence (as JAX does)."""
-        return tuple(grads) if self.many else grads[0]
+    def pack(self, grads: Sequence[Any]) -> Any:
+        """One number per input, shaped as the arguments: one structure for an int
+        ``argnums``, a tuple of them for a sequence (as JAX does)."""
+        shaped, start = [], 0
+        for tree in self.trees:
+            shaped.append(unflatten(tree, grads[start : start + tree.num_leaves]))
+            start += tree.num_leaves
+        return tuple(shaped) if self.many else shaped[0]
 
     def primal(self, out: Any) -> Any:
-        """An output as the caller should see it: floats unless it must stay a Value."""
+        """An output (any structure) as the caller should see it: floats unless it must
+        stay a Value."""
+        return tree_map(self._primal_leaf, out)
+
+    def _primal_leaf(self, out: Any) -> Any:
         if isinstance(out, Dual):
-            return Dual(self.primal(out.primal), self.primal(out.tangent), out.tag)
+            return Dual(self._primal_leaf(out.primal), self._primal_leaf(out.tangent), out.tag)
         if isinstance(out, Value):
             return out if self.values_out or self.keeps(out) else out.data
-        if isinstance(out, (list, tuple)):
-            return type(out)(self.primal(o) for o in out)
-        if isinstance(out, dict):  # an aux dictionary
-            return {k: self.primal(o) for k, o in out.items()}
         return self.typed(out) if is_real(out) else out
+
+    def result(self, value: Any) -> Any:
+        """``value``, with the aux output beside it when ``f`` has one."""
+        return (value, self.primal(self.aux)) if self.has_aux else value
 
 
 def _describe(x: object) -> str:
-    if isinstance(x, (list, tuple)):
+    if isinstance(x, (list, tuple, dict)):
         return f"a {type(x).__name__} of length {len(x)}"
     return f"{type(x).__name__} {x!r}"
+
+
+def _scalar_leaves(out: Any, who: str, expected: str) -> tuple[list[Any], TreeDef]:
+    """The leaves of an output structure, each a number, a Value or a Dual."""
+    for where, leaf in leaf_paths(out, "output"):
+        if not _is_scalar(leaf):
+            raise _bad_leaf(who, where, leaf, expected)
+    return flatten(out)
 
 
 def _check_callable(f: object, who: str) -> None:
@@ -230,14 +292,6 @@ def _name(who: str, f: Callable[..., Any]) -> str:
     return f"{who}({getattr(f, '__name__', 'f')})"
 
 
-def _split_aux(out: Any, who: str) -> tuple[Any, Any]:
-    if not (isinstance(out, (list, tuple)) and len(out) == 2):
-        raise TypeError(
-            f"{who}(has_aux=True) needs f to return a pair (output, aux), got {_describe(out)}"
-        )
-    return out[0], out[1]
-
-
 # --- the transforms ---
 
 
@@ -246,22 +300,22 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     """``(f(*args), ∇f(*args))`` from one forward and one backward pass.
 
     ``argnums`` picks the positional arguments to differentiate: an int gives one
-    partial derivative, a tuple of ints a tuple of them. ``f`` must return a scalar.
+    partial derivative, a tuple of ints a tuple of them; each is shaped like its
+    argument (a number, or a structure of numbers). ``f`` must return a scalar.
     With ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is
     ``((output, aux), gradient)``; ``aux`` is passed through, not differentiated (JAX).
 
     >>> value_and_grad(lambda x, y: x * y, argnums=(0, 1))(3.0, 4.0)
     (12.0, (4.0, 3.0))
+    >>> value_and_grad(lambda p: p["w"] * p["b"])({"w": 3.0, "b": 4.0})
+    (12.0, {'b': 3.0, 'w': 4.0})
     """
     _check_callable(f, "value_and_grad")
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        trace = _Trace(f, args, kwargs, argnums, "grad")
-        out, aux = _split_aux(trace.out, "grad") if has_aux else (trace.out, None)
-        grads = trace.pack(trace.gradients(out, 1.0, "grad"))
-        if has_aux:
-            return (trace.primal(out), trace.primal(aux)), grads
-        return trace.primal(out), grads
+        trace = _Trace(f, args, kwargs, argnums, "grad", has_aux)
+        grads = trace.pack(trace.gradients(trace.out, 1.0, "grad"))
+        return trace.result(trace.primal(trace.out)), grads
 
     value_and_grad_f.__name__ = _name("value_and_grad", f)
     return value_and_grad_f
@@ -271,12 +325,15 @@ def grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
          has_aux: bool = False) -> Callable[..., Any]:  # fmt: skip
     """The gradient of a scalar function: ``grad(f)(x) = df/dx``.
 
-    ``grad(f, argnums=(0, 1))(x, y) = (df/dx, df/dy)``. Composes: ``grad(grad(f))`` is
-    the second derivative, ``jvp(grad(f), ...)`` a Hessian-vector product. With
-    ``has_aux=True`` ``f`` returns ``(output, aux)`` and the result is ``(gradient, aux)``.
+    ``grad(f, argnums=(0, 1))(x, y) = (df/dx, df/dy)``, each shaped like its argument.
+    Composes: ``grad(grad(f))`` is the second derivative, ``jvp(grad(f), ...)`` a
+    Hessian-vector product. With ``has_aux=True`` ``f`` returns ``(output, aux)`` and the
+    result is ``(gradient, aux)``.
 
     >>> grad(lambda x: x.sin())(0.0)
     1.0
+    >>> grad(lambda ws: ws[0] * ws[1])([2.0, 5.0])
+    [5.0, 2.0]
     """
     _check_callable(f, "grad")
     vg = value_and_grad(f, argnums, has_aux=has_aux)
@@ -289,13 +346,14 @@ def grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     return grad_f
 
 
-def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[Any, ...]]]:
-    """Evaluate ``f`` at ``primals`` and return ``(out, vjp_fn)``.
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """Evaluate ``f`` at ``primals`` and return ``(out, vjp_fn)`` (``(out, vjp_fn, aux)``
+    with ``has_aux=True``).
 
-    ``vjp_fn(u)`` is the vector-Jacobian product ``uᵀ J``: one number per primal, for
-    a cotangent ``u`` shaped like ``out`` (a number, or a list for a list output).
-    The graph is built once; each ``vjp_fn`` call is one reverse pass over it.
-    (For keyword arguments, pass ``functools.partial(f, k=...)``, as in JAX.)
+    ``vjp_fn(u)`` is the vector-Jacobian product ``uᵀ J``: a tuple with one entry per
+    primal, shaped like it, for a cotangent ``u`` shaped like ``out`` (a number, or the
+    same structure). The graph is built once; each ``vjp_fn`` call is one reverse pass
+    over it. (For keyword arguments, pass ``functools.partial(f, k=...)``, as in JAX.)
 
     >>> out, vjp_fn = vjp(lambda x, y: [x * y, x + y], 2.0, 3.0)
     >>> out, vjp_fn([1.0, 0.0]), vjp_fn([0.0, 1.0])
@@ -304,24 +362,18 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
     _check_callable(f, "vjp")
     if not primals:
         raise TypeError("vjp needs at least one primal: vjp(f, x, ...)")
-    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "vjp")
-    many = isinstance(trace.out, (list, tuple))
-    outs = list(trace.out) if many else [trace.out]
-    for k, o in enumerate(outs):
-        if not (isinstance(o, (Value, Dual)) or is_real(o)):
-            where = f"output {k} of f" if many else "f"
-            raise TypeError(f"vjp: {where} must be a Value or a number, got {_describe(o)}")
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "vjp", has_aux)
+    outs, tree = _scalar_leaves(trace.out, "vjp", "a Value or a number")
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        cts = list(cotangent) if isinstance(cotangent, (list, tuple)) else [cotangent]
-        if many != isinstance(cotangent, (list, tuple)) or len(cts) != len(outs):
+        cts, ct_tree = flatten(cotangent)
+        if ct_tree != tree:
             raise ValueError(
-                f"vjp_fn needs a cotangent shaped like f's output ({_describe(trace.out)}), "
-                f"got {_describe(cotangent)}"
+                f"vjp_fn needs a cotangent shaped like f's output ({tree}), got {ct_tree}"
             )
-        totals: list[Any] = [0.0] * len(primals)
+        totals: list[Any] = [0.0] * len(trace.inputs)
         for o, u in zip(outs, cts):
-            if not (isinstance(u, (Value, Dual)) or is_real(u)):
+            if not _is_scalar(u):
                 raise TypeError(
                     f"vjp_fn: cotangents must be numbers, Values or Duals, got {_describe(u)}"
                 )
@@ -329,10 +381,11 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., tuple[
                 shares = _pullback(trace, o, u)
                 totals = [s if type(t) is float and t == 0.0 else t + s
                           for t, s in zip(totals, shares)]  # fmt: skip
-        return tuple(trace.typed(t) for t in totals)
+        shaped = trace.pack([trace.typed(t) for t in totals])
+        return shaped if isinstance(shaped, tuple) else (shaped,)
 
-    out = [trace.primal(o) for o in outs] if many else trace.primal(outs[0])
-    return out, vjp_fn
+    out = trace.primal(trace.out)
+    return (out, vjp_fn, trace.primal(trace.aux)) if has_aux else (out, vjp_fn)
 
 
 def _pullback(trace: _Trace, out: Any, u: Any) -> list[Any]:
@@ -350,13 +403,15 @@ def _without(x: Any, tag: int) -> Any:
     return x.primal if isinstance(x, Dual) and x.tag == tag else x
 
 
-def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, *,
+             has_aux: bool = False) -> Callable[..., Any]:  # fmt: skip
     """The Jacobian of ``f`` by reverse mode: one backward pass per output (also ``jacrev``).
 
-    For ``f`` returning a list of m scalars, ``jacobian(f)(*args)`` is a list of m
-    rows; each row is ``d out_k / d arg`` (an int ``argnums``) or a tuple over
-    ``argnums``. A scalar ``f`` gives the gradient itself. For functions with many
-    outputs and few inputs, forward mode (:func:`jacfwd`) is cheaper.
+    Shaped as JAX shapes it: the output's structure, with each output number replaced by
+    its gradient (shaped like the argument for an int ``argnums``, a tuple over a sequence
+    of them). A scalar ``f`` gives the gradient itself; a list of m outputs, a list of m
+    rows. For functions with many outputs and few inputs, forward mode (:func:`jacfwd`)
+    is cheaper. With ``has_aux=True`` the result is ``(jacobian, aux)``.
 
     >>> jacobian(lambda x, y: [x * y, x + y], argnums=(0, 1))(2.0, 3.0)
     [(3.0, 2.0), (1.0, 1.0)]
@@ -364,10 +419,10 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
     _check_callable(f, "jacobian")
 
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
-        trace = _Trace(f, args, kwargs, argnums, "jacobian")
-        if isinstance(trace.out, (list, tuple)):
-            return [trace.pack(trace.gradients(o, 1.0, "jacobian")) for o in trace.out]
-        return trace.pack(trace.gradients(trace.out, 1.0, "jacobian"))
+        trace = _Trace(f, args, kwargs, argnums, "jacobian", has_aux)
+        outs, tree = _scalar_leaves(trace.out, "jacobian", "a Value or a number")
+        rows = [trace.pack(trace.gradients(o, 1.0, "jacobian")) for o in outs]
+        return trace.result(unflatten(tree, rows))
 
     jacobian_f.__name__ = _name("jacobian", f)
     return jacobian_f
@@ -376,12 +431,12 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 jacrev = jacobian  # JAX's name for the reverse-mode Jacobian
 
 
-def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
-    """The Jacobian of ``f`` by forward mode: one :func:`jvp` per differentiated argument.
+def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0, *,
+           has_aux: bool = False) -> Callable[..., Any]:  # fmt: skip
+    """The Jacobian of ``f`` by forward mode: one :func:`jvp` per differentiated number.
 
-    Same shapes as :func:`jacobian`: the gradient for a scalar ``f``, a list of rows for
-    a list of outputs. Cheap when there are few inputs; ``jacfwd(jacrev(f))`` is the
-    Hessian by forward over reverse, as in JAX.
+    Same shapes as :func:`jacobian`. Cheap when there are few inputs;
+    ``jacfwd(jacrev(f))`` is the Hessian by forward over reverse, as in JAX.
 
     >>> jacfwd(lambda x, y: [x * y, x + y], argnums=(0, 1))(2.0, 3.0)
     [(3.0, 2.0), (1.0, 1.0)]
@@ -390,54 +445,57 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
 
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         positions = _positions(argnums, len(args), "jacfwd")
+        many = not isinstance(argnums, int)
+        for i in positions:  # the leaves' types, checked once with their paths
+            for where, leaf in leaf_paths(args[i]):
+                if not _is_scalar(leaf):
+                    raise _bad_leaf("jacfwd", _arg_name(f, i) + where, leaf, _DIFFERENTIABLE)
 
-        def along(*xs: Any) -> Any:  # f of the differentiated arguments, each a dual
+        def along(*xs: Any) -> Any:  # f of the differentiated arguments
             call = list(args)
             for p, x in zip(positions, xs):
                 call[p] = x
             return f(*call, **kwargs)
 
-        primals = [args[p] for p in positions]
-        columns = [jvp(along, primals, [1.0 if p == i else 0.0 for p in positions])[1]
-                   for i in positions]  # fmt: skip
-        many = not isinstance(argnums, int)
-        if isinstance(columns[0], list):
-            rows = [[col[k] for col in columns] for k in range(len(columns[0]))]
-            return [tuple(row) if many else row[0] for row in rows]
-        return tuple(columns) if many else columns[0]
+        primals = tuple(args[p] for p in positions)
+        leaves, tree = flatten(primals)
+        columns, aux = [], None
+        for j in range(max(len(leaves), 1)):  # one jvp along each input number (f runs once
+            unit = [1.0 if k == j else 0.0 for k in range(len(leaves))]  # for no numbers)
+            got = jvp(along, primals, unflatten(tree, unit), has_aux=has_aux)
+            column, out_tree = flatten(got[1])
+            columns.append(column)
+            aux = got[2] if has_aux else None
+        rows = [unflatten(tree, [col[k] for col in columns[: len(leaves)]])
+                for k in range(out_tree.num_leaves)]  # fmt: skip
+        jac = unflatten(out_tree, [r if many else r[0] for r in rows])
+        return (jac, aux) if has_aux else jac
 
     jacfwd_f.__name__ = _name("jacfwd", f)
     return jacfwd_f
 
 
-def hessian(f: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+def hessian(f: Callable[..., Any], argnums: ArgNums = 0, *,
+            has_aux: bool = False) -> Callable[..., Any]:  # fmt: skip
     """The matrix of second derivatives, ``jacobian(grad(f))`` (reverse over reverse).
 
     An int ``argnums`` gives ``d²f/dx²``; a tuple gives a tuple of rows
-    ``H[i][j] = d²f / dx_i dx_j``. (JAX builds it as ``jacfwd(jacrev(f))``, which
-    chainrule also runs and which gives the same numbers.)
+    ``H[i][j] = d²f / dx_i dx_j``. For a structure ``x`` the result is ``x``'s structure
+    of ``x``'s structures (``H['w'][0]['b']``), as JAX's ``jacfwd(jacrev(f))``, which
+    chainrule also runs and which gives the same numbers. With ``has_aux=True`` the result
+    is ``(hessian, aux)``.
 
     >>> hessian(lambda x, y: x * x * y, argnums=(0, 1))(1.0, 2.0)
     ((4.0, 2.0), (2.0, 0.0))
     """
     _check_callable(f, "hessian")
-    g = grad(f, argnums)
-
-    def rows(*args: Any, **kwargs: Any) -> Any:
-        out = g(*args, **kwargs)
-        return list(out) if isinstance(out, tuple) else out
-
-    jac = jacobian(rows, argnums)
-
-    def hessian_f(*args: Any, **kwargs: Any) -> Any:
-        h = jac(*args, **kwargs)
-        return tuple(h) if isinstance(h, list) else h
-
-    hessian_f.__name__ = _name("hessian", f)
-    return hessian_f
+    h = jacobian(grad(f, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    h.__name__ = _name("hessian", f)
+    return h
 
 
-def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, ...]:
+def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,
+        has_aux: bool = False) -> tuple[Any, ...]:  # fmt: skip
     """Hessian-vector product ``H v`` of a scalar ``f`` without forming ``H``.
 
     Forward over reverse, ``H v = jvp(grad(f), x, v)``: the tangent ``v`` rides through
@@ -445,6 +503,8 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
     output gives ``∇f`` and its directional derivative ``H v`` together: one forward and
     two reverse passes whatever the number of inputs (the full Hessian needs one reverse
     pass per input). docs/howto/transforms.md measures it against the other ways.
+    The result is a tuple with one entry per primal, shaped like it; with
+    ``has_aux=True``, ``(that tuple, aux)``.
 
     >>> hvp(lambda x, y: x * x * y, (1.0, 2.0), (1.0, 0.0))  # first column of H
     (4.0, 2.0)
@@ -456,6 +516,69 @@ def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) 
             f"hvp needs one tangent per primal (and at least one), got {len(primals)} "
             f"primals and {len(tangents)} tangents"
         )
-    g = grad(f, tuple(range(len(primals))))
-    _, result = jvp(g, primals, tangents)
-    return tuple(result)
+    g = grad(f, tuple(range(len(primals))), has_aux=has_aux)
+    got = jvp(g, primals, tangents, has_aux=has_aux)
+    return (tuple(got[1]), got[2]) if has_aux else tuple(got[1])
+
+
+def linearize(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
+    """``(f(*primals), f_jvp)``: evaluate ``f`` once, then apply its derivative many times.
+
+    ``f_jvp(*tangents)`` is ``jvp(f, primals, tangents)[1]``, one tangent per primal shaped
+    like it, as in JAX. At number primals ``f`` runs once, on graph nodes, and each
+    ``f_jvp`` call carries the tangents forward through the recorded graph with each node's
+    forward rule (``Op.jvp``, the rule dual numbers use), without running ``f`` again.
+    Inside another transform (Value or Dual primals, or an enclosing ``grad``) each call
+    runs ``jvp``, so the result stays differentiable there. With ``has_aux=True`` the
+    result is ``(out, f_jvp, aux)``.
+
+    >>> out, f_jvp = linearize(lambda x, y: x * y, 2.0, 3.0)
+    >>> out, f_jvp(1.0, 0.0), f_jvp(0.0, 1.0)
+    (6.0, 3.0, 2.0)
+    """
+    _check_callable(f, "linearize")
+    if not primals:
+        raise TypeError("linearize needs at least one primal: linearize(f, x, ...)")
+    leaves, tree = flatten(primals)
+    if _RUNNING.stack or not all(is_real(x) for x in leaves):
+        return _linearize_by_jvp(f, primals, has_aux)
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "linearize", has_aux)
+    outs, out_tree = _scalar_leaves(trace.out, "linearize", "a Value or a number")
+    if any(isinstance(o, Dual) for o in outs):  # f closes over an enclosing jvp's dual
+        return _linearize_by_jvp(f, primals, has_aux)
+    order = topological_order([o for o in outs if isinstance(o, Value)])
+
+    def f_jvp(*tangents: Any) -> Any:
+        ts, t_tree = flatten(tangents)
+        if t_tree != tree:
+            raise ValueError(f"f_jvp needs tangents shaped like the primals ({tree}), got {t_tree}")
+        found = _push_forward(order, dict(zip(trace.inputs, ts)))
+        return unflatten(out_tree, [found.get(o, 0.0) if isinstance(o, Value) else 0.0
+                                    for o in outs])  # fmt: skip
+
+    out = trace.primal(trace.out)
+    return (out, f_jvp, trace.primal(trace.aux)) if has_aux else (out, f_jvp)
+
+
+def _push_forward(order: list[Value], tangents: dict[Value, Any]) -> dict[Value, Any]:
+    """The tangent of each node of ``order`` (parents first), from the inputs' tangents:
+    the forward chain rule ``Op.jvp`` at each node, the rule :class:`Dual` applies."""
+    for node in order:
+        if node in tangents or node.grad_fn is None:
+            continue
+        ts = [tangents.get(p) for p in node._prev]
+        if any(t is not None for t in ts):  # else the node does not vary (a weight, say)
+            tangents[node] = node.grad_fn.jvp(ts, [p.data for p in node._prev], node.data)
+    return tangents
+
+
+def _linearize_by_jvp(f: Callable[..., Any], primals: tuple[Any, ...],
+                      has_aux: bool) -> tuple[Any, ...]:  # fmt: skip
+    """``linearize`` where the derivative must stay differentiable: each call a ``jvp``."""
+    leaves, tree = flatten(primals)
+    out, _, *aux = jvp(f, primals, unflatten(tree, [0.0] * len(leaves)), has_aux=has_aux)
+
+    def f_jvp(*tangents: Any) -> Any:
+        return jvp(f, primals, tangents, has_aux=has_aux)[1]
+
+    return (out, f_jvp, *aux)
