@@ -1,4 +1,4 @@
-"""The code a learner reads from ``a * b`` to ``a.grad`` stays short (issue 12's budget).
+"""The code a learner reads from ``a * b`` to ``a.grad`` stays short.
 
 What counts: every function of the package that runs in :data:`SNIPPET`, whole (branches it
 does not take included), the statement that defines each lambda that runs (the op's table
@@ -21,10 +21,10 @@ from typing import Any
 import chainrule
 
 PACKAGE = Path(chainrule.__file__).resolve().parent
-# Issue 12 aimed at 60. The one reverse pass also serves several roots, hooks, anomaly mode,
-# create_graph, hand-written backwards and the walkthrough's view; the topological order is
-# iterative (no recursion limit); apply loops over its inputs once, since a comprehension
-# costs a call in Python 3.11: 102 lines today (the round-1 engine: 153 by this count).
+# The one reverse pass also serves several roots, hooks, anomaly mode, create_graph,
+# hand-written backwards and the walkthrough's view; the topological order is iterative (no
+# recursion limit); apply loops over its inputs once, since a comprehension costs a call in
+# Python 3.11.
 BUDGET = 102  # lines, in at most two files
 SNIPPET = """
 a = Value(2.0)

@@ -321,7 +321,7 @@ def test_a_structural_zero_masks_any_adjoint(case: str, adjoint: float) -> None:
     assert float(getattr(x.grad, "data", x.grad)) == 0.0
 
 
-def test_the_issue_case_relu_then_sqrt_gives_zero_not_nan() -> None:
+def test_relu_then_sqrt_gives_zero_not_nan() -> None:
     x = Value(-1.0)
     x.relu().sqrt().backward()  # sqrt'(0) = inf reaches relu, which masks it (PyTorch: 0)
     assert x.grad == 0.0
