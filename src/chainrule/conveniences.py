@@ -29,9 +29,13 @@ if TYPE_CHECKING:
 
     from chainrule.ops import Op
 
-__all__ = ["READ_HOOKS", "Conveniences", "HookHandle", "as_float", "read", "run_hooks"]
+__all__ = ["PICTURE", "READ_HOOKS", "Conveniences", "HookHandle", "as_float", "read", "run_hooks"]
 
 Hook = Callable[[Any], Any]
+
+PICTURE: list[Callable[[Any, Any, Any], dict[str, str]]] = []
+"""How a notebook shows a Value: :mod:`chainrule.viz` puts its drawing here when it is
+imported (``import chainrule`` imports it), so this module needs no import of it."""
 
 READ_HOOKS: list[Callable[[Any, str, object, object], None]] = []
 """Called as ``hook(node, how, other, result)`` with every read of a Value's number by code
@@ -276,12 +280,9 @@ class Conveniences:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """In a notebook, show the graph as SVG (text when graphviz is missing)."""
-        try:
-            from chainrule.viz import repr_mimebundle
-        except ImportError:
-            return {"text/plain": repr(self)}
-        result: dict[str, str] = repr_mimebundle(self, include, exclude)
-        return result
+        for draw in PICTURE:
+            return draw(self, include, exclude)
+        return {"text/plain": repr(self)}
 
 
 class HookHandle:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from chainrule import anomaly
 from chainrule.conveniences import (
     READ_HOOKS,
     Conveniences,
@@ -34,6 +33,7 @@ from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
 
 __all__ = [
     "NODE_HOOKS",
+    "PASS_HOOKS",
     "READ_HOOKS",
     "HookHandle",
     "Value",
@@ -121,6 +121,10 @@ Visit = Callable[[Value, Any, Any, dict[Value, Any]], None]  # (node, adjoint, s
 
 NODE_HOOKS: list[Callable[[Value, Op, tuple[Any, ...]], None]] = []
 """Called with every node ``apply`` makes: anomaly mode records where, compile records how."""
+
+PASS_HOOKS: list[Callable[[list[Value], Visit | None], Visit | None]] = []
+"""Called as ``hook(order, visit)`` at the start of every reverse pass, with the nodes it will
+walk (parents first); what each returns is the pass's ``visit``: anomaly mode checks there."""
 
 
 def apply(op: Op, *args: Value | float) -> Value:
@@ -222,8 +226,8 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
     order = topological_order(list(grads))
     order = order if inputs is None else _between(order, inputs)
-    if anomaly.STATE.active:
-        visit = anomaly.checking(order, visit)  # detect_anomaly() checks every step
+    for watch in PASS_HOOKS:  # detect_anomaly() checks every step
+        visit = watch(order, visit)
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
             g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
