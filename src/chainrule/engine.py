@@ -19,17 +19,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from chainrule.conveniences import (
+from chainrule.grad_mode import MODE, OFF, enable_grad
+from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
+from chainrule.value_base import (
     READ_HOOKS,
-    Conveniences,
     Hook,
     HookHandle,
+    ValueBase,
     as_float,
     read,
     run_hooks,
 )
-from chainrule.grad_mode import MODE, OFF, enable_grad
-from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
 
 __all__ = [
     "NODE_HOOKS",
@@ -45,13 +45,13 @@ __all__ = [
 ]
 
 
-class Value(Operators, Conveniences):
+class Value(Operators, ValueBase):
     """A scalar in a computation graph.
 
     The operators and methods (``+``, ``*``, ``**``, ``tanh``, ``exp``, ...) come from the
     rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.ops.Operators`; the checked
     ``data`` property, comparisons, formatting, hooks and PyTorch's in-place flags from
-    :class:`~chainrule.conveniences.Conveniences`.
+    :class:`~chainrule.value_base.ValueBase`.
 
     >>> x, w, b = Value(2.0), Value(3.0), Value(1.0)
     >>> y = (x * w + b) ** 2

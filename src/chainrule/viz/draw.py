@@ -15,8 +15,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from chainrule.conveniences import PICTURE
 from chainrule.engine import Value
+from chainrule.value_base import PICTURE
 from chainrule.viz.dot import dot_lines, to_dot, trainable
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
