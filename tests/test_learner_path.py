@@ -25,7 +25,7 @@ PACKAGE = Path(chainrule.__file__).resolve().parent
 # hand-written backwards and the walkthrough's view; the topological order is iterative (no
 # recursion limit); apply loops over its inputs once, since a comprehension costs a call in
 # Python 3.11.
-BUDGET = 102  # lines, in at most two files
+BUDGET = 100  # lines, in at most three files
 SNIPPET = """
 a = Value(2.0)
 b = Value(3.0)
@@ -93,10 +93,10 @@ def learner_path() -> dict[str, dict[str, int]]:
     return result
 
 
-def test_a_learner_reads_at_most_the_budget_in_two_files() -> None:
+def test_a_learner_reads_at_most_the_budget_in_three_files() -> None:
     path = learner_path()
     total = sum(sum(per_function.values()) for per_function in path.values())
-    assert len(path) <= 2, path
+    assert len(path) <= 3, path
     assert total <= BUDGET, path
 
 

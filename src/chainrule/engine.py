@@ -20,7 +20,8 @@ from contextlib import nullcontext
 from typing import Any
 
 from chainrule.grad_mode import MODE, OFF, enable_grad
-from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
+from chainrule.methods import Operators
+from chainrule.ops import MASKED, OPS, NotANumber, Op, is_real
 from chainrule.value_base import (
     READ_HOOKS,
     Hook,
@@ -49,7 +50,7 @@ class Value(Operators, ValueBase):
     """A scalar in a computation graph.
 
     The operators and methods (``+``, ``*``, ``**``, ``tanh``, ``exp``, ...) come from the
-    rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.ops.Operators`; the checked
+    rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.methods.Operators`; the checked
     ``data`` property, comparisons, formatting, hooks and PyTorch's in-place flags from
     :class:`~chainrule.value_base.ValueBase`.
 

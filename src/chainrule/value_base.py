@@ -22,7 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import Operators, is_real
+from chainrule.methods import Operators
+from chainrule.ops import is_real
 
 if TYPE_CHECKING:
     from typing_extensions import Self
