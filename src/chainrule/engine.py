@@ -224,7 +224,9 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     as in PyTorch, and nothing flows on to its parents.
     """
     seeds = {seeds: 1.0} if isinstance(seeds, Value) else seeds  # adjoints(loss): a seed of 1.0
-    grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
+    # each root's starting adjoint (Value() checks it): a Value if the pass builds a graph
+    grads: dict[Value, Any] = {r: g if isinstance(g, Value) else Value(g) for r, g in seeds.items()}
+    grads = grads if create_graph else {root: g._data for root, g in grads.items()}
     order = topological_order(list(grads))
     order = order if inputs is None else _between(order, inputs)
     for watch in PASS_HOOKS:  # detect_anomaly() checks every step
@@ -262,9 +264,3 @@ def store(grads: Mapping[Value, Any]) -> None:
     a leaf accumulates (``+=``, across calls), an interior node shows this pass's adjoint."""
     for node, g in grads.items():
         node._grad = g if node.grad_fn is not None else node._grad + g
-
-
-def _seed(gradient: Value | float, create_graph: bool) -> Any:
-    """A root's starting adjoint: a float, or a Value when the pass builds a graph."""
-    seed = gradient if isinstance(gradient, Value) else Value(gradient)  # Value() checks it
-    return seed if create_graph else seed._data

@@ -150,14 +150,7 @@ class HandWrittenOp(Op):
         return evaluate(op, *depends_on)
 
 
-class _Depth(threading.local):
-    """How many hand-written backwards are running, nested, in this thread."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-
-
-_DEPTH = _Depth()
+_DEPTH = threading.local()  # .depth: how many hand-written backwards run, nested, in this thread
 _THREAD_EVERY = 32  # nested backwards per thread: each level costs about 10 Python frames
 
 
@@ -170,12 +163,13 @@ def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[A
     engine does the same).
     """
     here = _DEPTH
-    if here.depth < _THREAD_EVERY:
-        here.depth += 1
+    depth = getattr(here, "depth", 0)  # 0 in a thread that has run none
+    if depth < _THREAD_EVERY:
+        here.depth = depth + 1
         try:
             return backward(*args)
         finally:
-            here.depth -= 1
+            here.depth = depth
     mode = is_grad_enabled()
     result: list[Any] = []
 
@@ -238,17 +232,7 @@ def _is_node(x: object) -> bool:
     return hasattr(type(x), "_apply")
 
 
-# --- polymorphic helpers: floats go to the float forward, anything else to its method ---
-
-
-def _poly(method: str, on_float: Callable[[float], float]) -> Callable[[Any], Any]:
-    def apply(x: Any) -> Any:
-        if isinstance(x, (int, float)):
-            return on_float(float(x))
-        return getattr(x, method)()
-
-    apply.__name__ = method
-    return apply
+# --- helpers of the derivative rules: each works on floats, Values and dual numbers ---
 
 
 def _power(a: Any, b: Any) -> Any:
@@ -256,14 +240,6 @@ def _power(a: Any, b: Any) -> Any:
     if isinstance(a, float) and isinstance(b, float):
         return floats.pow(a, b)
     return a**b
-
-
-exp = _poly("exp", floats.exp)
-log = _poly("log", floats.log)
-sigmoid = _poly("sigmoid", floats.sigmoid)
-sin = _poly("sin", floats.sin)
-cos = _poly("cos", floats.cos)
-erf = _poly("erf", math.erf)
 
 
 def _step(x: Any) -> float:
@@ -356,7 +332,7 @@ def evaluate(op: Op, *args: Any) -> Any:
     rules use it too, so a rule computed on nodes is differentiable again.
     """
     for a in args:
-        if _is_node(a):
+        if type(a) is not float and _is_node(a):  # floats first: the rules' common case
             try:
                 return a._apply(op, *args)
             except NotANumber:  # a Value's apply refuses a Dual: the Dual's class may take it
@@ -367,6 +343,30 @@ def evaluate(op: Op, *args: Any) -> Any:
                 f"{op.name} needs Values, Duals or real numbers, got {type(a).__name__} {a!r}"
             )
     return op.forward(*[float(a) for a in args])
+
+
+def exp(x: Any) -> Any:
+    return evaluate(EXP, x)
+
+
+def log(x: Any) -> Any:
+    return evaluate(LOG, x)
+
+
+def sigmoid(x: Any) -> Any:
+    return evaluate(SIGMOID, x)
+
+
+def sin(x: Any) -> Any:
+    return evaluate(SIN, x)
+
+
+def cos(x: Any) -> Any:
+    return evaluate(COS, x)
+
+
+def erf(x: Any) -> Any:
+    return evaluate(ERF, x)
 
 
 def rsqrt(x: Any) -> Any:
