@@ -1,4 +1,4 @@
-"""Issue 3's first benchmark: one MLP-shaped graph in chainrule and micrograd, side by side.
+"""The first benchmark: one MLP-shaped graph in chainrule and micrograd, side by side.
 
 MLP 2-16-16-1 on 100 points, hinge loss + L2, 3 full-batch SGD steps, both engines in the
 same process and run, built by the same code (only the Value class differs). Prints the

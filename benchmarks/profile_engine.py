@@ -96,7 +96,7 @@ def tracked_per_node() -> float:
 
 
 def gc_by_generation(value: type, steps: int = 3) -> dict[int, tuple[int, float]]:
-    """Collections and seconds per GC generation while ``value`` trains the MLP (issue 3's run)."""
+    """Collections and seconds per GC generation while ``value`` trains the MLP (3 steps)."""
     train(value, 1)  # warm up
     stats: dict[int, tuple[int, float]] = {0: (0, 0.0), 1: (0, 0.0), 2: (0, 0.0)}
     started = [0.0]

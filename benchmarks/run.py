@@ -1,4 +1,4 @@
-"""Side-by-side benchmarks for issue 7: chainrule against micrograd, PyTorch and plain floats.
+"""Side-by-side benchmarks: chainrule against micrograd, PyTorch and plain floats.
 
 One process, one run. Engines: micrograd 0.1.0 (garbage collector on, as users run it),
 micrograd with ``gc.disable()``, PyTorch CPU on 0-d float64 tensors (skipped with a line when
@@ -305,7 +305,7 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
                              if r.time >= comp.time else
                              f"- {comp.time / r.time:.2f}x the time of {name}")  # fmt: skip
     figures, fresh_lines = fresh
-    lines += ["", "## The issue's targets, from this run", "", *targets(results, figures), ""]
+    lines += ["", "## Goals, and what this run measured", "", *targets(results, figures), ""]
     lines += [
         *textwrap.wrap(
             "The collector's cost grows with everything alive in the process: a full collection "
@@ -315,7 +315,7 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
             + " so the MLP ratios with the collector on depend on what else the process holds, "
             "and on the machine's memory. `benchmarks/mlp_vs_micrograd.py`, run by this "
             "benchmark in a process of its own with nothing but the two engines loaded "
-            "(3 training steps, model built inside the timed loop, as in issue 3):",
+            "(3 training steps, model built inside the timed loop):",
             width=92,
             break_on_hyphens=False,
         ),
@@ -353,7 +353,7 @@ def report(results: dict[str, dict[str, Row]], nodes: dict[str, int], skipped: l
 
 
 def targets(results: dict[str, dict[str, Row]], fresh: dict[str, float]) -> list[str]:
-    """Issue 7's targets against the MLP figures of this run (and of the fresh process)."""
+    """The speed and memory goals against the MLP figures of this run (and of the fresh process)."""
 
     def mlp(prefix: str, gc_off: bool = False) -> Row | None:
         for engine, rows in results.items():
@@ -364,7 +364,7 @@ def targets(results: dict[str, dict[str, Row]], fresh: dict[str, float]) -> list
     ours, ours_off = mlp("chainrule"), mlp("chainrule", gc_off=True)
     comp, fl = results.get("chainrule compiled", {}).get("mlp"), mlp("floor")
     mg, mg_off, torch = mlp("micrograd"), mlp("micrograd", gc_off=True), mlp("torch")
-    out = [f"| target ({PYTHON}) | measured | met |", "|---|---|---|"]
+    out = [f"| goal ({PYTHON}) | measured | met |", "|---|---|---|"]
 
     def row(label: str, value: float | None, ok: bool, fmt: str = "{:.2f}x") -> None:
         shown = "not measured (a peer is missing)" if value is None else fmt.format(value)
@@ -412,7 +412,7 @@ def targets(results: dict[str, dict[str, Row]], fresh: dict[str, float]) -> list
 def fresh_process(repeats: int) -> tuple[dict[str, float], list[str]]:
     """``mlp_vs_micrograd.py --json`` in its own process: a heap holding only the two engines.
 
-    Its figures for the targets table (``ratio``, ``gc_off``) and the page's lines for it.
+    Its figures for the goals table (``ratio``, ``gc_off``) and the page's lines for it.
     """
     script = Path(__file__).resolve().parent / "mlp_vs_micrograd.py"
     cmd = [sys.executable, str(script), "--repeats", str(repeats), "--json"]

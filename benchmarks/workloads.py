@@ -283,7 +283,7 @@ def floor_mlp_grad(
     return loss / n + 1e-4 * reg, grad
 
 
-# --- issue 3's MLP: neurons as (weights, bias) lists, built inside the timed loop ---
+# --- the MLP of mlp_vs_micrograd.py: neurons as (weights, bias) lists, built when timed ---
 
 
 def make_mlp(value: type, sizes: list[int], seed: int = 1) -> list[list[tuple[list[Any], Any]]]:

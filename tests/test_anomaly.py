@@ -93,9 +93,6 @@ def test_this_threads_detect_anomaly_still_raises_while_another_thread_is_outsid
     assert not errors and results == [math.inf]
 
 
-# --- moved from test_engine.py by the engine redesign ---
-
-
 def test_detect_anomaly_names_the_op_and_line() -> None:
     with cr.detect_anomaly():
         x = Value(0.0)

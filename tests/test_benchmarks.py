@@ -184,7 +184,7 @@ def test_quick_run_prints_every_engine(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for engine in ("chainrule ", "chainrule gc off", "chainrule compiled", "floor (plain floats)"):
         assert engine in done.stdout
-    assert "## The issue's targets, from this run" in done.stdout
+    assert "## Goals, and what this run measured" in done.stdout
     try:
         import micrograd  # noqa: F401
     except ImportError:

@@ -311,7 +311,7 @@ def test_operations_with_non_numbers_raise_type_error() -> None:
     with pytest.raises(TypeError):
         x + True  # bool is an int to the type checker, a TypeError here
     with pytest.raises(TypeError):
-        x.leaky_relu("0.1")
+        x.leaky_relu("0.1")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -266,9 +266,6 @@ def test_decorating_without_parentheses_says_how(switch: type[_GradSwitch]) -> N
         switch(f)
 
 
-# --- moved from test_engine.py by the engine redesign ---
-
-
 def test_no_grad_builds_no_graph() -> None:
     x = Value(2.0)
     with cr.no_grad():

@@ -321,7 +321,7 @@ def test_a_structural_zero_masks_any_adjoint(case: str, adjoint: float) -> None:
     assert float(getattr(x.grad, "data", x.grad)) == 0.0
 
 
-def test_the_issue_case_relu_then_sqrt_gives_zero_not_nan() -> None:
+def test_relu_then_sqrt_gives_zero_not_nan() -> None:
     x = Value(-1.0)
     x.relu().sqrt().backward()  # sqrt'(0) = inf reaches relu, which masks it (PyTorch: 0)
     assert x.grad == 0.0
@@ -547,3 +547,29 @@ def test_atan2_at_the_origin_is_pytorchs() -> None:
         assert (dy, dx) == (0.0, -0.0) or (dy, dx) == (x * 0.0, -y * 0.0)
         assert math.copysign(1.0, dy) == math.copysign(1.0, x * 0.0)
         assert math.copysign(1.0, dx) == math.copysign(1.0, -y * 0.0)
+
+
+def _on_its_domain(call: Callable[[float], Any]) -> Any:
+    """``call(x)`` at the first of a few points inside the op's domain."""
+    for x in (0.5, 1.5):
+        try:
+            return call(x)
+        except ValueError:
+            continue
+    raise AssertionError("no point of the domain found")
+
+
+@pytest.mark.parametrize("op", [op for op in OPS.values() if op.methods], ids=lambda op: op.name)
+def test_every_method_a_row_names_applies_that_row_and_shows_its_doc(op: Any) -> None:
+    extra = [] if op.defaults else [Value(0.25)] * (op.arity - 1)
+    for name in op.methods:
+
+        def call(x: float, name: str = name) -> Any:
+            return getattr(Value(x), name)(*extra)
+
+        out = _on_its_domain(call)
+        assert out.grad_fn is op and getattr(Value, name).__doc__ == op.doc
+        if name.startswith("__") and op.arity == 2:  # the reflected operator, on a number
+            x = Value(0.75)
+            out = getattr(x, f"__r{name[2:]}")(0.5)
+            assert out.grad_fn is op and out._prev[1] is x

@@ -277,7 +277,7 @@ def test_a_bad_entry_is_an_error_and_changes_nothing(
     assert _snapshot(opt) == before
 
 
-def test_issue_example_adam_lr_then_bad_betas_leaves_lr() -> None:
+def test_adam_lr_then_bad_betas_leaves_lr() -> None:
     opt = Adam([Value(1.0)], lr=0.1)
     state = {**opt.state_dict(), "lr": 0.5, "betas": 0.9}
     with pytest.raises(TypeError, match=r"betas must be a pair \(b1, b2\), got float 0.9"):

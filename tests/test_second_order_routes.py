@@ -19,7 +19,7 @@ import pytest
 from oracle import assert_close
 
 import chainrule
-from chainrule.ops import OPS
+from chainrule.ops import CROSS_ENTROPY, OPS, evaluate
 from chainrule.transforms import hessian, hvp, jacfwd, jacrev, jvp, vjp
 
 ALL = (0, 1, 2)
@@ -83,6 +83,7 @@ STEPS: dict[str, tuple[int, Callable[..., Any]]] = {
     "maximum": (2, lambda a, b: a.maximum(b)),
     "minimum": (2, lambda a, b: a.minimum(b)),
     "clamp": (2, lambda a, b: a.clamp(b, b + pos(a))),
+    "cross_entropy": (2, lambda a, b: evaluate(CROSS_ENTROPY, a, b, 0.25, 0.75)),
 }
 NAMES = list(STEPS)
 

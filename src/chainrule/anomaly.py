@@ -15,10 +15,9 @@ import math
 import os
 import threading
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from chainrule.engine import Value, Visit
+from chainrule.engine import NODE_HOOKS, PASS_HOOKS, Value, Visit
 
 __all__ = ["AnomalyError", "detect_anomaly"]
 
@@ -60,7 +59,7 @@ class _AnomalyState:
             with self._lock:
                 self._threads += 1 if on else -1
                 self.active = self._threads > 0
-                _watch_new_nodes(self.active)
+                _watch(self.active)
         if not on:
             here.sites.clear()
 
@@ -85,14 +84,14 @@ class _AnomalyState:
 STATE = _AnomalyState()
 
 
-def _watch_new_nodes(on: bool) -> None:
-    """Have ``apply`` report every new node to :meth:`_AnomalyState.record` (or stop)."""
-    from chainrule.engine import NODE_HOOKS  # the engine imports this module
-
-    if on and STATE.record not in NODE_HOOKS:
-        NODE_HOOKS.append(STATE.record)
-    elif not on and STATE.record in NODE_HOOKS:
-        NODE_HOOKS.remove(STATE.record)
+def _watch(on: bool) -> None:
+    """Have ``apply`` report every new node to :meth:`_AnomalyState.record`, and every reverse
+    pass check its steps through :func:`checking` (or stop both)."""
+    for hooks, hook in ((NODE_HOOKS, STATE.record), (PASS_HOOKS, checking)):
+        if on and hook not in hooks:
+            hooks.append(hook)  # type: ignore[arg-type]
+        elif not on and hook in hooks:
+            hooks.remove(hook)  # type: ignore[arg-type]
 
 
 class _Saved(threading.local):

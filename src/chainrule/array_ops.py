@@ -1,6 +1,6 @@
 """Every operation of :mod:`chainrule.ops` over a whole batch at once, on numpy arrays.
 
-:data:`ARRAY_FORMS` maps each op object (``ops.TANH``, ``losses.CROSS_ENTROPY``, ...) to its
+:data:`ARRAY_FORMS` maps each op object (``ops.TANH``, ``ops.CROSS_ENTROPY``, ...) to its
 :class:`ArrayForm`: the row's forward value and local partials, written once more with numpy
 so that one call computes them for every example of a batch. Each form follows its row's
 numeric policy:
@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from chainrule import losses, ops
+from chainrule import ops
 from chainrule.ops import MASKED, Op
 
 __all__ = ["ARRAY_FORMS", "ArrayForm", "Masked", "at_example", "define", "form_of", "share"]
@@ -355,5 +355,5 @@ define(ops.MAXIMUM, lambda a, b: np.where(np.isnan(a) | (a > b), a, b),
 define(ops.MINIMUM, lambda a, b: np.where(np.isnan(a) | (a < b), a, b),
        lambda a, b, out: _pick(a < b, a, b))
 define(ops.CLAMP, _clamp, _clamp_local)
-define(losses.CROSS_ENTROPY, _ce_forward, _ce_local)
+define(ops.CROSS_ENTROPY, _ce_forward, _ce_local)
 # fmt: on

@@ -36,7 +36,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Union
 
 from chainrule.engine import Value
-from chainrule.ops import OPS, NotANumber, Op, Operators, evaluate, is_real
+from chainrule.methods import Operators
+from chainrule.ops import OPS, NotANumber, Op, evaluate, is_real
 from chainrule.pytree import flatten, leaf_paths, tree_map, unflatten
 
 __all__ = ["Dual", "jvp", "split_aux"]
@@ -59,7 +60,7 @@ class Dual(Operators):
     """A dual number ``primal + tangent·ε`` with ``ε² = 0``.
 
     Has the operators and methods of :class:`chainrule.Value` (both come from
-    :class:`~chainrule.ops.Operators`), each evaluated through its row of
+    :class:`~chainrule.methods.Operators`), each evaluated through its row of
     :data:`chainrule.ops.OPS`, so forward and reverse mode never disagree about a rule.
     ``primal`` and ``tangent`` are numbers, ``Value``s or ``Dual``s of a smaller ``tag``
     (nested transforms); ``tag`` names the perturbation ``ε`` (see the module docstring).

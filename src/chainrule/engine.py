@@ -19,21 +19,22 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
 
-from chainrule import anomaly
-from chainrule.conveniences import (
+from chainrule.grad_mode import MODE, OFF, enable_grad
+from chainrule.methods import Operators
+from chainrule.ops import MASKED, OPS, NotANumber, Op, is_real
+from chainrule.value_base import (
     READ_HOOKS,
-    Conveniences,
     Hook,
     HookHandle,
+    ValueBase,
     as_float,
     read,
     run_hooks,
 )
-from chainrule.grad_mode import MODE, OFF, enable_grad
-from chainrule.ops import MASKED, OPS, NotANumber, Op, Operators, is_real
 
 __all__ = [
     "NODE_HOOKS",
+    "PASS_HOOKS",
     "READ_HOOKS",
     "HookHandle",
     "Value",
@@ -45,13 +46,13 @@ __all__ = [
 ]
 
 
-class Value(Operators, Conveniences):
+class Value(Operators, ValueBase):
     """A scalar in a computation graph.
 
     The operators and methods (``+``, ``*``, ``**``, ``tanh``, ``exp``, ...) come from the
-    rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.ops.Operators`; the checked
+    rows of :data:`chainrule.ops.OPS`, through :class:`~chainrule.methods.Operators`; the checked
     ``data`` property, comparisons, formatting, hooks and PyTorch's in-place flags from
-    :class:`~chainrule.conveniences.Conveniences`.
+    :class:`~chainrule.value_base.ValueBase`.
 
     >>> x, w, b = Value(2.0), Value(3.0), Value(1.0)
     >>> y = (x * w + b) ** 2
@@ -121,6 +122,10 @@ Visit = Callable[[Value, Any, Any, dict[Value, Any]], None]  # (node, adjoint, s
 
 NODE_HOOKS: list[Callable[[Value, Op, tuple[Any, ...]], None]] = []
 """Called with every node ``apply`` makes: anomaly mode records where, compile records how."""
+
+PASS_HOOKS: list[Callable[[list[Value], Visit | None], Visit | None]] = []
+"""Called as ``hook(order, visit)`` at the start of every reverse pass, with the nodes it will
+walk (parents first); what each returns is the pass's ``visit``: anomaly mode checks there."""
 
 
 def apply(op: Op, *args: Value | float) -> Value:
@@ -219,11 +224,13 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     as in PyTorch, and nothing flows on to its parents.
     """
     seeds = {seeds: 1.0} if isinstance(seeds, Value) else seeds  # adjoints(loss): a seed of 1.0
-    grads = {root: _seed(gradient, create_graph) for root, gradient in seeds.items()}
+    # each root's starting adjoint (Value() checks it): a Value if the pass builds a graph
+    grads: dict[Value, Any] = {r: g if isinstance(g, Value) else Value(g) for r, g in seeds.items()}
+    grads = grads if create_graph else {root: g._data for root, g in grads.items()}
     order = topological_order(list(grads))
     order = order if inputs is None else _between(order, inputs)
-    if anomaly.STATE.active:
-        visit = anomaly.checking(order, visit)  # detect_anomaly() checks every step
+    for watch in PASS_HOOKS:  # detect_anomaly() checks every step
+        visit = watch(order, visit)
     with enable_grad() if create_graph else nullcontext():
         for node in reversed(order):
             g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
@@ -257,9 +264,3 @@ def store(grads: Mapping[Value, Any]) -> None:
     a leaf accumulates (``+=``, across calls), an interior node shows this pass's adjoint."""
     for node, g in grads.items():
         node._grad = g if node.grad_fn is not None else node._grad + g
-
-
-def _seed(gradient: Value | float, create_graph: bool) -> Any:
-    """A root's starting adjoint: a float, or a Value when the pass builds a graph."""
-    seed = gradient if isinstance(gradient, Value) else Value(gradient)  # Value() checks it
-    return seed if create_graph else seed._data

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import OPS, NotANumber, Op, Operators, clamp_bounds, evaluate, is_real
+from chainrule.methods import Operators
+from chainrule.ops import OPS, NotANumber, Op, clamp_bounds, evaluate, is_real
 
 __all__ = ["Elementwise"]
 

@@ -21,10 +21,9 @@ operations, so ``backward(create_graph=True)`` can differentiate it again.
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from chainrule import ops
 from chainrule.engine import Value, apply
@@ -137,62 +136,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(terms, reduction)
 
 
-# --- cross entropy over logits: one fused node per sample ---
-
-
-def _split(args: Sequence[Any]) -> tuple[Sequence[Any], Sequence[Any]]:
-    k = len(args) // 2
-    return args[:k], args[k:]
-
-
-def _add_all(xs: Sequence[Any]) -> Any:
-    if all(type(x) is float for x in xs):
-        return math.fsum(xs)  # floats: the correctly rounded sum
-    it = iter(xs)
-    total = next(it)
-    for x in it:
-        total = total + x
-    return total
-
-
-def _softmax_parts(z: Sequence[float]) -> tuple[list[float], float]:
-    """``softmax(z)`` and ``logsumexp(z)`` on floats, shifted by ``max(z)`` so no exp overflows."""
-    m = max(z)
-    e = [math.exp(zi - m) for zi in z]
-    s = math.fsum(e)
-    return [ei / s for ei in e], m + math.log(s)
-
-
-def _ce_forward(*zy: float) -> float:
-    """``sum_i y_i (logsumexp(z) - z_i)``: cross entropy of ``softmax(z)`` against ``y``."""
-    z, y = _split(zy)
-    _, lse = _softmax_parts(z)
-    return math.fsum(yi * (lse - zi) for zi, yi in zip(z, y, strict=True))
-
-
-def _ce_local(*args: Any) -> tuple[Any, ...]:
-    """d/dz_i = softmax(z)_i sum(y) - y_i  (softmax - onehot for a one-hot y);
-    d/dy_i = logsumexp(z) - z_i = -log softmax(z)_i.
-
-    Polymorphic like every rule in :mod:`chainrule.ops`: floats, Values or dual numbers.
-    """
-    z, y = _split(args[:-1])
-    m = max(ops._data(zi) for zi in z)  # a constant shift: it cancels in both partials
-    e = [ops.exp(zi - m) for zi in z]
-    s = _add_all(e)
-    lse = ops.log(s) + m
-    ysum = _add_all(y)
-    return tuple(ei / s * ysum - yi for ei, yi in zip(e, y, strict=True)) + tuple(
-        lse - zi for zi in z
-    )
-
-
-CROSS_ENTROPY = ops.register(
-    "cross_entropy",
-    _ce_forward,
-    _ce_local,
-    "sum_i y_i (logsumexp(z) - z_i);  d/dz = softmax(z) sum(y) - y, d/dy = logsumexp(z) - z",
-)
+CROSS_ENTROPY = ops.CROSS_ENTROPY  # the fused row of cross_entropy, in the ops table
 
 
 def _cross_entropy_one(logits: Sequence[Scalar], target: int | Sequence[Scalar]) -> Value:

@@ -12,9 +12,10 @@ rule works on floats (the fast first-order pass), on :class:`~chainrule.Value`
 objects (``backward(create_graph=True)``, where the rule itself becomes part of the
 graph and can be differentiated again) and on forward-mode dual numbers.
 
-:class:`Operators` turns the rows into the operators and methods that ``Value`` and
-``Dual`` share (``x * y`` is the row ``MUL``, ``x.tanh()`` the row ``TANH``); how a node is
-built and how the graph is walked lives in :mod:`chainrule.engine`.
+:mod:`chainrule.floats` computes the forward values on floats; :mod:`chainrule.methods` turns
+the rows into the operators and methods that ``Value`` and ``Dual`` share (``x * y`` is the
+row ``MUL``, ``x.tanh()`` the row ``TANH``); how a node is built and how the graph is walked
+lives in :mod:`chainrule.engine`.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import operator
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from chainrule import floats
 from chainrule.grad_mode import is_grad_enabled, set_grad_enabled
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    pass
 
 __all__ = [
     "MASKED",
@@ -38,7 +40,6 @@ __all__ = [
     "HandWrittenOp",
     "NotANumber",
     "Op",
-    "Operators",
     "evaluate",
     "is_real",
     "register",
@@ -47,7 +48,6 @@ __all__ = [
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_EXP_MAX = math.log(1.7976931348623157e308)  # largest x with a finite exp(x), ~709.78
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,28 +136,21 @@ class HandWrittenOp(Op):
         return [self._first_order(s, (g, *xs)) for s in shares]
 
     def jvp(self, tangents: Sequence[Any], xs: Sequence[Any], out: Any) -> Any:
-        if self.tangent is not None and not any(isinstance(x, Operators) for x in xs):
+        if self.tangent is not None and not any(_is_node(x) for x in xs):
             return self.tangent(tangents, xs, out)  # its primals are numbers: first order
         partials = self.vjp(1.0, xs, out)
         return _tangent(partials, tangents)
 
     def _first_order(self, number: Any, depends_on: Sequence[Any]) -> Any:
         """``number`` as it is, or as a node of ``depends_on`` that refuses differentiation."""
-        if number is MASKED or not any(isinstance(x, Operators) for x in depends_on):
+        if number is MASKED or not any(_is_node(x) for x in depends_on):
             return number
         refuse = self.local  # any derivative of it raises, in either mode
         op = HandWrittenOp(f"{self.name} backward", lambda *_: number, refuse, backward=refuse)
         return evaluate(op, *depends_on)
 
 
-class _Depth(threading.local):
-    """How many hand-written backwards are running, nested, in this thread."""
-
-    def __init__(self) -> None:
-        self.depth = 0
-
-
-_DEPTH = _Depth()
+_DEPTH = threading.local()  # .depth: how many hand-written backwards run, nested, in this thread
 _THREAD_EVERY = 32  # nested backwards per thread: each level costs about 10 Python frames
 
 
@@ -170,12 +163,13 @@ def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[A
     engine does the same).
     """
     here = _DEPTH
-    if here.depth < _THREAD_EVERY:
-        here.depth += 1
+    depth = getattr(here, "depth", 0)  # 0 in a thread that has run none
+    if depth < _THREAD_EVERY:
+        here.depth = depth + 1
         try:
             return backward(*args)
         finally:
-            here.depth -= 1
+            here.depth = depth
     mode = is_grad_enabled()
     result: list[Any] = []
 
@@ -233,110 +227,19 @@ def is_real(x: object) -> TypeGuard[numbers.Real]:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-# --- polymorphic helpers: floats go to the float forward, anything else to its method ---
+def _is_node(x: object) -> bool:
+    """A Value or a Dual: an operand whose class evaluates ops itself (``_apply``)."""
+    return hasattr(type(x), "_apply")
 
 
-def _poly(method: str, on_float: Callable[[float], float]) -> Callable[[Any], Any]:
-    def apply(x: Any) -> Any:
-        if isinstance(x, (int, float)):
-            return on_float(float(x))
-        return getattr(x, method)()
-
-    apply.__name__ = method
-    return apply
-
-
-# --- forward functions on floats: stable formulas and clear domain errors ---
-
-
-def _exp(x: float) -> float:
-    return math.inf if x > _EXP_MAX else math.exp(x)  # overflow is inf (IEEE), not an error
-
-
-def _log(x: float) -> float:
-    if x <= 0.0:
-        raise ValueError(f"log is undefined at x={x!r} (needs x > 0)")
-    return math.log(x)
-
-
-def _sqrt(x: float) -> float:
-    if x < 0.0:
-        raise ValueError(f"sqrt is undefined at x={x!r} (needs x >= 0)")
-    return math.sqrt(x)
-
-
-def _div(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return math.nan  # even nan / 0: NaN is never outside the domain
-    if b == 0.0:
-        raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
-    return a / b
-
-
-def _pow(a: float, b: float) -> float:
-    if a == 0.0 and b < 0.0:
-        raise ZeroDivisionError(f"0.0 ** {b!r} is undefined (division by zero)")
-    if a < 0.0 and math.isfinite(a) and math.isfinite(b) and not float(b).is_integer():
-        raise ValueError(
-            f"{a!r} ** {b!r} is not a real number (negative base needs an integer exponent)"
-        )
-    try:
-        result: float = a**b
-    except OverflowError:  # the true result is beyond the float range: a signed inf (IEEE)
-        return -math.inf if a < 0.0 and b % 2.0 == 1.0 else math.inf
-    return result
+# --- helpers of the derivative rules: each works on floats, Values and dual numbers ---
 
 
 def _power(a: Any, b: Any) -> Any:
-    """``a ** b`` inside a derivative rule: on floats through :func:`_pow` (overflow is inf)."""
+    """``a ** b`` inside a derivative rule: on floats :func:`floats.pow` (overflow is inf)."""
     if isinstance(a, float) and isinstance(b, float):
-        return _pow(a, b)
+        return floats.pow(a, b)
     return a**b
-
-
-def _sin(x: float) -> float:
-    return math.sin(x) if math.isfinite(x) else math.nan  # sin(+-inf) is nan (IEEE)
-
-
-def _cos(x: float) -> float:
-    return math.cos(x) if math.isfinite(x) else math.nan
-
-
-def _sigmoid(x: float) -> float:
-    # Two branches so exp never overflows: for x < 0 use e^x / (1 + e^x).
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-def _softplus(x: float) -> float:
-    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for every finite x.
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
-
-
-def _gelu(x: float) -> float:
-    return 0.5 * x * (1.0 + math.erf(x * _INV_SQRT_2))
-
-
-def _silu(x: float) -> float:
-    return x * _sigmoid(x)
-
-
-def _relu(x: float) -> float:
-    return 0.0 if x <= 0.0 else x  # nan <= 0 is False: nan passes through
-
-
-def _leaky_relu(x: float, alpha: float) -> float:
-    return x if x > 0.0 else alpha * x  # nan > 0 is False: alpha * nan is nan
-
-
-exp = _poly("exp", _exp)
-log = _poly("log", _log)
-sigmoid = _poly("sigmoid", _sigmoid)
-sin = _poly("sin", _sin)
-cos = _poly("cos", _cos)
-erf = _poly("erf", math.erf)
 
 
 def _step(x: Any) -> float:
@@ -376,14 +279,6 @@ def _base_partial(a: Any, b: Any) -> Any:
     return b * _power(a, b - 1.0)
 
 
-def _pow_or_inf(a: float, c: float) -> float:
-    """a ** c, with 0 ** c for c < 0 the signed inf of IEEE's pow instead of an error."""
-    if a == 0.0 and c < 0.0:
-        odd = c.is_integer() and c % 2.0 == 1.0
-        return math.copysign(math.inf, a) if odd else math.inf
-    return _pow(a, c)
-
-
 def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     """Partials of a**b when the exponent is differentiable too; d/db = a**b ln a needs a > 0."""
     if _data(a) > 0.0 or math.isnan(_data(a)):
@@ -402,13 +297,9 @@ def _sqrt_local(x: Any, out: Any) -> tuple[Any]:
     return (0.5 * _inv_or_inf(out),)
 
 
-def _inv_or_inf_float(x: float) -> float:
-    return 1.0 / x if x != 0.0 else math.copysign(math.inf, x)
-
-
 def _inv_or_inf(x: Any) -> Any:
     if isinstance(x, (int, float)):
-        return _inv_or_inf_float(float(x))
+        return floats.inv_or_inf(float(x))
     return x._apply(RECIPROCAL_INF, x)
 
 
@@ -423,77 +314,6 @@ def _silu_local(x: Any, out: Any) -> tuple[Any]:
     return (s * (1.0 + x * (1.0 - s)),)
 
 
-# fmt: off
-ADD = register("+", operator.add, lambda a, b, out: (1.0, 1.0),
-               "a + b;  d/da = 1, d/db = 1", "__add__")
-SUB = register("-", operator.sub, lambda a, b, out: (1.0, -1.0),
-               "a - b;  d/da = 1, d/db = -1", "__sub__")
-MUL = register("*", operator.mul, lambda a, b, out: (b, a),
-               "a * b;  d/da = b, d/db = a", "__mul__")
-DIV = register("/", _div, lambda a, b, out: (1.0 / b, -out / b) if _data(b) else (math.nan,) * 2,
-               "a / b;  d/da = 1/b, d/db = -a/b**2", "__truediv__")
-POW_CONST = register("**", _pow, lambda a, b, out: (_base_partial(a, b), MASKED),
-                     "a ** c, c constant;  d/da = c a**(c-1)")
-POW = register("pow", _pow, _pow_local,
-               "a ** b;  d/da = b a**(b-1), d/db = a**b ln(a)")
-NEG = register("neg", operator.neg, lambda x, out: (-1.0,),
-               "-x;  d/dx = -1", "__neg__")
-RELU = register("ReLU", _relu, lambda x, out: (_step(x),),
-                "max(x, 0);  d/dx = 1 if x > 0 else 0", "relu")
-LEAKY_RELU = register("leaky_relu", _leaky_relu,
-                      _leaky_relu_local,
-                      "x if x > 0 else alpha x;  d/dx = 1 or alpha, d/dalpha = 0 or x",
-                      "leaky_relu", defaults=(0.01,))
-TANH = register("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
-                "tanh(x);  d/dx = 1 - tanh(x)**2", "tanh")
-EXP = register("exp", _exp, lambda x, out: (out,),
-               "e**x;  d/dx = e**x (inf for x > 709.78)", "exp")
-LOG = register("log", _log, lambda x, out: (1.0 / x,),
-               "ln x;  d/dx = 1/x. ValueError for x <= 0", "log")
-SIGMOID = register("sigmoid", _sigmoid, lambda x, out: (out * (1.0 - out),),
-                   "1 / (1 + e**-x);  d/dx = s (1 - s)", "sigmoid")
-SOFTPLUS = register("softplus", _softplus, lambda x, out: (sigmoid(x),),
-                    "ln(1 + e**x);  d/dx = sigmoid(x)", "softplus")
-GELU = register("gelu", _gelu, _gelu_local,
-                "x Phi(x);  d/dx = Phi(x) + x phi(x)", "gelu")
-SILU = register("silu", _silu, _silu_local,
-                "x sigmoid(x);  d/dx = s (1 + x (1 - s))", "silu")
-SQRT = register("sqrt", _sqrt, _sqrt_local,
-                "sqrt(x);  d/dx = 1 / (2 sqrt(x)). ValueError for x < 0", "sqrt")
-ABS = register("abs", abs, lambda x, out: (_sign(x),),
-               "|x|;  d/dx = sign(x) (0 at x = 0)", "abs", "__abs__")
-SIN = register("sin", _sin, lambda x, out: (cos(x),),
-               "sin x;  d/dx = cos x", "sin")
-COS = register("cos", _cos, lambda x, out: (-sin(x),),
-               "cos x;  d/dx = -sin x", "cos")
-ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),),
-               "erf x;  d/dx = 2/sqrt(pi) e**(-x**2)", "erf")
-# fmt: on
-
-# a ** c with IEEE's inf at 0 for c < 0: the slope of a ** c at 0 for c < 1 (not in OPS: only
-# derivative rules build it); the exponent is a constant there
-POW_AT_ZERO = Op("pow_at_zero", _pow_or_inf, lambda a, c, out: (_base_partial(a, c), MASKED),
-                 "a ** c, inf at a = 0 for c < 0;  d/da = c a**(c-1)")  # fmt: skip
-
-# 1/x with IEEE's signed inf at 0: the building block of sqrt's derivative (not in OPS: no
-# method, only derivative rules build it)
-RECIPROCAL_INF = Op("reciprocal_inf", _inv_or_inf_float, lambda x, out: (-(out * out),),
-                    "1 / x, +-inf at 0;  d/dx = -1/x**2")  # fmt: skip
-_HELPERS = {op.name: op for op in (RECIPROCAL_INF, POW_AT_ZERO)}  # built in, not in OPS
-
-
-# --- the rest of the scalar function set ---
-#
-# Every row follows the numeric policy (docs/concepts/numerical-stability.md):
-# * an input outside the function's real domain raises, naming the input and the domain;
-#   NaN is never outside a domain, it propagates;
-# * overflow gives a signed inf, never OverflowError (math.sinh, math.expm1 and ** raise it);
-# * inf inputs give what IEEE gives (tan(inf) is nan, where math.tan raises);
-# * where the slope is infinite at a domain's closed edge (asin at 1, acosh at 1) it is inf
-#   at every order: those rules go through rsqrt, whose value at 0 is inf;
-# * a partial that is zero by the op's definition (sign, the input max/min does not select,
-#   clamp outside its range) is MASKED: no gradient flows there, not even an inf or nan one.
-
 _LN2 = math.log(2.0)
 _INV_LN2 = 1.0 / _LN2
 _INV_LN10 = 1.0 / math.log(10.0)
@@ -501,126 +321,6 @@ _INV_LN10 = 1.0 / math.log(10.0)
 
 def _is_nan(*xs: Any) -> bool:
     return any(math.isnan(_data(x)) for x in xs)
-
-
-def _domain(name: str, x: float, inside: bool, needs: str) -> None:
-    if not inside:
-        raise ValueError(f"{name} is undefined at x={x!r} (needs {needs})")
-
-
-def _tan(x: float) -> float:
-    return math.nan if math.isinf(x) else math.tan(x)  # math.tan(inf) raises
-
-
-def _sinh(x: float) -> float:
-    try:
-        return math.sinh(x)
-    except OverflowError:
-        return math.copysign(math.inf, x)
-
-
-def _cosh(x: float) -> float:
-    try:
-        return math.cosh(x)
-    except OverflowError:
-        return math.inf
-
-
-def _expm1(x: float) -> float:
-    try:
-        return math.expm1(x)
-    except OverflowError:
-        return math.inf
-
-
-def _exp2(x: float) -> float:
-    try:
-        result: float = 2.0**x
-    except OverflowError:
-        return math.inf
-    return result
-
-
-def _asin(x: float) -> float:
-    _domain("asin", x, not abs(x) > 1.0, "-1 <= x <= 1")
-    return math.asin(x)
-
-
-def _acos(x: float) -> float:
-    _domain("acos", x, not abs(x) > 1.0, "-1 <= x <= 1")
-    return math.acos(x)
-
-
-def _acosh(x: float) -> float:
-    _domain("acosh", x, not x < 1.0, "x >= 1")
-    return math.acosh(x)
-
-
-def _atanh(x: float) -> float:
-    _domain("atanh", x, not abs(x) >= 1.0, "-1 < x < 1")
-    return math.atanh(x)
-
-
-def _log2(x: float) -> float:
-    _domain("log2", x, not x <= 0.0, "x > 0")
-    return math.log2(x)
-
-
-def _log10(x: float) -> float:
-    _domain("log10", x, not x <= 0.0, "x > 0")
-    return math.log10(x)
-
-
-def _log1p(x: float) -> float:
-    _domain("log1p", x, not x <= -1.0, "x > -1")
-    return math.log1p(x)
-
-
-def _rsqrt(x: float) -> float:
-    _domain("rsqrt", x, not x < 0.0, "x >= 0")
-    return math.inf if x == 0.0 else 1.0 / math.sqrt(x)
-
-
-def _reciprocal(x: float) -> float:
-    if x == 0.0:
-        raise ZeroDivisionError(f"reciprocal of zero: 1 / {x!r}")
-    return 1.0 / x
-
-
-def _sign_of(x: float) -> float:
-    return x if math.isnan(x) else 1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0
-
-
-def _remainder(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b):
-        return math.nan  # even nan % 0: NaN is never outside the domain
-    if b == 0.0:
-        raise ZeroDivisionError(f"remainder by zero: {a!r} % {b!r}")
-    return a % b  # Python's %: the sign of the divisor, a - b floor(a/b)
-
-
-def _fmod(a: float, b: float) -> float:
-    if math.isnan(a) or math.isnan(b) or math.isinf(a):
-        return math.nan  # math.fmod(inf, b) raises
-    if b == 0.0:
-        raise ZeroDivisionError(f"fmod by zero: fmod({a!r}, {b!r})")
-    return math.fmod(a, b)  # C's fmod: the sign of the dividend, a - b trunc(a/b)
-
-
-def _maximum(a: float, b: float) -> float:
-    return a if math.isnan(a) or a > b else b
-
-
-def _minimum(a: float, b: float) -> float:
-    return a if math.isnan(a) or a < b else b
-
-
-def _clamp(x: float, lo: float, hi: float) -> float:
-    if lo > hi:
-        raise ValueError(f"clamp needs min <= max, got min={lo!r} and max={hi!r}")
-    if math.isnan(lo) or math.isnan(hi):
-        return math.nan
-    return lo if x < lo else hi if x > hi else x  # a nan x fails both tests and stays nan
 
 
 def evaluate(op: Op, *args: Any) -> Any:
@@ -632,7 +332,7 @@ def evaluate(op: Op, *args: Any) -> Any:
     rules use it too, so a rule computed on nodes is differentiable again.
     """
     for a in args:
-        if isinstance(a, Operators):
+        if type(a) is not float and _is_node(a):  # floats first: the rules' common case
             try:
                 return a._apply(op, *args)
             except NotANumber:  # a Value's apply refuses a Dual: the Dual's class may take it
@@ -643,6 +343,30 @@ def evaluate(op: Op, *args: Any) -> Any:
                 f"{op.name} needs Values, Duals or real numbers, got {type(a).__name__} {a!r}"
             )
     return op.forward(*[float(a) for a in args])
+
+
+def exp(x: Any) -> Any:
+    return evaluate(EXP, x)
+
+
+def log(x: Any) -> Any:
+    return evaluate(LOG, x)
+
+
+def sigmoid(x: Any) -> Any:
+    return evaluate(SIGMOID, x)
+
+
+def sin(x: Any) -> Any:
+    return evaluate(SIN, x)
+
+
+def cos(x: Any) -> Any:
+    return evaluate(COS, x)
+
+
+def erf(x: Any) -> Any:
+    return evaluate(ERF, x)
 
 
 def rsqrt(x: Any) -> Any:
@@ -744,22 +468,108 @@ def _clamp_local(x: Any, lo: Any, hi: Any, out: Any) -> tuple[Any, Any, Any]:
     return 1.0, MASKED, MASKED  # min <= x <= max passes the gradient, boundaries included
 
 
+def _split(args: Sequence[Any]) -> tuple[Sequence[Any], Sequence[Any]]:
+    k = len(args) // 2
+    return args[:k], args[k:]
+
+
+def _add_all(xs: Sequence[Any]) -> Any:
+    if all(type(x) is float for x in xs):
+        return math.fsum(xs)  # floats: the correctly rounded sum
+    it = iter(xs)
+    total = next(it)
+    for x in it:
+        total = total + x
+    return total
+
+
+def _ce_local(*args: Any) -> tuple[Any, ...]:
+    """d/dz_i = softmax(z)_i sum(y) - y_i  (softmax - onehot for a one-hot y);
+    d/dy_i = logsumexp(z) - z_i = -log softmax(z)_i.
+
+    Polymorphic like every rule here: floats, Values or dual numbers.
+    """
+    z, y = _split(args[:-1])
+    m = max(_data(zi) for zi in z)  # a constant shift: it cancels in both partials
+    e = [exp(zi - m) for zi in z]
+    s = _add_all(e)
+    lse = log(s) + m
+    ysum = _add_all(y)
+    return tuple(ei / s * ysum - yi for ei, yi in zip(e, y, strict=True)) + tuple(
+        lse - zi for zi in z
+    )
+
+
+# --- the table: every built-in op, its forward value and its local partials side by side ---
+#
+# Every row follows the numeric policy (docs/concepts/numerical-stability.md, and
+# :mod:`chainrule.floats` for the forward values); in the partials:
+# * where the slope is infinite at a domain's closed edge (asin at 1, acosh at 1) it is inf
+#   at every order: those rules go through rsqrt, whose value at 0 is inf;
+# * a partial that is zero by the op's definition (sign, the input max/min does not select,
+#   clamp outside its range) is MASKED: no gradient flows there, not even an inf or nan one.
+
 # fmt: off
-TAN = register("tan", _tan, lambda x, out: (1.0 + out * out,),
+ADD = register("+", operator.add, lambda a, b, out: (1.0, 1.0),
+               "a + b;  d/da = 1, d/db = 1", "__add__")
+SUB = register("-", operator.sub, lambda a, b, out: (1.0, -1.0),
+               "a - b;  d/da = 1, d/db = -1", "__sub__")
+MUL = register("*", operator.mul, lambda a, b, out: (b, a),
+               "a * b;  d/da = b, d/db = a", "__mul__")
+DIV = register("/", floats.div,
+               lambda a, b, out: (1.0 / b, -out / b) if _data(b) else (math.nan,) * 2,
+               "a / b;  d/da = 1/b, d/db = -a/b**2", "__truediv__")
+POW_CONST = register("**", floats.pow, lambda a, b, out: (_base_partial(a, b), MASKED),
+                     "a ** c, c constant;  d/da = c a**(c-1)")
+POW = register("pow", floats.pow, _pow_local,
+               "a ** b;  d/da = b a**(b-1), d/db = a**b ln(a)")
+NEG = register("neg", operator.neg, lambda x, out: (-1.0,),
+               "-x;  d/dx = -1", "__neg__")
+RELU = register("ReLU", floats.relu, lambda x, out: (_step(x),),
+                "max(x, 0);  d/dx = 1 if x > 0 else 0", "relu")
+LEAKY_RELU = register("leaky_relu", floats.leaky_relu,
+                      _leaky_relu_local,
+                      "x if x > 0 else alpha x;  d/dx = 1 or alpha, d/dalpha = 0 or x",
+                      "leaky_relu", defaults=(0.01,))
+TANH = register("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
+                "tanh(x);  d/dx = 1 - tanh(x)**2", "tanh")
+EXP = register("exp", floats.exp, lambda x, out: (out,),
+               "e**x;  d/dx = e**x (inf for x > 709.78)", "exp")
+LOG = register("log", floats.log, lambda x, out: (1.0 / x,),
+               "ln x;  d/dx = 1/x. ValueError for x <= 0", "log")
+SIGMOID = register("sigmoid", floats.sigmoid, lambda x, out: (out * (1.0 - out),),
+                   "1 / (1 + e**-x);  d/dx = s (1 - s)", "sigmoid")
+SOFTPLUS = register("softplus", floats.softplus, lambda x, out: (sigmoid(x),),
+                    "ln(1 + e**x);  d/dx = sigmoid(x)", "softplus")
+GELU = register("gelu", floats.gelu, _gelu_local,
+                "x Phi(x);  d/dx = Phi(x) + x phi(x)", "gelu")
+SILU = register("silu", floats.silu, _silu_local,
+                "x sigmoid(x);  d/dx = s (1 + x (1 - s))", "silu")
+SQRT = register("sqrt", floats.sqrt, _sqrt_local,
+                "sqrt(x);  d/dx = 1 / (2 sqrt(x)). ValueError for x < 0", "sqrt")
+ABS = register("abs", abs, lambda x, out: (_sign(x),),
+               "|x|;  d/dx = sign(x) (0 at x = 0)", "abs", "__abs__")
+SIN = register("sin", floats.sin, lambda x, out: (cos(x),),
+               "sin x;  d/dx = cos x", "sin")
+COS = register("cos", floats.cos, lambda x, out: (-sin(x),),
+               "cos x;  d/dx = -sin x", "cos")
+ERF = register("erf", math.erf, lambda x, out: (_TWO_OVER_SQRT_PI * exp(-x * x),),
+               "erf x;  d/dx = 2/sqrt(pi) e**(-x**2)", "erf")
+TAN = register("tan", floats.tan, lambda x, out: (1.0 + out * out,),
                "tan x;  `d/dx = 1 + tan(x)**2`",
                "tan")
-SINH = register("sinh", _sinh, lambda x, out: (cosh(x),),
+SINH = register("sinh", floats.sinh, lambda x, out: (cosh(x),),
                 "sinh x;  `d/dx = cosh x`",
                 "sinh")
-COSH = register("cosh", _cosh, lambda x, out: (sinh(x),),
+COSH = register("cosh", floats.cosh, lambda x, out: (sinh(x),),
                 "cosh x;  `d/dx = sinh x`",
                 "cosh")
-RSQRT = register("rsqrt", _rsqrt, lambda x, out: (-0.5 * out * out * out,),
+RSQRT = register("rsqrt", floats.rsqrt, lambda x, out: (-0.5 * out * out * out,),
                  "1/sqrt(x), inf at 0;  `d/dx = -1/(2 x**1.5)` (the slope of asin, acos, acosh)")
-ASIN = register("asin", _asin, lambda x, out: (rsqrt(_one_minus_square(x)),),
+ASIN = register("asin", floats.asin, lambda x, out: (rsqrt(_one_minus_square(x)),),
                 "asin x;  `d/dx = 1/sqrt((1-x)(1+x))`, inf at x = +-1",
                 "asin", "arcsin")
-ACOS = register("acos", _acos, lambda x, out: (-rsqrt(_one_minus_square(x)),),
+ACOS = register("acos", floats.acos, lambda x, out: (-rsqrt(_one_minus_square(x)),),
                 "acos x;  `d/dx = -1/sqrt((1-x)(1+x))`, -inf at x = +-1",
                 "acos", "arccos")
 ATAN = register("atan", math.atan, lambda x, out: (_inv_hypot1(x) * _inv_hypot1(x),),
@@ -768,31 +578,31 @@ ATAN = register("atan", math.atan, lambda x, out: (_inv_hypot1(x) * _inv_hypot1(
 ASINH = register("asinh", math.asinh, lambda x, out: (_inv_hypot1(x),),
                  "asinh x;  `d/dx = 1/sqrt(1 + x**2)`",
                  "asinh", "arcsinh")
-ACOSH = register("acosh", _acosh, lambda x, out: (rsqrt(x - 1.0) * rsqrt(x + 1.0),),
+ACOSH = register("acosh", floats.acosh, lambda x, out: (rsqrt(x - 1.0) * rsqrt(x + 1.0),),
                  "acosh x;  `d/dx = 1/sqrt((x-1)(x+1))`, inf at x = 1",
                  "acosh", "arccosh")
-ATANH = register("atanh", _atanh, lambda x, out: (1.0 / _one_minus_square(x),),
+ATANH = register("atanh", floats.atanh, lambda x, out: (1.0 / _one_minus_square(x),),
                  "atanh x;  `d/dx = 1/((1-x)(1+x))`",
                  "atanh", "arctanh")
-LOG2 = register("log2", _log2, lambda x, out: (_INV_LN2 / x,),
+LOG2 = register("log2", floats.log2, lambda x, out: (_INV_LN2 / x,),
                 "log2 x;  `d/dx = 1/(x ln 2)`",
                 "log2")
-LOG10 = register("log10", _log10, lambda x, out: (_INV_LN10 / x,),
+LOG10 = register("log10", floats.log10, lambda x, out: (_INV_LN10 / x,),
                  "log10 x;  `d/dx = 1/(x ln 10)`",
                  "log10")
-LOG1P = register("log1p", _log1p, lambda x, out: (1.0 / (1.0 + x),),
+LOG1P = register("log1p", floats.log1p, lambda x, out: (1.0 / (1.0 + x),),
                  "ln(1 + x), exact near 0;  `d/dx = 1/(1 + x)`",
                  "log1p")
-EXPM1 = register("expm1", _expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 else exp(x),),
+EXPM1 = register("expm1", floats.expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 else exp(x),),
                  "e**x - 1, exact near 0;  `d/dx = e**x`",
                  "expm1")
-EXP2 = register("exp2", _exp2, _exp2_local,
+EXP2 = register("exp2", floats.exp2, _exp2_local,
                 "2**x;  `d/dx = 2**x ln 2`",
                 "exp2")
-SIGN = register("sign", _sign_of, lambda x, out: (math.nan if _is_nan(x) else MASKED,),
+SIGN = register("sign", floats.sign, lambda x, out: (math.nan if _is_nan(x) else MASKED,),
                 "-1, 0 or 1;  `d/dx = 0` (no gradient flows)",
                 "sign")
-RECIPROCAL = register("reciprocal", _reciprocal, lambda x, out: (-out * out,),
+RECIPROCAL = register("reciprocal", floats.reciprocal, lambda x, out: (-out * out,),
                       "1/x;  `d/dx = -1/x**2`",
                       "reciprocal")
 SQUARE = register("square", lambda x: x * x, lambda x, out: (2.0 * x,),
@@ -805,132 +615,33 @@ ATAN2 = register("atan2", math.atan2, _atan2_local,
                  "the angle of the point (x, y);  `d/dy = x/(x**2 + y**2)`, "
                  "`d/dx = -y/(x**2 + y**2)`",
                  "atan2", "arctan2")
-REMAINDER = register("%", _remainder, _remainder_local,
+REMAINDER = register("%", floats.remainder, _remainder_local,
                      "a % b, Python's (the sign of b);  `d/da = 1`, `d/db = -floor(a/b)`",
                      "__mod__", "remainder")
-FMOD = register("fmod", _fmod, _fmod_local,
+FMOD = register("fmod", floats.fmod, _fmod_local,
                 "fmod(a, b), C's (the sign of a);  `d/da = 1`, `d/db = -trunc(a/b)`",
                 "fmod")
-MAXIMUM = register("maximum", _maximum, lambda a, b, out: _pick(_data(a) > _data(b), a, b),
+MAXIMUM = register("maximum", floats.maximum, lambda a, b, out: _pick(_data(a) > _data(b), a, b),
                    "the larger of a and b;  `d/da = 1 if a > b else 0`, 0.5 each at a tie",
                    "maximum")
-MINIMUM = register("minimum", _minimum, lambda a, b, out: _pick(_data(a) < _data(b), a, b),
+MINIMUM = register("minimum", floats.minimum, lambda a, b, out: _pick(_data(a) < _data(b), a, b),
                    "the smaller of a and b;  `d/da = 1 if a < b else 0`, 0.5 each at a tie",
                    "minimum")
-CLAMP = register("clamp", _clamp, _clamp_local,
+CLAMP = register("clamp", floats.clamp, _clamp_local,
                  "x limited to [min, max];  `d/dx = 1 if min <= x <= max else 0`")
+CROSS_ENTROPY = register("cross_entropy", floats.cross_entropy, _ce_local,
+                         "sum_i y_i (logsumexp(z) - z_i);  "
+                         "d/dz = softmax(z) sum(y) - y, d/dy = logsumexp(z) - z")
+
+# the two rows below are built in but not in OPS (no method): only derivative rules build them
+# a ** c with IEEE's inf at 0 for c < 0: the slope of a ** c at 0 for c < 1 (not in OPS: only
+# derivative rules build it); the exponent is a constant there
+POW_AT_ZERO = Op("pow_at_zero", floats.pow_or_inf, lambda a, c, out: (_base_partial(a, c), MASKED),
+                 "a ** c, inf at a = 0 for c < 0;  d/da = c a**(c-1)")  # fmt: skip
+
+# 1/x with IEEE's signed inf at 0: the building block of sqrt's derivative (not in OPS: no
+# method, only derivative rules build it)
+RECIPROCAL_INF = Op("reciprocal_inf", floats.inv_or_inf, lambda x, out: (-(out * out),),
+                    "1 / x, +-inf at 0;  d/dx = -1/x**2")  # fmt: skip
+_HELPERS = {op.name: op for op in (RECIPROCAL_INF, POW_AT_ZERO)}  # built in, not in OPS
 # fmt: on
-
-
-# --- the operators and methods of Value and Dual, made from the rows above ---
-
-
-class Operators:
-    """Operators and methods shared by :class:`~chainrule.Value` and :class:`~chainrule.Dual`.
-
-    Each comes from a row of :data:`OPS`: ``x * y`` is ``_apply(MUL, x, y)``, ``x.tanh()``
-    is ``_apply(TANH, x)``. A class sets ``_apply`` (how it evaluates an op: a graph node
-    or a dual number) and ``_varies`` (whether an exponent is differentiated too).
-    """
-
-    __slots__ = ()
-    _apply: ClassVar[Callable[..., Any]]
-    _varies: ClassVar[Callable[..., bool]]
-
-    def __pow__(self, other: Self | float) -> Self:
-        """a ** b; the ``pow`` row when ``b`` varies, else ``**`` (d/db needs a > 0)."""
-        try:
-            result: Self = self._apply(POW if self._varies(other) else POW_CONST, self, other)
-        except NotANumber:
-            return NotImplemented
-        return result
-
-    def __rpow__(self, other: Self | float) -> Self:
-        try:
-            result: Self = self._apply(POW if self._varies(self) else POW_CONST, other, self)
-        except NotANumber:
-            return NotImplemented
-        return result
-
-    def __pos__(self) -> Self:
-        return self
-
-    def clamp(self, min: Self | float | None = None, max: Self | float | None = None) -> Self:
-        """x limited to [min, max] (None: no bound);  `d/dx = 1 if min <= x <= max else 0`.
-
-        A bound that is a node gets the gradient where it is the result.
-        """
-        result: Self = evaluate(CLAMP, self, *clamp_bounds(min, max))
-        return result
-
-    clip = clamp
-
-    if TYPE_CHECKING:  # the methods made from OPS, for type checkers
-
-        def __add__(self, other: Self | float) -> Self: ...
-        def __radd__(self, other: Self | float) -> Self: ...
-        def __sub__(self, other: Self | float) -> Self: ...
-        def __rsub__(self, other: Self | float) -> Self: ...
-        def __mul__(self, other: Self | float) -> Self: ...
-        def __rmul__(self, other: Self | float) -> Self: ...
-        def __truediv__(self, other: Self | float) -> Self: ...
-        def __rtruediv__(self, other: Self | float) -> Self: ...
-        def __mod__(self, other: Self | float) -> Self: ...
-        def __rmod__(self, other: Self | float) -> Self: ...
-        def __neg__(self) -> Self: ...
-        def __abs__(self) -> Self: ...
-        def __getattr__(self, name: str) -> Callable[..., Self]: ...
-
-
-def _method(op: Op, kind: str) -> Callable[..., Any]:
-    """One method made from ``op``: ``x.name(*extra)``, ``x.name()``, ``x <op> y``, ``y <op> x``."""
-
-    def method(self: Operators, *extra: Any) -> Any:
-        return evaluate(op, self, *extra, *op.defaults[len(extra) :])
-
-    def unary(self: Operators) -> Any:
-        return self._apply(op, self)
-
-    def binary(self: Operators, other: Any) -> Any:
-        try:
-            return self._apply(op, self, other)
-        except NotANumber:
-            return NotImplemented  # Python then tries the other operand
-
-    def reflected(self: Operators, other: Any) -> Any:
-        try:
-            return self._apply(op, other, self)
-        except NotANumber:
-            return NotImplemented
-
-    made: dict[str, Callable[..., Any]] = {
-        "method": method,
-        "unary": unary,
-        "binary": binary,
-        "reflected": reflected,
-    }
-    made[kind].__doc__ = op.doc
-    return made[kind]
-
-
-def _takes_more(op: Op) -> bool:
-    """Whether a method made from ``op`` takes arguments besides ``self``."""
-    return bool(op.defaults) or op.arity > 1
-
-
-def _install(cls: type, op: Op) -> None:
-    """Put the methods ``op.methods`` names on ``cls`` (a binary dunder with its reflection)."""
-    for name in op.methods:
-        if name in ("__neg__", "__abs__") or not (name.startswith("__") or _takes_more(op)):
-            made = {name: _method(op, "unary")}
-        elif name.startswith("__"):
-            made = {name: _method(op, "binary"), f"__r{name[2:]}": _method(op, "reflected")}
-        else:
-            made = {name: _method(op, "method")}
-        for attr, fn in made.items():
-            fn.__name__ = fn.__qualname__ = attr
-            setattr(cls, attr, fn)
-
-
-for _op in OPS.values():
-    _install(Operators, _op)

@@ -23,7 +23,7 @@ from chainrule.viz.draw import (
     repr_svg,
     to_text,
 )
-from chainrule.viz.trace import GraphTooLargeError, adjoints, format_number
+from chainrule.viz.trace import GraphTooLargeError, format_number
 from chainrule.viz.walkthrough import (
     BackwardFrame,
     BackwardStep,
@@ -41,7 +41,6 @@ __all__ = [
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "WalkthroughFiles",
-    "adjoints",
     "backward_frames",
     "backward_steps",
     "draw_dot",

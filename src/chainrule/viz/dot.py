@@ -160,23 +160,7 @@ def dot_lines(
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
     names = labels_of(labels)
-    graph = {
-        "rankdir": rankdir,
-        "bgcolor": "white",
-        "fontname": fontname,
-        "fontsize": "12",
-        "nodesep": "0.25",
-        "ranksep": "0.4",
-    }
-    if title:
-        # one left-justified line per line of the title
-        text = "".join(_plain(line) + "\\l" for line in title.split("\n"))
-        graph.update(label=text, labelloc="t", labeljust="l")
-    lines = [
-        f"\tgraph [{_attrs(graph)}]\n",
-        f"\tnode [{_attrs({'fontname': fontname, 'fontsize': '11'})}]\n",
-        f"\tedge [{_attrs({'fontname': fontname, 'fontsize': '10', 'arrowsize': '0.7'})}]\n",
-    ]
+    lines = _header(rankdir, title, fontname)
     grads, shares = _adjoint_texts(tr, direction, precision, overlay)
     backward = direction == "backward"
     for i, node in enumerate(tr.nodes):
@@ -200,40 +184,72 @@ def dot_lines(
         prev = parents(node)
         if not prev:
             continue
-        op_style = {
-            "label": _plain(node._op or "?"),
-            "shape": "circle",
-            "width": "0.3",
-            "margin": "0.02",
-            "fontsize": "10",
-            "style": "filled",
-            **STYLE["op"],
-        }
-        lines.append(f"\top{i} [{_attrs(op_style)}]\n")
-        lines.append(f"\top{i} -> v{i}{_edge_style(backward, None)}\n")
-        for pos, parent in enumerate(prev):
-            p = tr.number.get(id(parent))
-            if p is None:
-                continue
-            key = (i, pos)
-            label = shares.get(key)
-            hot = overlay is not None and key in overlay.hot
-            if overlay is not None and key in overlay.edge_width:
-                label = (label or "").ljust(overlay.edge_width[key])
-            lines.append(f"\tv{p} -> op{i}{_edge_style(backward, label, hot, parent)}\n")
-        if i in tr.cut:
-            hidden = sum(id(p) not in tr.number for p in prev)
-            more = {
-                "label": f"... {hidden} parent{'s' * (hidden > 1)} not drawn",
-                "shape": "plaintext",
-                "fontcolor": "#6b7280",
-            }
-            lines.append(f"\tmore{i} [{_attrs(more)}]\n")
-            lines.append(
-                f"\tmore{i} -> op{i} [{_attrs({'style': 'dashed', 'color': '#9ca3af'})}]\n"
-            )
+        lines.extend(_op_lines(tr, i, prev, backward, shares, overlay))
     if legend:
         lines.extend(_legend(tr, backward, walkthrough=overlay is not None))
+    return lines
+
+
+def _header(rankdir: str, title: str | None, fontname: str) -> list[str]:
+    """The graph, node and edge defaults: the first lines of every drawing."""
+    graph = {
+        "rankdir": rankdir,
+        "bgcolor": "white",
+        "fontname": fontname,
+        "fontsize": "12",
+        "nodesep": "0.25",
+        "ranksep": "0.4",
+    }
+    if title:
+        # one left-justified line per line of the title
+        text = "".join(_plain(line) + "\\l" for line in title.split("\n"))
+        graph.update(label=text, labelloc="t", labeljust="l")
+    return [
+        f"\tgraph [{_attrs(graph)}]\n",
+        f"\tnode [{_attrs({'fontname': fontname, 'fontsize': '11'})}]\n",
+        f"\tedge [{_attrs({'fontname': fontname, 'fontsize': '10', 'arrowsize': '0.7'})}]\n",
+    ]
+
+
+def _op_lines(
+    tr: Trace,
+    i: int,
+    prev: tuple[Value, ...],
+    backward: bool,
+    shares: dict[tuple[int, int], str],
+    overlay: Overlay | None,
+) -> list[str]:
+    """Node ``i``'s op circle, the edges from its drawn parents, and a note for cut parents."""
+    node = tr.nodes[i]
+    op_style = {
+        "label": _plain(node._op or "?"),
+        "shape": "circle",
+        "width": "0.3",
+        "margin": "0.02",
+        "fontsize": "10",
+        "style": "filled",
+        **STYLE["op"],
+    }
+    lines = [f"\top{i} [{_attrs(op_style)}]\n", f"\top{i} -> v{i}{_edge_style(backward, None)}\n"]
+    for pos, parent in enumerate(prev):
+        p = tr.number.get(id(parent))
+        if p is None:
+            continue
+        key = (i, pos)
+        label = shares.get(key)
+        hot = overlay is not None and key in overlay.hot
+        if overlay is not None and key in overlay.edge_width:
+            label = (label or "").ljust(overlay.edge_width[key])
+        lines.append(f"\tv{p} -> op{i}{_edge_style(backward, label, hot, parent)}\n")
+    if i in tr.cut:
+        hidden = sum(id(p) not in tr.number for p in prev)
+        more = {
+            "label": f"... {hidden} parent{'s' * (hidden > 1)} not drawn",
+            "shape": "plaintext",
+            "fontcolor": "#6b7280",
+        }
+        lines.append(f"\tmore{i} [{_attrs(more)}]\n")
+        lines.append(f"\tmore{i} -> op{i} [{_attrs({'style': 'dashed', 'color': '#9ca3af'})}]\n")
     return lines
 
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from chainrule.engine import Value
+from chainrule.value_base import PICTURE
 from chainrule.viz.dot import dot_lines, to_dot, trainable
 from chainrule.viz.trace import (
     DEFAULT_MAX_NODES,
@@ -248,6 +249,9 @@ def repr_mimebundle(
     if isinstance(obj, Graph):
         return obj._repr_mimebundle_(include, exclude)
     return _bundle(obj, repr(obj), include, exclude, options)
+
+
+PICTURE.append(repr_mimebundle)  # what Value._repr_mimebundle_ shows in a notebook
 
 
 def repr_svg(obj: Any, **options: Any) -> str | None:

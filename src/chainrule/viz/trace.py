@@ -20,14 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chainrule.engine import Value
-from chainrule.engine import adjoints as reverse_pass
 
 __all__ = [
     "KINDS",
     "GraphTooLargeError",
     "Kind",
     "Trace",
-    "adjoints",
     "format_number",
     "local_partials",
     "trace",
@@ -199,14 +197,6 @@ def _kind(node: Value, is_root: bool, param_ids: set[int] | None) -> Kind:
 def as_float(x: Any) -> float:
     """A float from a number or a Value (``grad`` is a Value after ``create_graph=True``)."""
     return float(getattr(x, "data", x))
-
-
-def adjoints(root: Value, gradient: float = 1.0) -> dict[int, float]:
-    """d root / d node for every node, from the engine's reverse pass, keyed by ``id()``.
-
-    :func:`chainrule.engine.adjoints` without hooks: nothing is written to ``.grad``.
-    """
-    return {id(n): as_float(g) for n, g in reverse_pass({root: gradient}, hooks=False).items()}
 
 
 def local_partials(node: Value) -> tuple[float, ...]:

@@ -1,7 +1,7 @@
-"""What a ``Value`` does besides backpropagation.
+"""``ValueBase``, the base class of ``Value``: everything a Value does that builds no graph.
 
 :mod:`chainrule.engine` keeps what a learner reads to see the chain rule: the node, ``apply``
-and the reverse pass. ``Value`` inherits the rest from :class:`Conveniences`: Python's
+and the reverse pass. ``Value`` inherits the rest from :class:`ValueBase`: Python's
 comparisons and formatting (on the number, as on a 0-d PyTorch tensor), hooks, PyTorch's
 in-place flags (``detach_``, ``requires_grad_``, ``retain_grad``) and the picture a notebook
 shows. None of it builds a graph.
@@ -22,16 +22,21 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chainrule.ops import Operators, is_real
+from chainrule.methods import Operators
+from chainrule.ops import is_real
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from chainrule.ops import Op
 
-__all__ = ["READ_HOOKS", "Conveniences", "HookHandle", "as_float", "read", "run_hooks"]
+__all__ = ["PICTURE", "READ_HOOKS", "HookHandle", "ValueBase", "as_float", "read", "run_hooks"]
 
 Hook = Callable[[Any], Any]
+
+PICTURE: list[Callable[[Any, Any, Any], dict[str, str]]] = []
+"""How a notebook shows a Value: :mod:`chainrule.viz` puts its drawing here when it is
+imported (``import chainrule`` imports it), so this module needs no import of it."""
 
 READ_HOOKS: list[Callable[[Any, str, object, object], None]] = []
 """Called as ``hook(node, how, other, result)`` with every read of a Value's number by code
@@ -42,7 +47,7 @@ outside the engine: ``how`` is the kind of read (``"data"``, ``"item"``, ``"bool
 the caller receives (the refusals: the TypeError raised). ``compile`` records guards here."""
 
 
-def read(node: Conveniences, how: str = "data", other: object = None, result: Any = ...) -> Any:
+def read(node: ValueBase, how: str = "data", other: object = None, result: Any = ...) -> Any:
     """The one door from a Value to a Python value: ``result`` (by default, ``...``, the
     number itself: this function is also the getter of ``.data``), after the read hooks saw it.
 
@@ -59,7 +64,7 @@ def as_float(data: object, what: str = "Value()") -> float:
     """``data`` as a float, or a TypeError naming what was given."""
     if type(data) is float:
         return data
-    if isinstance(data, Conveniences):
+    if isinstance(data, ValueBase):
         raise TypeError(
             f"{what} needs a float, got a Value ({data!r}); after backward(create_graph=True) "
             "the grads are Values: take the number, e.g. x.data -= lr * x.grad.data"
@@ -75,12 +80,12 @@ def as_float(data: object, what: str = "Value()") -> float:
         ) from None
 
 
-def _set_data(node: Conveniences, data: object) -> None:
+def _set_data(node: ValueBase, data: object) -> None:
     node._data = data if type(data) is float else as_float(data, "Value.data")
 
 
-def _set_grad(node: Conveniences, grad: object) -> None:
-    if type(grad) is not float and not isinstance(grad, Conveniences):
+def _set_grad(node: ValueBase, grad: object) -> None:
+    if type(grad) is not float and not isinstance(grad, ValueBase):
         if not is_real(grad):
             raise TypeError(
                 f"Value.grad needs a float (or a Value, after backward(create_graph=True)), "
@@ -90,7 +95,7 @@ def _set_grad(node: Conveniences, grad: object) -> None:
     node._grad = grad
 
 
-def run_hooks(node: Conveniences, adjoint: Any) -> Any:
+def run_hooks(node: ValueBase, adjoint: Any) -> Any:
     """The adjoint after ``node``'s hooks: each may return a replacement (None keeps it)."""
     for hook in list(node._hooks or ()):
         replaced = hook(adjoint)
@@ -104,8 +109,8 @@ def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, objec
 
     how = compare.__name__  # "lt", "eq", ...
 
-    def method(self: Conveniences, other: object) -> Any:
-        if isinstance(other, Conveniences):
+    def method(self: ValueBase, other: object) -> Any:
+        if isinstance(other, ValueBase):
             return read(self, how, other, compare(self._data, other._data))
         if isinstance(other, numbers.Real):
             return read(self, how, other, compare(self._data, float(other)))
@@ -130,7 +135,7 @@ def _called(frame: Any) -> str:
     return ast.unparse(call.func) if isinstance(call, ast.Call) else ""
 
 
-def _refusal(node: Conveniences, how: str, fix: str, called: str = "") -> TypeError:
+def _refusal(node: ValueBase, how: str, fix: str, called: str = "") -> TypeError:
     """The TypeError for a conversion that would cut ``node`` from the graph, past the door."""
     error = TypeError(
         f"{called or how}() of a Value would cut it from the graph: {fix} (got {node!r})"
@@ -138,7 +143,7 @@ def _refusal(node: Conveniences, how: str, fix: str, called: str = "") -> TypeEr
     return read(node, how, None, error)  # type: ignore[no-any-return]
 
 
-class Conveniences:
+class ValueBase:
     """Comparisons, formatting, hooks and in-place flags of :class:`~chainrule.Value`."""
 
     if TYPE_CHECKING:  # the node's fields, which Value defines as slots
@@ -276,12 +281,9 @@ class Conveniences:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         """In a notebook, show the graph as SVG (text when graphviz is missing)."""
-        try:
-            from chainrule.viz import repr_mimebundle
-        except ImportError:
-            return {"text/plain": repr(self)}
-        result: dict[str, str] = repr_mimebundle(self, include, exclude)
-        return result
+        for draw in PICTURE:
+            return draw(self, include, exclude)
+        return {"text/plain": repr(self)}
 
 
 class HookHandle:
@@ -289,7 +291,7 @@ class HookHandle:
 
     __slots__ = ("_hook", "_node")
 
-    def __init__(self, node: Conveniences, hook: Hook) -> None:
+    def __init__(self, node: ValueBase, hook: Hook) -> None:
         self._node, self._hook = node, hook
 
     def remove(self) -> None:

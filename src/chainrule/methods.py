@@ -1,0 +1,184 @@
+"""The operators and methods of ``Value`` and ``Dual``, each one line naming its table row.
+
+``x * y`` is ``x.__mul__(y)``, which applies the row ``MUL`` to ``x`` and ``y``;
+``x.tanh()`` applies ``TANH``. :class:`Operators` holds them, and both node classes inherit
+it: a ``Value`` applies a row by building a graph node, a ``Dual`` by computing a dual
+number (each class sets ``_apply``). A method's docstring is its row's. The plain functions
+(``chainrule.tanh(x)``) are made from the same rows in :mod:`chainrule.functional`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from chainrule.ops import (
+    ABS,
+    ACOS,
+    ACOSH,
+    ADD,
+    ASIN,
+    ASINH,
+    ATAN,
+    ATAN2,
+    ATANH,
+    CLAMP,
+    COS,
+    COSH,
+    DIV,
+    ERF,
+    EXP,
+    EXP2,
+    EXPM1,
+    FMOD,
+    GELU,
+    HYPOT,
+    LEAKY_RELU,
+    LOG,
+    LOG1P,
+    LOG2,
+    LOG10,
+    MAXIMUM,
+    MINIMUM,
+    MUL,
+    NEG,
+    OPS,
+    POW,
+    POW_CONST,
+    RECIPROCAL,
+    RELU,
+    REMAINDER,
+    SIGMOID,
+    SIGN,
+    SILU,
+    SIN,
+    SINH,
+    SOFTPLUS,
+    SQRT,
+    SQUARE,
+    SUB,
+    TAN,
+    TANH,
+    NotANumber,
+    Op,
+    clamp_bounds,
+    evaluate,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["Operators"]
+
+
+class Operators:
+    """Operators and methods shared by :class:`~chainrule.Value` and :class:`~chainrule.Dual`.
+
+    A class sets ``_apply`` (how it evaluates an op: a graph node or a dual number) and
+    ``_varies`` (whether an exponent is differentiated too).
+    """
+
+    __slots__ = ()
+    _apply: ClassVar[Callable[..., Any]]
+    _varies: ClassVar[Callable[..., bool]]
+
+    # fmt: off
+    def __add__(self, other: Self | float) -> Self: return self._operate(ADD, self, other)
+    def __radd__(self, other: Self | float) -> Self: return self._operate(ADD, other, self)
+    def __sub__(self, other: Self | float) -> Self: return self._operate(SUB, self, other)
+    def __rsub__(self, other: Self | float) -> Self: return self._operate(SUB, other, self)
+    def __mul__(self, other: Self | float) -> Self: return self._operate(MUL, self, other)
+    def __rmul__(self, other: Self | float) -> Self: return self._operate(MUL, other, self)
+    def __truediv__(self, other: Self | float) -> Self: return self._operate(DIV, self, other)
+    def __rtruediv__(self, other: Self | float) -> Self: return self._operate(DIV, other, self)
+    def __neg__(self) -> Self: return self._node(NEG, self)
+    def relu(self) -> Self: return self._node(RELU, self)
+    def leaky_relu(self, alpha: Self | float = 0.01) -> Self:
+        return self._evaluate(LEAKY_RELU, self, alpha)
+    def tanh(self) -> Self: return self._node(TANH, self)
+    def exp(self) -> Self: return self._node(EXP, self)
+    def log(self) -> Self: return self._node(LOG, self)
+    def sigmoid(self) -> Self: return self._node(SIGMOID, self)
+    def softplus(self) -> Self: return self._node(SOFTPLUS, self)
+    def gelu(self) -> Self: return self._node(GELU, self)
+    def silu(self) -> Self: return self._node(SILU, self)
+    def sqrt(self) -> Self: return self._node(SQRT, self)
+    def abs(self) -> Self: return self._node(ABS, self)
+    def __abs__(self) -> Self: return self._node(ABS, self)
+    def sin(self) -> Self: return self._node(SIN, self)
+    def cos(self) -> Self: return self._node(COS, self)
+    def erf(self) -> Self: return self._node(ERF, self)
+    def tan(self) -> Self: return self._node(TAN, self)
+    def sinh(self) -> Self: return self._node(SINH, self)
+    def cosh(self) -> Self: return self._node(COSH, self)
+    def asin(self) -> Self: return self._node(ASIN, self)
+    def arcsin(self) -> Self: return self._node(ASIN, self)
+    def acos(self) -> Self: return self._node(ACOS, self)
+    def arccos(self) -> Self: return self._node(ACOS, self)
+    def atan(self) -> Self: return self._node(ATAN, self)
+    def arctan(self) -> Self: return self._node(ATAN, self)
+    def asinh(self) -> Self: return self._node(ASINH, self)
+    def arcsinh(self) -> Self: return self._node(ASINH, self)
+    def acosh(self) -> Self: return self._node(ACOSH, self)
+    def arccosh(self) -> Self: return self._node(ACOSH, self)
+    def atanh(self) -> Self: return self._node(ATANH, self)
+    def arctanh(self) -> Self: return self._node(ATANH, self)
+    def log2(self) -> Self: return self._node(LOG2, self)
+    def log10(self) -> Self: return self._node(LOG10, self)
+    def log1p(self) -> Self: return self._node(LOG1P, self)
+    def expm1(self) -> Self: return self._node(EXPM1, self)
+    def exp2(self) -> Self: return self._node(EXP2, self)
+    def sign(self) -> Self: return self._node(SIGN, self)
+    def reciprocal(self) -> Self: return self._node(RECIPROCAL, self)
+    def square(self) -> Self: return self._node(SQUARE, self)
+    def hypot(self, other: Self | float) -> Self: return self._evaluate(HYPOT, self, other)
+    def atan2(self, other: Self | float) -> Self: return self._evaluate(ATAN2, self, other)
+    def arctan2(self, other: Self | float) -> Self: return self._evaluate(ATAN2, self, other)
+    def __mod__(self, other: Self | float) -> Self: return self._operate(REMAINDER, self, other)
+    def __rmod__(self, other: Self | float) -> Self: return self._operate(REMAINDER, other, self)
+    def remainder(self, other: Self | float) -> Self: return self._evaluate(REMAINDER, self, other)
+    def fmod(self, other: Self | float) -> Self: return self._evaluate(FMOD, self, other)
+    def maximum(self, other: Self | float) -> Self: return self._evaluate(MAXIMUM, self, other)
+    def minimum(self, other: Self | float) -> Self: return self._evaluate(MINIMUM, self, other)
+    # fmt: on
+
+    def _operate(self, op: Op, a: Any, b: Any) -> Self:
+        """``op(a, b)`` for an operator; NotImplemented when an operand is no number."""
+        try:
+            result: Self = self._apply(op, a, b)
+        except NotANumber:
+            result = NotImplemented  # Python then asks the other operand
+        return result
+
+    def _node(self, op: Op, *args: Any) -> Self:
+        result: Self = self._apply(op, *args)
+        return result
+
+    def _evaluate(self, op: Op, *args: Any) -> Self:
+        """``op`` on arguments of several kinds: a Value gives way to a Dual (``x.hypot(d)``)."""
+        result: Self = evaluate(op, *args)
+        return result
+
+    def __pow__(self, other: Self | float) -> Self:
+        """a ** b; the ``pow`` row when ``b`` varies, else ``**`` (d/db needs a > 0)."""
+        return self._operate(POW if self._varies(other) else POW_CONST, self, other)
+
+    def __rpow__(self, other: Self | float) -> Self:
+        return self._operate(POW if self._varies(self) else POW_CONST, other, self)
+
+    def __pos__(self) -> Self:
+        return self
+
+    def clamp(self, min: Self | float | None = None, max: Self | float | None = None) -> Self:
+        """x limited to [min, max] (None: no bound);  `d/dx = 1 if min <= x <= max else 0`.
+
+        A bound that is a node gets the gradient where it is the result.
+        """
+        return self._evaluate(CLAMP, self, *clamp_bounds(min, max))
+
+    clip = clamp
+
+
+for _op in OPS.values():  # a method's docstring is its row's: the formula and its derivative
+    for _name in _op.methods:
+        getattr(Operators, _name).__doc__ = _op.doc
