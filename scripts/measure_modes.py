@@ -86,7 +86,7 @@ class DualCounter:
             return original(op, *args)  # type: ignore[no-any-return]
 
         # the operators and methods call Dual._apply; Function and custom_op call Dual.apply
-        Dual.apply = Dual._apply = staticmethod(counting)  # type: ignore[method-assign]
+        Dual.apply = Dual._apply = staticmethod(counting)  # type: ignore[method-assign,assignment]
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -160,7 +160,7 @@ def _compare(compare: Callable[[float, float], bool], a: Dual, b: object) -> Any
     return NotImplemented
 
 
-Dual._apply = staticmethod(Dual.apply)
+Dual._apply = staticmethod(Dual.apply)  # type: ignore[method-assign,assignment]
 # an exponent varies when it is a dual (of any level) or a Value that requires grad, never
 # by the value of its tangent: a tangent of 0 at this level may be 1 at another
 Dual._varies = staticmethod(lambda x: isinstance(x, Dual) or Value._varies(x))

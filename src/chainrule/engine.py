@@ -173,7 +173,7 @@ def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[An
     return parents, op
 
 
-Value._apply = staticmethod(apply)  # the operators of Operators build nodes with it
+Value._apply = staticmethod(apply)  # type: ignore[method-assign,assignment]  # Operators build nodes with it
 Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 
 

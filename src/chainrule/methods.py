@@ -79,80 +79,111 @@ class Operators:
     """
 
     __slots__ = ()
-    _apply: ClassVar[Callable[..., Any]]
+    if TYPE_CHECKING:  # each class sets it: Value builds a node, Dual a dual number
+
+        def _apply(self, op: Op, *args: Any) -> Self: ...
+
     _varies: ClassVar[Callable[..., bool]]
 
     # fmt: off
-    def __add__(self, other: Self | float) -> Self: return self._operate(ADD, self, other)
-    def __radd__(self, other: Self | float) -> Self: return self._operate(ADD, other, self)
-    def __sub__(self, other: Self | float) -> Self: return self._operate(SUB, self, other)
-    def __rsub__(self, other: Self | float) -> Self: return self._operate(SUB, other, self)
-    def __mul__(self, other: Self | float) -> Self: return self._operate(MUL, self, other)
-    def __rmul__(self, other: Self | float) -> Self: return self._operate(MUL, other, self)
-    def __truediv__(self, other: Self | float) -> Self: return self._operate(DIV, self, other)
-    def __rtruediv__(self, other: Self | float) -> Self: return self._operate(DIV, other, self)
-    def __neg__(self) -> Self: return self._node(NEG, self)
-    def relu(self) -> Self: return self._node(RELU, self)
+    def __add__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(ADD, self, other)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __radd__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(ADD, other, self)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __sub__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(SUB, self, other)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __rsub__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(SUB, other, self)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __mul__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(MUL, self, other)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __rmul__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(MUL, other, self)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __truediv__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(DIV, self, other)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __rtruediv__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(DIV, other, self)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __neg__(self) -> Self: return self._apply(NEG, self)
+    def relu(self) -> Self: return self._apply(RELU, self)
     def leaky_relu(self, alpha: Self | float = 0.01) -> Self:
         return self._evaluate(LEAKY_RELU, self, alpha)
-    def tanh(self) -> Self: return self._node(TANH, self)
-    def exp(self) -> Self: return self._node(EXP, self)
-    def log(self) -> Self: return self._node(LOG, self)
-    def sigmoid(self) -> Self: return self._node(SIGMOID, self)
-    def softplus(self) -> Self: return self._node(SOFTPLUS, self)
-    def gelu(self) -> Self: return self._node(GELU, self)
-    def silu(self) -> Self: return self._node(SILU, self)
-    def sqrt(self) -> Self: return self._node(SQRT, self)
-    def abs(self) -> Self: return self._node(ABS, self)
-    def __abs__(self) -> Self: return self._node(ABS, self)
-    def sin(self) -> Self: return self._node(SIN, self)
-    def cos(self) -> Self: return self._node(COS, self)
-    def erf(self) -> Self: return self._node(ERF, self)
-    def tan(self) -> Self: return self._node(TAN, self)
-    def sinh(self) -> Self: return self._node(SINH, self)
-    def cosh(self) -> Self: return self._node(COSH, self)
-    def asin(self) -> Self: return self._node(ASIN, self)
-    def arcsin(self) -> Self: return self._node(ASIN, self)
-    def acos(self) -> Self: return self._node(ACOS, self)
-    def arccos(self) -> Self: return self._node(ACOS, self)
-    def atan(self) -> Self: return self._node(ATAN, self)
-    def arctan(self) -> Self: return self._node(ATAN, self)
-    def asinh(self) -> Self: return self._node(ASINH, self)
-    def arcsinh(self) -> Self: return self._node(ASINH, self)
-    def acosh(self) -> Self: return self._node(ACOSH, self)
-    def arccosh(self) -> Self: return self._node(ACOSH, self)
-    def atanh(self) -> Self: return self._node(ATANH, self)
-    def arctanh(self) -> Self: return self._node(ATANH, self)
-    def log2(self) -> Self: return self._node(LOG2, self)
-    def log10(self) -> Self: return self._node(LOG10, self)
-    def log1p(self) -> Self: return self._node(LOG1P, self)
-    def expm1(self) -> Self: return self._node(EXPM1, self)
-    def exp2(self) -> Self: return self._node(EXP2, self)
-    def sign(self) -> Self: return self._node(SIGN, self)
-    def reciprocal(self) -> Self: return self._node(RECIPROCAL, self)
-    def square(self) -> Self: return self._node(SQUARE, self)
+    def tanh(self) -> Self: return self._apply(TANH, self)
+    def exp(self) -> Self: return self._apply(EXP, self)
+    def log(self) -> Self: return self._apply(LOG, self)
+    def sigmoid(self) -> Self: return self._apply(SIGMOID, self)
+    def softplus(self) -> Self: return self._apply(SOFTPLUS, self)
+    def gelu(self) -> Self: return self._apply(GELU, self)
+    def silu(self) -> Self: return self._apply(SILU, self)
+    def sqrt(self) -> Self: return self._apply(SQRT, self)
+    def abs(self) -> Self: return self._apply(ABS, self)
+    def __abs__(self) -> Self: return self._apply(ABS, self)
+    def sin(self) -> Self: return self._apply(SIN, self)
+    def cos(self) -> Self: return self._apply(COS, self)
+    def erf(self) -> Self: return self._apply(ERF, self)
+    def tan(self) -> Self: return self._apply(TAN, self)
+    def sinh(self) -> Self: return self._apply(SINH, self)
+    def cosh(self) -> Self: return self._apply(COSH, self)
+    def asin(self) -> Self: return self._apply(ASIN, self)
+    def arcsin(self) -> Self: return self._apply(ASIN, self)
+    def acos(self) -> Self: return self._apply(ACOS, self)
+    def arccos(self) -> Self: return self._apply(ACOS, self)
+    def atan(self) -> Self: return self._apply(ATAN, self)
+    def arctan(self) -> Self: return self._apply(ATAN, self)
+    def asinh(self) -> Self: return self._apply(ASINH, self)
+    def arcsinh(self) -> Self: return self._apply(ASINH, self)
+    def acosh(self) -> Self: return self._apply(ACOSH, self)
+    def arccosh(self) -> Self: return self._apply(ACOSH, self)
+    def atanh(self) -> Self: return self._apply(ATANH, self)
+    def arctanh(self) -> Self: return self._apply(ATANH, self)
+    def log2(self) -> Self: return self._apply(LOG2, self)
+    def log10(self) -> Self: return self._apply(LOG10, self)
+    def log1p(self) -> Self: return self._apply(LOG1P, self)
+    def expm1(self) -> Self: return self._apply(EXPM1, self)
+    def exp2(self) -> Self: return self._apply(EXP2, self)
+    def sign(self) -> Self: return self._apply(SIGN, self)
+    def reciprocal(self) -> Self: return self._apply(RECIPROCAL, self)
+    def square(self) -> Self: return self._apply(SQUARE, self)
     def hypot(self, other: Self | float) -> Self: return self._evaluate(HYPOT, self, other)
     def atan2(self, other: Self | float) -> Self: return self._evaluate(ATAN2, self, other)
     def arctan2(self, other: Self | float) -> Self: return self._evaluate(ATAN2, self, other)
-    def __mod__(self, other: Self | float) -> Self: return self._operate(REMAINDER, self, other)
-    def __rmod__(self, other: Self | float) -> Self: return self._operate(REMAINDER, other, self)
+    def __mod__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(REMAINDER, self, other)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
+    def __rmod__(self, other: Self | float) -> Self:
+        try:
+            return self._apply(REMAINDER, other, self)
+        except NotANumber:
+            return NotImplemented  # Python then asks the other operand
     def remainder(self, other: Self | float) -> Self: return self._evaluate(REMAINDER, self, other)
     def fmod(self, other: Self | float) -> Self: return self._evaluate(FMOD, self, other)
     def maximum(self, other: Self | float) -> Self: return self._evaluate(MAXIMUM, self, other)
     def minimum(self, other: Self | float) -> Self: return self._evaluate(MINIMUM, self, other)
     # fmt: on
-
-    def _operate(self, op: Op, a: Any, b: Any) -> Self:
-        """``op(a, b)`` for an operator; NotImplemented when an operand is no number."""
-        try:
-            result: Self = self._apply(op, a, b)
-        except NotANumber:
-            result = NotImplemented  # Python then asks the other operand
-        return result
-
-    def _node(self, op: Op, *args: Any) -> Self:
-        result: Self = self._apply(op, *args)
-        return result
 
     def _evaluate(self, op: Op, *args: Any) -> Self:
         """``op`` on arguments of several kinds: a Value gives way to a Dual (``x.hypot(d)``)."""
@@ -161,10 +192,16 @@ class Operators:
 
     def __pow__(self, other: Self | float) -> Self:
         """a ** b; the ``pow`` row when ``b`` varies, else ``**`` (d/db needs a > 0)."""
-        return self._operate(POW if self._varies(other) else POW_CONST, self, other)
+        try:
+            return self._apply(POW if self._varies(other) else POW_CONST, self, other)
+        except NotANumber:
+            return NotImplemented
 
     def __rpow__(self, other: Self | float) -> Self:
-        return self._operate(POW if self._varies(self) else POW_CONST, other, self)
+        try:
+            return self._apply(POW if self._varies(self) else POW_CONST, other, self)
+        except NotANumber:
+            return NotImplemented
 
     def __pos__(self) -> Self:
         return self
