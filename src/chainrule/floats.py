@@ -5,7 +5,8 @@ Every op row's forward value is computed here, and every one follows the numeric
 
 * an input outside the function's real domain raises, naming the input and the domain;
   NaN is never outside a domain, it propagates;
-* overflow gives a signed inf, never OverflowError (math.sinh, math.expm1 and ** raise it);
+* overflow gives a signed inf, never OverflowError (``math.sinh``, ``math.expm1`` and ``**``
+  raise it);
 * inf inputs give what IEEE gives (tan(inf) is nan, where math.tan raises).
 
 The derivative rules, which work on floats, Values and dual numbers alike, live beside
@@ -97,7 +98,7 @@ def leaky_relu(x: float, alpha: float) -> float:
 
 
 def pow_or_inf(a: float, c: float) -> float:
-    """a ** c, with 0 ** c for c < 0 the signed inf of IEEE's pow instead of an error."""
+    """``a ** c``, with ``0 ** c`` for c < 0 the signed inf of IEEE's pow instead of an error."""
     if a == 0.0 and c < 0.0:
         odd = c.is_integer() and c % 2.0 == 1.0
         return math.copysign(math.inf, a) if odd else math.inf
