@@ -69,6 +69,14 @@ INSPECT = """async () => {
       return box.right > right + 1 || clipped;
     })
     .map((pre) => pre.textContent.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), ""));
+  // code in a table of a notebook's output (side by side) that may wrap in the middle of a word
+  const midWord = [...document.querySelectorAll(".jupyter-wrapper table pre")]
+    .filter((pre) => {
+      const style = getComputedStyle(pre);
+      return style.whiteSpace !== "pre"
+        && (style.wordBreak === "break-all" || style.overflowWrap === "anywhere");
+    })
+    .map((pre) => pre.textContent.slice(0, 60));
   const outputs = [...document.querySelectorAll(".jp-OutputArea-output")];
   return {
     title: document.title,
@@ -83,6 +91,9 @@ INSPECT = """async () => {
     brokenFonts: [...document.fonts].filter((f) => f.status === "error").map((f) => f.family),
     pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
     overflowingCode: overflowing,
+    codeBrokenMidWord: midWord,
+    sideBySide: [...document.querySelectorAll(".jupyter-wrapper table.side-by-side")].map(
+      (table) => table.getBoundingClientRect().width),
     outputs: outputs.length,
     outputImages: document.querySelectorAll(
       ".jp-OutputArea-output img, .jp-OutputArea-output svg").length,
@@ -292,6 +303,18 @@ def test_code_fits_the_page_or_scrolls(visit: SiteVisit) -> None:
             yield f"code runs off the page: {line[:100]!r}"
 
     assert not (problems := _failures(visit, overflow)), problems
+
+
+def test_side_by_side_code_wraps_only_between_words(visit: SiteVisit) -> None:
+    """Notebook 00's tables of code, your Value next to chainrule's, fill the column at 1280 px
+    and wrap code at spaces only (JupyterLab's output style would break it mid-word)."""
+    tables = visit.pages["tutorial/00_build_your_own_value/"].report["sideBySide"]
+    assert len(tables) == 2 and all(width > 600 for width in tables), tables
+
+    def broken(page: Visit) -> Iterator[str]:
+        yield from (f"code may break mid-word: {t!r}" for t in page.report["codeBrokenMidWord"])
+
+    assert not (problems := _failures(visit, broken)), problems
 
 
 def test_tutorial_pages_show_their_outputs(visit: SiteVisit) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chainrule.dual import Dual
-from chainrule.engine import Value
+from chainrule.engine import Value, constant
 from chainrule.grad_mode import no_grad
 from chainrule.ops import MASKED, HandWrittenOp, Op, evaluate, is_real
 
@@ -125,13 +125,13 @@ class Function:
         args, kwargs = cls._bind(args, kwargs)
         ctx = FunctionCtx(tuple(_varies(a) for a in args))
         outs = cls._run_forward(ctx, args, kwargs)
-        constant = cls._non_differentiable(ctx, outs)
+        fixed = cls._non_differentiable(ctx, outs)
         positions = tuple(i for i, a in enumerate(args) if isinstance(a, (Value, Dual)))
         if not positions:
             return outs if len(outs) > 1 else outs[0]
         inputs = [args[i] for i in positions]
         values_in = any(isinstance(a, Value) for a in inputs)
-        nodes = [(Value(float(o), requires_grad=False) if values_in else float(o)) if constant[k]
+        nodes = [(constant(float(o)) if values_in else float(o)) if fixed[k]
                  else evaluate(cls._op(ctx, outs, k, len(args), positions), *inputs)
                  for k, o in enumerate(outs)]  # fmt: skip
         return tuple(nodes) if len(outs) > 1 else nodes[0]
@@ -294,7 +294,7 @@ class CustomOp:
             return self._checked_forward(*args, **kwargs)
         op = self.op if not (fixed or kwargs) else self._make_op(fixed, kwargs)
         return evaluate(
-            op, *(a if isinstance(a, (Value, Dual)) else _constant(a, self.name) for a in inputs)
+            op, *(a if isinstance(a, Dual) else constant(a, f"{self.name}()") for a in inputs)
         )
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
@@ -404,12 +404,6 @@ def custom_op(
 def _varies(x: object) -> bool:
     """Whether an argument is differentiated: a Value that requires grad, or a Dual."""
     return isinstance(x, Dual) or (isinstance(x, Value) and x.requires_grad)
-
-
-def _constant(x: object, op_name: str) -> Value:
-    if not is_real(x):
-        raise TypeError(f"{op_name}() needs Values or real numbers, got {type(x).__name__} {x!r}")
-    return Value(float(x), requires_grad=False)
 
 
 def _parameters(f: Callable[..., Any]) -> dict[str, inspect.Parameter]:

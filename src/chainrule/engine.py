@@ -134,7 +134,7 @@ def apply(op: Op, *args: Value | float) -> Value:
     tracked = False  # does any parent require grad?
     for a in args:
         if not isinstance(a, Value):  # a number: make each one a constant, then start again
-            return apply(op, *[a if isinstance(a, Value) else _constant(a) for a in args])
+            return apply(op, *[constant(a) for a in args])
         xs.append(a._data)
         tracked = tracked or a.requires_grad
     out = Value.__new__(Value)  # its fields are set here: __init__'s checks are for user input
@@ -177,11 +177,16 @@ Value._apply = staticmethod(apply)  # type: ignore[method-assign,assignment]  # 
 Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 
 
-def _constant(x: object) -> Value:
-    """A real number as a constant leaf; anything else is no operand (an operator gives way)."""
+def constant(x: object, what: str = "", label: str = "") -> Value:
+    """``x`` if it is a Value, else the real number ``x`` as a constant leaf (requires_grad=False).
+    Anything else is no operand: NotANumber (a TypeError, on which an operator gives way),
+    naming ``what`` took it when given."""
+    if isinstance(x, Value):
+        return x
     if not is_real(x):
-        raise NotANumber(f"expected a Value or a real number, got {type(x).__name__} {x!r}")
-    return Value(float(x), requires_grad=False)
+        needs = f"{what} needs a real number" if what else "expected a Value or a real number"
+        raise NotANumber(f"{needs}, got {type(x).__name__} {x!r}")
+    return Value(as_float(x), label=label, requires_grad=False)
 
 
 def topological_order(root: Value | Sequence[Value]) -> list[Value]:

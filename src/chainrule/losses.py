@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from chainrule import ops
-from chainrule.engine import Value, apply
+from chainrule.engine import Value, apply, constant
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -73,7 +73,7 @@ def _reduce(terms: list[Value], reduction: Reduction) -> Value:
 
 
 def _value(x: Scalar) -> Value:
-    return x if isinstance(x, Value) else Value(x, requires_grad=False)
+    return constant(x, "Value()")
 
 
 def mse(
@@ -148,7 +148,7 @@ def _cross_entropy_one(logits: Sequence[Scalar], target: int | Sequence[Scalar])
         target = int(target)  # numpy's integers too
         if not 0 <= target < k:
             raise ValueError(f"cross_entropy: class index {target} out of range for {k} logits")
-        y = [Value(1.0 if i == target else 0.0, requires_grad=False) for i in range(k)]
+        y = [constant(1.0 if i == target else 0.0) for i in range(k)]
     elif isinstance(target, (Value, int, numbers.Number)):
         raise TypeError(
             f"cross_entropy needs an int class index or a list of {k} probabilities, "

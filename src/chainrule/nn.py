@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from chainrule.data import Seed, as_rng
-from chainrule.engine import Value
+from chainrule.engine import Value, constant
 from chainrule.ops import is_real
 
 __all__ = ["ACTIVATIONS", "MLP", "Layer", "Module", "Neuron"]
@@ -68,7 +68,7 @@ def _as_inputs(x: Scalar | Sequence[Scalar], nin: int) -> list[Value]:
         )
     if len(items) != nin:
         raise ValueError(f"expected {nin} inputs, got {len(items)}")
-    return [xi if isinstance(xi, Value) else Value(xi, requires_grad=False) for xi in items]
+    return [constant(xi, "Value()") for xi in items]
 
 
 def _named(obj: object, name: str, seen: set[int]) -> Iterator[tuple[str, Value]]:

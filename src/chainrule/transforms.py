@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule.dual import Dual, jvp, split_aux
-from chainrule.engine import Value, adjoints, topological_order
+from chainrule.engine import Value, adjoints, constant, topological_order
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import is_real
 from chainrule.pytree import TreeDef, flatten, leaf_paths, tree_map, unflatten
@@ -223,8 +223,8 @@ class _Trace:
         found: list[Any] = [0.0] * len(self.inputs)  # f is flat here (a constant output)
         if isinstance(out, Value) and out.requires_grad:
             create = self.keeps(out) or isinstance(seed, Value)
-            if create and not isinstance(seed, Value):
-                seed = Value(seed, requires_grad=False)  # a constant, not a new variable
+            if create:
+                seed = constant(seed)  # a number becomes a constant, not a new variable
             grads = adjoints({out: seed}, create_graph=create, inputs=self.inputs)
             found = [grads.get(node, 0.0) for node in self.inputs]
         elif not (isinstance(out, Value) or is_real(out)):

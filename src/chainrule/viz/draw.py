@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from chainrule.engine import Value
+from chainrule.engine import Value, constant
 from chainrule.value_base import PICTURE
 from chainrule.viz.dot import dot_lines, to_dot, trainable
 from chainrule.viz.trace import (
@@ -343,10 +343,7 @@ def module_graph(
                 f"cannot tell how many inputs {type(module).__name__} takes: pass inputs=[...]"
             )
         inputs = [float(i + 1) for i in range(nin)]
-    xs = [
-        x if isinstance(x, Value) else Value(float(x), label=f"x{i}", requires_grad=False)
-        for i, x in enumerate(inputs)
-    ]
+    xs = [constant(x, "module_graph inputs", label=f"x{i}") for i, x in enumerate(inputs)]
     out = module(xs)
     if loss is not None:
         out = loss(out)
