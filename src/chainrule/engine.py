@@ -110,6 +110,11 @@ class Value(Operators, ValueBase):
         for name, field in state.items():
             setattr(self, name, field)
 
+    @staticmethod
+    def _varies(x: object) -> bool:
+        """Whether an exponent ``x`` is differentiated too: a node that requires grad."""
+        return isinstance(x, Value) and x.requires_grad
+
     def zero_grad(self) -> None:
         """Reset this node's adjoint to 0.0."""
         self._grad = 0.0
@@ -174,7 +179,6 @@ def _lecture_node(node: Value, children: Iterable[Value], name: str) -> tuple[An
 
 
 Value._apply = staticmethod(apply)  # type: ignore[method-assign,assignment]  # Operators build nodes with it
-Value._varies = staticmethod(lambda x: isinstance(x, Value) and x.requires_grad)
 
 
 def constant(x: object, what: str = "", label: str = "") -> Value:
