@@ -123,6 +123,8 @@ def _comparison(compare: Callable[[float, float], bool]) -> Callable[[Any, objec
 def _called(frame: Any) -> str:
     """The name of the function a frame is calling (``math.exp``), or "" when unclear: the
     source span of the frame's current instruction, parsed."""
+    if not hasattr(frame.f_code, "co_positions"):  # Python 3.10 keeps lines, not spans
+        return _one_call_of_math(linecache.getline(frame.f_code.co_filename, frame.f_lineno))
     try:
         positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
         first, last, start, end = positions
@@ -133,6 +135,17 @@ def _called(frame: Any) -> str:
     except (IndexError, TypeError, ValueError, SyntaxError):
         return ""
     return ast.unparse(call.func) if isinstance(call, ast.Call) else ""
+
+
+def _one_call_of_math(line: str) -> str:
+    """The one ``math.*`` function a source line calls (``math.exp``), or "" (none, or several)."""
+    try:
+        tree = ast.parse(line.strip())
+    except SyntaxError:
+        return ""
+    calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called = [name for name in calls if name.startswith("math.")]
+    return called[0] if len(called) == 1 else ""
 
 
 def _refusal(node: ValueBase, how: str, fix: str, called: str = "") -> TypeError:
