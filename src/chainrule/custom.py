@@ -144,18 +144,9 @@ class Function:
         signature = _signature(cls.forward)
         if signature is None:
             return args, kwargs
-        try:
-            bound = signature.bind(None, *args, **kwargs)  # None stands for ctx
-        except TypeError as err:
-            raise TypeError(f"{cls.__name__}.apply(): {err}") from None
-        bound.apply_defaults()
-        for key, value in bound.kwargs.items():
-            if _varies(value):
-                raise TypeError(
-                    f"{cls.__name__}.apply(): keyword-only argument {key}={value!r} receives no "
-                    "gradient; make it a positional parameter of forward to differentiate it"
-                )
-        return bound.args[1:], {k: _plain(v) for k, v in bound.kwargs.items()}
+        who = f"{cls.__name__}.apply"
+        positional, keywords = _bound(who, "forward", signature, (None, *args), kwargs)
+        return positional[1:], keywords  # None stood for ctx, forward's first parameter
 
     @classmethod
     def _non_differentiable(cls, ctx: FunctionCtx, outs: tuple[Any, ...]) -> list[bool]:
@@ -302,18 +293,7 @@ class CustomOp:
         defaults, included) and its keyword-only ones, which receive no gradient."""
         if self._signature is None or (not kwargs and len(args) == self._arity):
             return args, kwargs  # nothing to bind (the common call, kept fast)
-        try:
-            bound = self._signature.bind(*args, **kwargs)
-        except TypeError as err:
-            raise TypeError(f"{self.name}(): {err}") from None
-        bound.apply_defaults()
-        for key, value in bound.kwargs.items():
-            if _varies(value):
-                raise TypeError(
-                    f"{self.name}(): keyword-only argument {key}={value!r} receives no "
-                    "gradient; make it a positional parameter of the function to differentiate it"
-                )
-        return bound.args, {k: _plain(v) for k, v in bound.kwargs.items()}
+        return _bound(self.name, "the function", self._signature, args, kwargs)
 
     def _make_op(self, fixed: tuple[tuple[int, Any], ...], kwargs: dict[str, Any]) -> Op:
         """The op of a call: its inputs are the numeric positional arguments; ``fixed``
@@ -399,6 +379,24 @@ def custom_op(
         return CustomOp(forward, derivative, base)
 
     return decorate
+
+
+def _bound(who: str, where: str, signature: inspect.Signature, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:  # fmt: skip
+    """``args`` and ``kwargs`` bound to ``signature``, defaults included: the positional values,
+    then the keyword-only ones as a dict; those receive no gradient, so a varying one is refused."""
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"{who}(): {err}") from None
+    bound.apply_defaults()
+    for key, value in bound.kwargs.items():
+        if _varies(value):
+            raise TypeError(
+                f"{who}(): keyword-only argument {key}={value!r} receives no gradient; make it "
+                f"a positional parameter of {where} to differentiate it"
+            )
+    return bound.args, {k: _plain(v) for k, v in bound.kwargs.items()}
 
 
 def _varies(x: object) -> bool:
