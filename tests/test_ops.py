@@ -22,7 +22,8 @@ from oracle import (
 import chainrule as cr
 from chainrule import Dual, Value
 from chainrule.engine import apply
-from chainrule.ops import OPS
+from chainrule import ops
+from chainrule.ops import OPS, Op
 
 # name -> (function of Values, strategy for each input, closed-form derivative of x)
 Unary = tuple[Callable[[Any], Any], st.SearchStrategy[float], Callable[[float], float]]
@@ -179,6 +180,15 @@ ROWS: dict[str, tuple[tuple[st.SearchStrategy[float], ...], tuple[int, ...]]] = 
 
 def test_every_row_has_test_parameters() -> None:
     assert set(ROWS) == set(OPS)
+
+
+def test_every_row_of_the_table_is_in_the_catalogue_under_its_own_name() -> None:
+    # register() adds a row to OPS by name: a second row with the same name would replace
+    # the first there, so the catalogue must hold every row the table defines
+    helpers = set(ops._HELPERS.values())  # ops only derivative rules use, not in OPS
+    rows = [v for k, v in vars(ops).items() if type(v) is Op and k.isupper() and v not in helpers]
+    assert {op.name for op in rows} == set(OPS)
+    assert all(OPS[op.name] is op for op in rows)
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

@@ -27,9 +27,10 @@ import numpy as np
 
 from chainrule import engine, ops
 from chainrule.array_ops import at_example, form_of, share
+from chainrule.custom import HandWrittenOp
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
-from chainrule.ops import MASKED, HandWrittenOp, Op
+from chainrule.ops import MASKED, Op
 
 __all__ = ["MAX_BRANCHES", "BranchError", "Buffers", "Guard", "Program", "Split", "name_of",
            "outputs_of", "run_on", "tracing"]  # fmt: skip

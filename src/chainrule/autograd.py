@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule.engine import Value, adjoints, store
+from chainrule.engine import Value, adjoints, between, store
 from chainrule.ops import MASKED
 
 __all__ = ["backward", "grad"]
@@ -88,7 +88,7 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Seeds = None,
     for i, x in enumerate(ins):
         if not x.requires_grad:
             raise RuntimeError(f"inputs[{i}] does not require grad, so it has no gradient")
-    grads = adjoints(seeds, create_graph=create_graph, inputs=ins)
+    grads = adjoints(seeds, create_graph=create_graph, order=between(seeds, ins))
     result = []
     for i, x in enumerate(ins):
         g = grads.get(x, MASKED)
@@ -115,5 +115,6 @@ def backward(tensors: Values, grad_tensors: Seeds = None, retain_graph: bool | N
     del retain_graph
     seeds = _roots(tensors, grad_tensors)
     only = None if inputs is None else set(_values(inputs, "inputs"))
-    grads = adjoints(seeds, create_graph=create_graph, inputs=only)
+    order = None if only is None else between(seeds, only)
+    grads = adjoints(seeds, create_graph=create_graph, order=order)
     store(grads if only is None else {x: g for x, g in grads.items() if x in only})

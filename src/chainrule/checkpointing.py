@@ -23,9 +23,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chainrule.engine import Value, adjoints, apply, topological_order
+from chainrule.custom import HandWrittenOp
+from chainrule.engine import Value, adjoints, apply, between, topological_order
 from chainrule.grad_mode import enable_grad
-from chainrule.ops import MASKED, HandWrittenOp
+from chainrule.ops import MASKED
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
 
@@ -148,7 +149,7 @@ def _recompute(fn: Callable[..., Any], saved: tuple[Any, ...], closed_over: list
         # The same reverse pass as backward(), over the segment only: the shares of its
         # inputs and of the leaves it closes over go back to the enclosing pass, which
         # stores them and calls their hooks (so none is called here)
-        grads = adjoints({out: g}, hooks=False, inputs=ends)
+        grads = adjoints({out: g}, hooks=False, order=between([out], ends))
         return [grads.get(end, MASKED) for end in ends]
 
     return vjp

@@ -108,9 +108,10 @@ from pathlib import Path
 from typing import Any
 
 from chainrule import anomaly, engine, ops
+from chainrule.custom import HandWrittenOp
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
-from chainrule.ops import HandWrittenOp, Op
+from chainrule.ops import Op
 from chainrule.value_base import as_float
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceChangedError", "compile"]

@@ -14,20 +14,24 @@ Two forms, as in PyTorch and JAX:
 
 Either way :func:`chainrule.engine.apply` makes the node and the reverse pass does
 ``parent.grad += share`` for you; check your rule with :func:`chainrule.gradcheck`.
+A ``Function``'s node has a :class:`HandWrittenOp`, an op whose backward gives the shares
+directly; :mod:`chainrule.checkpointing` makes one for each segment it recomputes.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chainrule.dual import Dual
 from chainrule.engine import Value, constant
-from chainrule.grad_mode import no_grad
-from chainrule.ops import MASKED, HandWrittenOp, Op, evaluate, is_real
+from chainrule.grad_mode import is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.ops import MASKED, Op, evaluate, is_node, is_real, number, tangent_sum
 
-__all__ = ["CustomOp", "Function", "FunctionCtx", "custom_op"]
+__all__ = ["CustomOp", "Function", "FunctionCtx", "HandWrittenOp", "custom_op"]
 
 
 class FunctionCtx:
@@ -281,12 +285,8 @@ class CustomOp:
         args, kwargs = self._bind(args, kwargs)
         fixed = tuple((i, a) for i, a in enumerate(args) if not _numeric(a))
         inputs = [a for a in args if _numeric(a)]
-        if not any(isinstance(a, (Value, Dual)) for a in inputs):
-            return self._checked_forward(*args, **kwargs)
         op = self.op if not (fixed or kwargs) else self._make_op(fixed, kwargs)
-        return evaluate(
-            op, *(a if isinstance(a, Dual) else constant(a, f"{self.name}()") for a in inputs)
-        )
+        return evaluate(op, *inputs)  # a node, a dual number, or on numbers forward's float
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """The call's arguments as forward's positional ones (keywords that name one, and
@@ -379,6 +379,83 @@ def custom_op(
         return CustomOp(forward, derivative, base)
 
     return decorate
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class HandWrittenOp(Op):
+    """An op whose ``backward(g, *xs, out)`` gives the inputs' shares directly, with no
+    local partials (a custom ``Function``, a ``checkpoint`` segment).
+
+    ``backward`` works on numbers. Forward mode takes the partials from it with a unit
+    seed (or from ``tangent(tangents, xs, out)`` when given). Where the shares or partials
+    would have to be differentiated again (a Value adjoint under ``create_graph``, inputs
+    that are graph nodes or duals), each number becomes a node whose own derivative is
+    ``local``, which raises: a first derivative works, only a second one is refused.
+    """
+
+    backward: Callable[..., Sequence[Any]] = field(kw_only=True)
+    tangent: Callable[..., Any] | None = field(default=None, kw_only=True)
+
+    def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
+        if g is MASKED:  # only masked edges lead here: none leaves either
+            return [MASKED] * len(xs)
+        shares = list(_reentrant(self.backward, number(g), *map(number, xs), number(out)))
+        if len(shares) != len(xs):
+            raise ValueError(f"op {self.name!r} gave {len(shares)} partials for {len(xs)} inputs")
+        return [self._first_order(s, (g, *xs)) for s in shares]
+
+    def jvp(self, tangents: Sequence[Any], xs: Sequence[Any], out: Any) -> Any:
+        if self.tangent is not None and not any(is_node(x) for x in xs):
+            return self.tangent(tangents, xs, out)  # its primals are numbers: first order
+        partials = self.vjp(1.0, xs, out)
+        return tangent_sum(partials, tangents)
+
+    def _first_order(self, number: Any, depends_on: Sequence[Any]) -> Any:
+        """``number`` as it is, or as a node of ``depends_on`` that refuses differentiation."""
+        if number is MASKED or not any(is_node(x) for x in depends_on):
+            return number
+        refuse = self.local  # any derivative of it raises, in either mode
+        op = HandWrittenOp(f"{self.name} backward", lambda *_: number, refuse, backward=refuse)
+        return evaluate(op, *depends_on)
+
+
+_DEPTH = threading.local()  # .depth: how many hand-written backwards run, nested, in this thread
+_THREAD_EVERY = 32  # nested backwards per thread: each level costs about 10 Python frames
+
+
+def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[Any]:
+    """``backward(*args)``, which may itself run a reverse pass (a re-entrant backward).
+
+    Every ``_THREAD_EVERY`` levels of such nesting the call runs in a fresh thread, with
+    this thread's grad mode, and this one waits for it: each thread starts with an empty
+    Python stack, so nesting is bounded by memory, not by the recursion limit (PyTorch's
+    engine does the same).
+    """
+    here = _DEPTH
+    depth = getattr(here, "depth", 0)  # 0 in a thread that has run none
+    if depth < _THREAD_EVERY:
+        here.depth = depth + 1
+        try:
+            return backward(*args)
+        finally:
+            here.depth = depth
+    mode = is_grad_enabled()
+    result: list[Any] = []
+
+    def run() -> None:
+        try:
+            with set_grad_enabled(mode):
+                result.append(_reentrant(backward, *args))
+        except BaseException as err:  # raised again in the waiting thread
+            result.append(err)
+
+    thread = threading.Thread(target=run, name="chainrule-reentrant-backward")
+    thread.start()
+    thread.join()
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    shares: Sequence[Any] = result[0]
+    return shares
 
 
 def _bound(who: str, where: str, signature: inspect.Signature, args: tuple[Any, ...],

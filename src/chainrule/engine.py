@@ -40,6 +40,7 @@ __all__ = [
     "Value",
     "adjoints",
     "apply",
+    "between",
     "read",
     "store",
     "topological_order",
@@ -204,12 +205,10 @@ def topological_order(root: Value | Sequence[Value]) -> list[Value]:
         node = stack.pop()
         if node is _READY:  # every parent of the node below the marker is placed
             order.append(stack.pop())
-        elif node not in visited:
+        elif node.requires_grad and node not in visited:
             visited.add(node)
-            stack += node, _READY
-            for parent in reversed(node._prev):  # reversed: the first parent comes off first
-                if parent.requires_grad and parent not in visited:
-                    stack.append(parent)
+            # the marker below the parents; reversed: the first parent comes off first
+            stack += node, _READY, *reversed(node._prev)
     return order
 
 
@@ -218,7 +217,7 @@ _READY = object()
 
 def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool = False,
              hooks: bool = True, visit: Visit | None = None,
-             inputs: Iterable[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
+             order: Sequence[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
     """d (sum of seed * root) / d node for every node the roots depend on: one reverse pass.
 
     ``seeds`` gives each root its starting adjoint (``{y1: 1.0, y2: 0.5}``; a lone Value is
@@ -226,8 +225,8 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     ``create_graph`` the partials are computed on the nodes themselves, so the adjoints are
     ``Value``s that can be differentiated again. ``hooks=False`` skips the nodes' hooks;
     ``visit(node, adjoint, shares, adjoints)`` watches each step (the walkthrough draws it).
-    ``inputs`` limits the pass to the nodes on a path from a root to one of them: nothing
-    below the inputs is walked, and no hook there is called.
+    ``order`` gives the nodes to walk, parents first: :func:`topological_order` of the roots
+    unless given (:func:`between` gives the part that leads to some inputs).
 
     A node that only masked edges reach gets the adjoint MASKED (a 0.0): its hooks see 0.0,
     as in PyTorch, and nothing flows on to its parents.
@@ -236,8 +235,7 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     # each root's starting adjoint (Value() checks it): a Value if the pass builds a graph
     grads: dict[Value, Any] = {r: g if isinstance(g, Value) else Value(g) for r, g in seeds.items()}
     grads = grads if create_graph else {root: g._data for root, g in grads.items()}
-    order = topological_order(list(grads))
-    order = order if inputs is None else _between(order, inputs)
+    order = topological_order(list(grads)) if order is None else order
     for watch in PASS_HOOKS:  # detect_anomaly() checks every step
         visit = watch(order, visit)
     with enable_grad() if create_graph else nullcontext():
@@ -245,11 +243,10 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
             g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
             if hooks and node._hooks:
                 g = grads[node] = run_hooks(node, g)
-            if node.grad_fn is None or g is MASKED:  # a leaf, or none arrives so none leaves
-                if visit is not None and node.grad_fn is not None:
-                    visit(node, g, [MASKED] * len(node._prev), grads)
+            if node.grad_fn is None:  # a leaf: nothing to pass on
                 continue
             xs = node._prev if create_graph else [p._data for p in node._prev]
+            # adjoint * d node / d parent for each parent: all MASKED if g is (none arrives)
             shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
             for parent, share in zip(node._prev, shares):
                 if share is not MASKED and parent.requires_grad:  # a masked edge passes nothing
@@ -259,9 +256,12 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     return grads
 
 
-def _between(order: list[Value], inputs: Iterable[Value]) -> list[Value]:
-    """The nodes of ``order`` (parents first) that lead to one of ``inputs``."""
+def between(roots: Iterable[Value], inputs: Iterable[Value]) -> list[Value]:
+    """The nodes on a path from one of ``roots`` down to one of ``inputs``, parents first:
+    ``adjoints(seeds, order=between(seeds, inputs))`` computes the inputs' adjoints and
+    walks nothing below them (so calls no hook there)."""
     leads = set(inputs)
+    order = topological_order(list(roots))
     for node in order:
         if node not in leads and not leads.isdisjoint(node._prev):
             leads.add(node)

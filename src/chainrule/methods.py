@@ -9,8 +9,7 @@ number (each class sets ``_apply``). A method's docstring is its row's. The plai
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from chainrule.ops import (
     ABS,
@@ -79,11 +78,12 @@ class Operators:
     """
 
     __slots__ = ()
-    if TYPE_CHECKING:  # each class sets it: Value builds a node, Dual a dual number
+    if TYPE_CHECKING:  # each class sets them: Value builds a node, Dual a dual number
 
         def _apply(self, op: Op, *args: Any) -> Self: ...
 
-    _varies: ClassVar[Callable[..., bool]]
+        @staticmethod
+        def _varies(x: object) -> bool: ...
 
     # fmt: off
     def __add__(self, other: Self | float) -> Self:

@@ -23,21 +23,15 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeGuard
+from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 from chainrule import floats
-from chainrule.grad_mode import is_grad_enabled, set_grad_enabled
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "MASKED",
     "OPS",
-    "HandWrittenOp",
     "NotANumber",
     "Op",
     "evaluate",
@@ -70,7 +64,8 @@ class Op:
 
     def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
         """The chain rule at one node: the shares ``g * d out / d x_i``, one per input."""
-        partials = self.local(*xs, out)
+        # an adjoint only masked edges bring (MASKED) passes nothing on: every share is MASKED
+        partials = self.local(*xs, out) if g is not MASKED else (MASKED,) * len(xs)
         if len(partials) != len(xs):
             raise ValueError(f"op {self.name!r} gave {len(partials)} partials for {len(xs)} inputs")
         return [d if d is MASKED else g * d for d in partials]
@@ -82,7 +77,7 @@ class Op:
         mode; a tangent of exactly 0.0 and a MASKED partial add nothing, so a unit seed's
         zeros never meet an infinite slope (``0 * inf = nan``).
         """
-        return _tangent(self.local(*xs, out), tangents)
+        return tangent_sum(self.local(*xs, out), tangents)
 
     @property
     def arity(self) -> int:
@@ -104,7 +99,7 @@ def _named(name: str) -> Op:
     return OPS.get(name) or _HELPERS[name]
 
 
-def _tangent(partials: Sequence[Any], tangents: Sequence[Any]) -> Any:
+def tangent_sum(partials: Sequence[Any], tangents: Sequence[Any]) -> Any:
     """``sum_i partials[i] * tangents[i]`` over the tangents that carry something."""
     total: Any = None
     for d, t in zip(partials, tangents):
@@ -114,98 +109,20 @@ def _tangent(partials: Sequence[Any], tangents: Sequence[Any]) -> Any:
     return 0.0 if total is None else total
 
 
-@dataclass(frozen=True, eq=False, repr=False)
-class HandWrittenOp(Op):
-    """An op whose ``backward(g, *xs, out)`` gives the inputs' shares directly, with no
-    local partials (a custom ``Function``, a ``checkpoint`` segment).
-
-    ``backward`` works on numbers. Forward mode takes the partials from it with a unit
-    seed (or from ``tangent(tangents, xs, out)`` when given). Where the shares or partials
-    would have to be differentiated again (a Value adjoint under ``create_graph``, inputs
-    that are graph nodes or duals), each number becomes a node whose own derivative is
-    ``local``, which raises: a first derivative works, only a second one is refused.
-    """
-
-    backward: Callable[..., Sequence[Any]] = field(kw_only=True)
-    tangent: Callable[..., Any] | None = field(default=None, kw_only=True)
-
-    def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
-        shares = list(_reentrant(self.backward, _data(g), *map(_data, xs), _data(out)))
-        if len(shares) != len(xs):
-            raise ValueError(f"op {self.name!r} gave {len(shares)} partials for {len(xs)} inputs")
-        return [self._first_order(s, (g, *xs)) for s in shares]
-
-    def jvp(self, tangents: Sequence[Any], xs: Sequence[Any], out: Any) -> Any:
-        if self.tangent is not None and not any(_is_node(x) for x in xs):
-            return self.tangent(tangents, xs, out)  # its primals are numbers: first order
-        partials = self.vjp(1.0, xs, out)
-        return _tangent(partials, tangents)
-
-    def _first_order(self, number: Any, depends_on: Sequence[Any]) -> Any:
-        """``number`` as it is, or as a node of ``depends_on`` that refuses differentiation."""
-        if number is MASKED or not any(_is_node(x) for x in depends_on):
-            return number
-        refuse = self.local  # any derivative of it raises, in either mode
-        op = HandWrittenOp(f"{self.name} backward", lambda *_: number, refuse, backward=refuse)
-        return evaluate(op, *depends_on)
-
-
-_DEPTH = threading.local()  # .depth: how many hand-written backwards run, nested, in this thread
-_THREAD_EVERY = 32  # nested backwards per thread: each level costs about 10 Python frames
-
-
-def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[Any]:
-    """``backward(*args)``, which may itself run a reverse pass (a re-entrant backward).
-
-    Every ``_THREAD_EVERY`` levels of such nesting the call runs in a fresh thread, with
-    this thread's grad mode, and this one waits for it: each thread starts with an empty
-    Python stack, so nesting is bounded by memory, not by the recursion limit (PyTorch's
-    engine does the same).
-    """
-    here = _DEPTH
-    depth = getattr(here, "depth", 0)  # 0 in a thread that has run none
-    if depth < _THREAD_EVERY:
-        here.depth = depth + 1
-        try:
-            return backward(*args)
-        finally:
-            here.depth = depth
-    mode = is_grad_enabled()
-    result: list[Any] = []
-
-    def run() -> None:
-        try:
-            with set_grad_enabled(mode):
-                result.append(_reentrant(backward, *args))
-        except BaseException as err:  # raised again in the waiting thread
-            result.append(err)
-
-    thread = threading.Thread(target=run, name="chainrule-reentrant-backward")
-    thread.start()
-    thread.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    shares: Sequence[Any] = result[0]
-    return shares
-
-
 OPS: dict[str, Op] = {}
 """The built-in operations by name: the catalogue for docs, tests and ``compile``."""
 
 
 def register(name: str, forward: Callable[..., float], local: Callable[..., tuple[Any, ...]],
              doc: str = "", *methods: str, defaults: tuple[Any, ...] = ()) -> Op:  # fmt: skip
-    """Add a built-in operation to :data:`OPS` (custom operations make an :class:`Op` instead)."""
-    if name in OPS:
-        raise ValueError(f"an operation named {name!r} is already registered")
+    """Add a built-in operation to :data:`OPS`: a row of the table below, whose names a test
+    keeps distinct (custom operations make an :class:`Op` instead)."""
     op = OPS[name] = Op(name, forward, local, doc, methods, defaults)
     return op
 
 
 class _Masked(float):
     """The type of :data:`MASKED`: a float 0.0 that the reverse pass recognises by identity."""
-
-    __slots__ = ()
 
 
 MASKED = _Masked(0.0)
@@ -227,7 +144,7 @@ def is_real(x: object) -> TypeGuard[numbers.Real]:
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
 
-def _is_node(x: object) -> bool:
+def is_node(x: object) -> bool:
     """A Value or a Dual: an operand whose class evaluates ops itself (``_apply``)."""
     return hasattr(type(x), "_apply")
 
@@ -244,35 +161,35 @@ def _power(a: Any, b: Any) -> Any:
 
 def _step(x: Any) -> float:
     """relu's slope: 1.0 where x > 0, MASKED where x <= 0, nan at nan -- a constant."""
-    v = _data(x)
+    v = number(x)
     return 1.0 if v > 0.0 else MASKED if v <= 0.0 else math.nan
 
 
 def _sign(x: Any) -> float:
     """abs's slope: +-1.0, MASKED at 0 (PyTorch's abs'(0) = 0), nan at nan -- a constant."""
-    v = _data(x)
+    v = number(x)
     return 1.0 if v > 0.0 else -1.0 if v < 0.0 else MASKED if v == 0.0 else math.nan
 
 
 def _leaky_relu_local(x: Any, alpha: Any, out: Any) -> tuple[Any, Any]:
-    v = _data(x)
+    v = number(x)
     if v > 0.0:
         return 1.0, MASKED  # alpha does not enter the output for x > 0
     return (alpha, x) if v <= 0.0 else (math.nan, math.nan)
 
 
-def _data(x: Any) -> float:
+def number(x: Any) -> float:
     """The number inside a float, a Value or a dual number."""
     return float(getattr(x, "data", x))
 
 
 def _base_partial(a: Any, b: Any) -> Any:
     """d/da a**b = b a**(b-1), with the limits at a = 0 spelled out."""
-    if _data(b) == 0.0:
+    if number(b) == 0.0:
         # a**0 is the constant 1 for every a: masked, so an inf adjoint cannot turn it into
         # nan. The price: d/db d/da (= 1/a) read through this row is 0, as in PyTorch
         return MASKED
-    if _data(a) == 0.0 and _data(b) < 1.0:
+    if number(a) == 0.0 and number(b) < 1.0:
         # 0 < b < 1: the slope at 0 is infinite (IEEE inf, like PyTorch); through POW_AT_ZERO
         # it stays differentiable on nodes, so (x**c)'' = c (c-1) x**(c-2) is -inf there too
         return b * evaluate(POW_AT_ZERO, a, b - 1.0)
@@ -281,12 +198,12 @@ def _base_partial(a: Any, b: Any) -> Any:
 
 def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     """Partials of a**b when the exponent is differentiable too; d/db = a**b ln a needs a > 0."""
-    if _data(a) > 0.0 or math.isnan(_data(a)):
+    if number(a) > 0.0 or math.isnan(number(a)):
         return _base_partial(a, b), out * log(a)
-    if _data(a) == 0.0 and _data(b) > 0.0:
+    if number(a) == 0.0 and number(b) > 0.0:
         return _base_partial(a, b), MASKED  # a**b ln a -> 0 as a -> 0+ (PyTorch masks it)
     raise ValueError(
-        f"d/db of a**b needs a > 0, got a={_data(a)!r}; "
+        f"d/db of a**b needs a > 0, got a={number(a)!r}; "
         "use a constant exponent (a number or a Value with requires_grad=False)"
     )
 
@@ -294,13 +211,7 @@ def _pow_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
 def _sqrt_local(x: Any, out: Any) -> tuple[Any]:
     # 1/(2 sqrt x) through RECIPROCAL_INF: inf at 0 (IEEE, as PyTorch), and on a Value the
     # rule stays differentiable there, so sqrt''(0) = -0.25 x**-1.5 = -inf too
-    return (0.5 * _inv_or_inf(out),)
-
-
-def _inv_or_inf(x: Any) -> Any:
-    if isinstance(x, (int, float)):
-        return floats.inv_or_inf(float(x))
-    return x._apply(RECIPROCAL_INF, x)
+    return (0.5 * evaluate(RECIPROCAL_INF, out),)
 
 
 def _gelu_local(x: Any, out: Any) -> tuple[Any]:
@@ -320,7 +231,7 @@ _INV_LN10 = 1.0 / math.log(10.0)
 
 
 def _is_nan(*xs: Any) -> bool:
-    return any(math.isnan(_data(x)) for x in xs)
+    return any(math.isnan(number(x)) for x in xs)
 
 
 def evaluate(op: Op, *args: Any) -> Any:
@@ -332,7 +243,7 @@ def evaluate(op: Op, *args: Any) -> Any:
     rules use it too, so a rule computed on nodes is differentiable again.
     """
     for a in args:
-        if type(a) is not float and _is_node(a):  # floats first: the rules' common case
+        if type(a) is not float and is_node(a):  # floats first: the rules' common case
             try:
                 return a._apply(op, *args)
             except NotANumber:  # a Value's apply refuses a Dual: the Dual's class may take it
@@ -390,7 +301,7 @@ def hypot(a: Any, b: Any) -> Any:
 
 
 def _hypot_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
-    if _data(out) == 0.0:
+    if number(out) == 0.0:
         return MASKED, MASKED  # the tip of the cone: 0 is a subgradient, as abs'(0) = 0
     return a / out, b / out
 
@@ -399,27 +310,27 @@ def _atan2_local(y: Any, x: Any, out: Any) -> tuple[Any, Any]:
     # x/(x**2 + y**2) as (x/r)/r with r = hypot(y, x): x**2 + y**2 overflows above 1.3e154
     # and underflows below 1e-162, r does neither
     r = hypot(y, x)
-    if _data(r) == 0.0:
+    if number(r) == 0.0:
         # the origin, where atan2 jumps: PyTorch's x/r**2 and -y/r**2 with 1/r**2 set to 0
-        return _data(x) * 0.0, -_data(y) * 0.0
+        return number(x) * 0.0, -number(y) * 0.0
     return (x / r) / r, (-y / r) / r
 
 
 def _remainder_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     if _is_nan(a, b, out):  # inf % b has no value, so no slope either
         return math.nan, math.nan
-    return 1.0, -(_data(a) // _data(b))  # Python's // is the floor(a/b) that % used
+    return 1.0, -(number(a) // number(b))  # Python's // is the floor(a/b) that % used
 
 
 def _fmod_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
     if _is_nan(a, b, out):
         return math.nan, math.nan
-    q = (_data(a) - _data(out)) / _data(b)  # trunc(a/b), rounded as Python's // rounds it
+    q = (number(a) - number(out)) / number(b)  # trunc(a/b), rounded as Python's // rounds it
     return 1.0, -float(round(q)) if math.isfinite(q) else -q
 
 
 def _exp2_local(x: Any, out: Any) -> tuple[Any]:
-    if math.isinf(_data(out)) and _data(x) < 1026.0:
+    if math.isinf(number(out)) and number(x) < 1026.0:
         # 2**x overflows for x >= 1024, but 2**x ln 2 only from x = 1024.53 on
         return (exp2(x - 1.0) * (2.0 * _LN2),)
     return (out * _LN2,)
@@ -432,7 +343,7 @@ def _one_minus_square(x: Any) -> Any:
     cancellation there (that of (1-x)(1+x) is (1-x) - (1+x)), nor a 0 * inf term at
     x = +-1, where the infinite slope is differentiated again.
     """
-    if 0.5 < abs(_data(x)) < 1.0:
+    if 0.5 < abs(number(x)) < 1.0:
         return (1.0 - x) * (1.0 + x)
     return 1.0 - x * x
 
@@ -453,7 +364,7 @@ def _pick(first: bool, a: Any, b: Any) -> tuple[Any, Any]:
     """The partials of max/min: 1 for the selected input, half each at a tie (as PyTorch)."""
     if _is_nan(a, b):
         return math.nan, math.nan
-    if _data(a) == _data(b):
+    if number(a) == number(b):
         return 0.5, 0.5
     return (1.0, MASKED) if first else (MASKED, 1.0)
 
@@ -461,9 +372,9 @@ def _pick(first: bool, a: Any, b: Any) -> tuple[Any, Any]:
 def _clamp_local(x: Any, lo: Any, hi: Any, out: Any) -> tuple[Any, Any, Any]:
     if _is_nan(x, lo, hi):
         return math.nan, math.nan, math.nan
-    if _data(x) < _data(lo):
+    if number(x) < number(lo):
         return MASKED, 1.0, MASKED
-    if _data(x) > _data(hi):
+    if number(x) > number(hi):
         return MASKED, MASKED, 1.0
     return 1.0, MASKED, MASKED  # min <= x <= max passes the gradient, boundaries included
 
@@ -490,7 +401,7 @@ def _ce_local(*args: Any) -> tuple[Any, ...]:
     Polymorphic like every rule here: floats, Values or dual numbers.
     """
     z, y = _split(args[:-1])
-    m = max(_data(zi) for zi in z)  # a constant shift: it cancels in both partials
+    m = max(number(zi) for zi in z)  # a constant shift: it cancels in both partials
     e = [exp(zi - m) for zi in z]
     s = _add_all(e)
     lse = log(s) + m
@@ -517,7 +428,7 @@ SUB = register("-", operator.sub, lambda a, b, out: (1.0, -1.0),
 MUL = register("*", operator.mul, lambda a, b, out: (b, a),
                "a * b;  d/da = b, d/db = a", "__mul__")
 DIV = register("/", floats.div,
-               lambda a, b, out: (1.0 / b, -out / b) if _data(b) else (math.nan,) * 2,
+               lambda a, b, out: (1.0 / b, -out / b) if number(b) else (math.nan,) * 2,
                "a / b;  d/da = 1/b, d/db = -a/b**2", "__truediv__")
 POW_CONST = register("**", floats.pow, lambda a, b, out: (_base_partial(a, b), MASKED),
                      "a ** c, c constant;  d/da = c a**(c-1)")
@@ -593,7 +504,7 @@ LOG10 = register("log10", floats.log10, lambda x, out: (_INV_LN10 / x,),
 LOG1P = register("log1p", floats.log1p, lambda x, out: (1.0 / (1.0 + x),),
                  "ln(1 + x), exact near 0;  `d/dx = 1/(1 + x)`",
                  "log1p")
-EXPM1 = register("expm1", floats.expm1, lambda x, out: (out + 1.0 if _data(x) >= 0.0 else exp(x),),
+EXPM1 = register("expm1", floats.expm1, lambda x, out: (out + 1.0 if number(x) >= 0.0 else exp(x),),
                  "e**x - 1, exact near 0;  `d/dx = e**x`",
                  "expm1")
 EXP2 = register("exp2", floats.exp2, _exp2_local,
@@ -621,10 +532,10 @@ REMAINDER = register("%", floats.remainder, _remainder_local,
 FMOD = register("fmod", floats.fmod, _fmod_local,
                 "fmod(a, b), C's (the sign of a);  `d/da = 1`, `d/db = -trunc(a/b)`",
                 "fmod")
-MAXIMUM = register("maximum", floats.maximum, lambda a, b, out: _pick(_data(a) > _data(b), a, b),
+MAXIMUM = register("maximum", floats.maximum, lambda a, b, out: _pick(number(a) > number(b), a, b),
                    "the larger of a and b;  `d/da = 1 if a > b else 0`, 0.5 each at a tie",
                    "maximum")
-MINIMUM = register("minimum", floats.minimum, lambda a, b, out: _pick(_data(a) < _data(b), a, b),
+MINIMUM = register("minimum", floats.minimum, lambda a, b, out: _pick(number(a) < number(b), a, b),
                    "the smaller of a and b;  `d/da = 1 if a < b else 0`, 0.5 each at a tie",
                    "minimum")
 CLAMP = register("clamp", floats.clamp, _clamp_local,

@@ -45,7 +45,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chainrule.dual import Dual, jvp, split_aux
-from chainrule.engine import Value, adjoints, constant, topological_order
+from chainrule.engine import Value, adjoints, between, constant, topological_order
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import is_real
 from chainrule.pytree import TreeDef, flatten, leaf_paths, tree_map, unflatten
@@ -225,7 +225,7 @@ class _Trace:
             create = self.keeps(out) or isinstance(seed, Value)
             if create:
                 seed = constant(seed)  # a number becomes a constant, not a new variable
-            grads = adjoints({out: seed}, create_graph=create, inputs=self.inputs)
+            grads = adjoints({out: seed}, create_graph=create, order=between([out], self.inputs))
             found = [grads.get(node, 0.0) for node in self.inputs]
         elif not (isinstance(out, Value) or is_real(out)):
             raise TypeError(
