@@ -205,10 +205,12 @@ def topological_order(root: Value | Sequence[Value]) -> list[Value]:
         node = stack.pop()
         if node is _READY:  # every parent of the node below the marker is placed
             order.append(stack.pop())
-        elif node.requires_grad and node not in visited:
+        elif node not in visited:
             visited.add(node)
-            # the marker below the parents; reversed: the first parent comes off first
-            stack += node, _READY, *reversed(node._prev)
+            stack += node, _READY
+            for parent in reversed(node._prev):  # reversed: the first parent comes off first
+                if parent.requires_grad and parent not in visited:
+                    stack.append(parent)
     return order
 
 
