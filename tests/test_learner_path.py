@@ -35,7 +35,7 @@ PACKAGE = Path(chainrule.__file__).resolve().parent
 # hand-written backwards and the walkthrough's view; the topological order is iterative (no
 # recursion limit); apply loops over its inputs once, since a comprehension costs a call in
 # Python 3.11.
-BUDGET = 108  # lines, in at most FILES files
+BUDGET = 110  # lines, in at most FILES files
 FILES = 3
 SNIPPET = """
 a = Value(2.0)

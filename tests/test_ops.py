@@ -20,9 +20,8 @@ from oracle import (
 )
 
 import chainrule as cr
-from chainrule import Dual, Value
+from chainrule import Dual, Value, ops
 from chainrule.engine import apply
-from chainrule import ops
 from chainrule.ops import OPS, Op
 
 # name -> (function of Values, strategy for each input, closed-form derivative of x)
@@ -290,6 +289,9 @@ def test_plain_functions_accept_values_and_numbers() -> None:
     v = cr.tanh(Value(0.5))
     assert isinstance(v, Value) and v._op == "tanh"
     assert cr.leaky_relu(-2.0, 0.5) == -1.0
+    # alpha left out: the method's default, for the method and the plain function alike
+    assert cr.leaky_relu(-2.0) == Value(-2.0).leaky_relu().data == cr.leaky_relu(Value(-2.0)).data
+    assert cr.leaky_relu(-2.0) == -0.02
     with pytest.raises(ValueError, match=r"log is undefined at x=-1\.0"):
         cr.log(-1.0)
     with pytest.raises(TypeError, match="got str"):
@@ -571,7 +573,7 @@ def _on_its_domain(call: Callable[[float], Any]) -> Any:
 
 @pytest.mark.parametrize("op", [op for op in OPS.values() if op.methods], ids=lambda op: op.name)
 def test_every_method_a_row_names_applies_that_row_and_shows_its_doc(op: Any) -> None:
-    extra = [] if op.defaults else [Value(0.25)] * (op.arity - 1)
+    extra = [Value(0.25)] * (op.arity - 1)  # leaky_relu's alpha given too
     for name in op.methods:
 
         def call(x: float, name: str = name) -> Any:

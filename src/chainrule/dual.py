@@ -117,6 +117,13 @@ class Dual(Operators):
         """The innermost primal number, as a plain float."""
         return self.data
 
+    @staticmethod
+    def _varies(x: object) -> bool:
+        """Whether an exponent ``x`` is differentiated too: a dual (of any level) or a Value
+        that requires grad, never by the value of its tangent (0 at this level may be 1 at
+        another)."""
+        return isinstance(x, Dual) or Value._varies(x)
+
     def detach(self) -> Dual:
         """The same number cut from every perturbation and graph: its tangent is 0."""
         p = self.primal
@@ -161,9 +168,6 @@ def _compare(compare: Callable[[float, float], bool], a: Dual, b: object) -> Any
 
 
 Dual._apply = staticmethod(Dual.apply)  # type: ignore[method-assign,assignment]
-# an exponent varies when it is a dual (of any level) or a Value that requires grad, never
-# by the value of its tangent: a tangent of 0 at this level may be 1 at another
-Dual._varies = staticmethod(lambda x: isinstance(x, Dual) or Value._varies(x))
 
 
 def jvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any], *,

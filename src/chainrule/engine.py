@@ -219,7 +219,7 @@ _READY = object()
 
 def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool = False,
              hooks: bool = True, visit: Visit | None = None,
-             order: Sequence[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
+             order: list[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
     """d (sum of seed * root) / d node for every node the roots depend on: one reverse pass.
 
     ``seeds`` gives each root its starting adjoint (``{y1: 1.0, y2: 0.5}``; a lone Value is
@@ -245,10 +245,9 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
             g = grads.setdefault(node, MASKED)  # MASKED: only masked edges lead here
             if hooks and node._hooks:
                 g = grads[node] = run_hooks(node, g)
-            if node.grad_fn is None:  # a leaf: nothing to pass on
-                continue
+            if node.grad_fn is None or (g is MASKED and visit is None):  # a leaf, or none
+                continue  # arrives so none leaves (a watcher still sees the step: shares MASKED)
             xs = node._prev if create_graph else [p._data for p in node._prev]
-            # adjoint * d node / d parent for each parent: all MASKED if g is (none arrives)
             shares = node.grad_fn.vjp(g, xs, node if create_graph else node._data)
             for parent, share in zip(node._prev, shares):
                 if share is not MASKED and parent.requires_grad:  # a masked edge passes nothing

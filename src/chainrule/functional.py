@@ -9,6 +9,7 @@ policy. Anything else is a ``TypeError``.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from chainrule.methods import Operators
@@ -22,13 +23,16 @@ class Elementwise:
 
     def __init__(self, op: Op, name: str) -> None:
         self.op = op
+        # the arguments a call may leave out take the method's defaults (leaky_relu's alpha)
+        parameters = inspect.signature(getattr(Operators, name)).parameters.values()
+        self.defaults = tuple(p.default for p in parameters if p.default is not p.empty)
         self.__name__ = name
         self.__doc__ = (
             f"{op.doc}\n\nA Value gives a Value (x.{name}()), a Dual a Dual, numbers a float."
         )
 
     def __call__(self, x: Any, *extra: Any) -> Any:
-        args = (x, *extra, *self.op.defaults[len(extra) :])
+        args = (x, *extra, *self.defaults[len(extra) :])
         try:
             return evaluate(self.op, *args)  # a Value gives way to a Dual, as the methods do
         except NotANumber:

@@ -50,9 +50,8 @@ class Op:
 
     ``methods`` names the ``Value``/``Dual`` methods made from the row (a binary dunder
     such as ``__mul__`` also gets its reflected ``__rmul__``); a name without underscores
-    also becomes a plain function (``chainrule.tanh``). ``defaults`` fills trailing
-    arguments a method call leaves out. Ops compare by identity: two ops with one name
-    are two ops.
+    also becomes a plain function (``chainrule.tanh``). Ops compare by identity: two ops with
+    one name are two ops.
     """
 
     name: str
@@ -60,7 +59,6 @@ class Op:
     local: Callable[..., tuple[Any, ...]]
     doc: str = ""
     methods: tuple[str, ...] = ()
-    defaults: tuple[Any, ...] = ()
 
     def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
         """The chain rule at one node: the shares ``g * d out / d x_i``, one per input."""
@@ -114,10 +112,10 @@ OPS: dict[str, Op] = {}
 
 
 def register(name: str, forward: Callable[..., float], local: Callable[..., tuple[Any, ...]],
-             doc: str = "", *methods: str, defaults: tuple[Any, ...] = ()) -> Op:  # fmt: skip
+             doc: str = "", *methods: str) -> Op:  # fmt: skip
     """Add a built-in operation to :data:`OPS`: a row of the table below, whose names a test
     keeps distinct (custom operations make an :class:`Op` instead)."""
-    op = OPS[name] = Op(name, forward, local, doc, methods, defaults)
+    op = OPS[name] = Op(name, forward, local, doc, methods)
     return op
 
 
@@ -441,7 +439,7 @@ RELU = register("ReLU", floats.relu, lambda x, out: (_step(x),),
 LEAKY_RELU = register("leaky_relu", floats.leaky_relu,
                       _leaky_relu_local,
                       "x if x > 0 else alpha x;  d/dx = 1 or alpha, d/dalpha = 0 or x",
-                      "leaky_relu", defaults=(0.01,))
+                      "leaky_relu")
 TANH = register("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
                 "tanh(x);  d/dx = 1 - tanh(x)**2", "tanh")
 EXP = register("exp", floats.exp, lambda x, out: (out,),
