@@ -31,10 +31,10 @@ from source_lines import code_lines
 import chainrule
 
 PACKAGE = Path(chainrule.__file__).resolve().parent
-# The one reverse pass also serves several roots, hooks, anomaly mode, create_graph,
-# hand-written backwards and the walkthrough's view; the topological order is iterative (no
-# recursion limit); apply loops over its inputs once, since a comprehension costs a call in
-# Python 3.11.
+# The one reverse pass also serves several roots, hooks, anomaly mode, create_graph, masked
+# edges and the walkthrough's view; the topological order is iterative (no recursion limit)
+# and filters parents as it pushes them; apply loops over its inputs once, since a
+# comprehension costs a call in Python 3.11.
 BUDGET = 110  # lines, in at most FILES files
 FILES = 3
 SNIPPET = """

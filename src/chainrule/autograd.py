@@ -88,7 +88,7 @@ def grad(outputs: Values, inputs: Values, grad_outputs: Seeds = None,
     for i, x in enumerate(ins):
         if not x.requires_grad:
             raise RuntimeError(f"inputs[{i}] does not require grad, so it has no gradient")
-    grads = adjoints(seeds, create_graph=create_graph, order=between(seeds, ins))
+    grads = adjoints(seeds, create_graph=create_graph, only=between(seeds, ins))
     result = []
     for i, x in enumerate(ins):
         g = grads.get(x, MASKED)
@@ -114,7 +114,7 @@ def backward(tensors: Values, grad_tensors: Seeds = None, retain_graph: bool | N
     """
     del retain_graph
     seeds = _roots(tensors, grad_tensors)
-    only = None if inputs is None else set(_values(inputs, "inputs"))
-    order = None if only is None else between(seeds, only)
-    grads = adjoints(seeds, create_graph=create_graph, order=order)
-    store(grads if only is None else {x: g for x, g in grads.items() if x in only})
+    wanted = None if inputs is None else set(_values(inputs, "inputs"))
+    walk = None if wanted is None else between(seeds, wanted)
+    grads = adjoints(seeds, create_graph=create_graph, only=walk)
+    store(grads if wanted is None else {x: g for x, g in grads.items() if x in wanted})

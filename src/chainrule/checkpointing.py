@@ -149,7 +149,7 @@ def _recompute(fn: Callable[..., Any], saved: tuple[Any, ...], closed_over: list
         # The same reverse pass as backward(), over the segment only: the shares of its
         # inputs and of the leaves it closes over go back to the enclosing pass, which
         # stores them and calls their hooks (so none is called here)
-        grads = adjoints({out: g}, hooks=False, order=between([out], ends))
+        grads = adjoints({out: g}, hooks=False, only=between([out], ends))
         return [grads.get(end, MASKED) for end in ends]
 
     return vjp

@@ -219,7 +219,7 @@ _READY = object()
 
 def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool = False,
              hooks: bool = True, visit: Visit | None = None,
-             order: list[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
+             only: list[Value] | None = None) -> dict[Value, Any]:  # fmt: skip
     """d (sum of seed * root) / d node for every node the roots depend on: one reverse pass.
 
     ``seeds`` gives each root its starting adjoint (``{y1: 1.0, y2: 0.5}``; a lone Value is
@@ -227,8 +227,8 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     ``create_graph`` the partials are computed on the nodes themselves, so the adjoints are
     ``Value``s that can be differentiated again. ``hooks=False`` skips the nodes' hooks;
     ``visit(node, adjoint, shares, adjoints)`` watches each step (the walkthrough draws it).
-    ``order`` gives the nodes to walk, parents first: :func:`topological_order` of the roots
-    unless given (:func:`between` gives the part that leads to some inputs).
+    ``only`` gives the nodes to walk, parents first, when not all that the roots depend on
+    (:func:`topological_order`) are wanted: :func:`between` gives those that lead to some inputs.
 
     A node that only masked edges reach gets the adjoint MASKED (a 0.0): its hooks see 0.0,
     as in PyTorch, and nothing flows on to its parents.
@@ -237,7 +237,7 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
     # each root's starting adjoint (Value() checks it): a Value if the pass builds a graph
     grads: dict[Value, Any] = {r: g if isinstance(g, Value) else Value(g) for r, g in seeds.items()}
     grads = grads if create_graph else {root: g._data for root, g in grads.items()}
-    order = topological_order(list(grads)) if order is None else order
+    order = topological_order(list(grads)) if only is None else only
     for watch in PASS_HOOKS:  # detect_anomaly() checks every step
         visit = watch(order, visit)
     with enable_grad() if create_graph else nullcontext():
@@ -259,7 +259,7 @@ def adjoints(seeds: Value | Mapping[Value, Value | float], *, create_graph: bool
 
 def between(roots: Iterable[Value], inputs: Iterable[Value]) -> list[Value]:
     """The nodes on a path from one of ``roots`` down to one of ``inputs``, parents first:
-    ``adjoints(seeds, order=between(seeds, inputs))`` computes the inputs' adjoints and
+    ``adjoints(seeds, only=between(seeds, inputs))`` computes the inputs' adjoints and
     walks nothing below them (so calls no hook there)."""
     leads = set(inputs)
     order = topological_order(list(roots))

@@ -63,7 +63,7 @@ class Op:
     def vjp(self, g: Any, xs: Sequence[Any], out: Any) -> list[Any]:
         """The chain rule at one node: the shares ``g * d out / d x_i``, one per input."""
         # an adjoint only masked edges bring (MASKED) passes nothing on: every share is MASKED
-        partials = self.local(*xs, out) if g is not MASKED else (MASKED,) * len(xs)
+        partials = (MASKED,) * len(xs) if g is MASKED else self.local(*xs, out)
         if len(partials) != len(xs):
             raise ValueError(f"op {self.name!r} gave {len(partials)} partials for {len(xs)} inputs")
         return [d if d is MASKED else g * d for d in partials]

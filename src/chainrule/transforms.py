@@ -225,7 +225,7 @@ class _Trace:
             create = self.keeps(out) or isinstance(seed, Value)
             if create:
                 seed = constant(seed)  # a number becomes a constant, not a new variable
-            grads = adjoints({out: seed}, create_graph=create, order=between([out], self.inputs))
+            grads = adjoints({out: seed}, create_graph=create, only=between([out], self.inputs))
             found = [grads.get(node, 0.0) for node in self.inputs]
         elif not (isinstance(out, Value) or is_real(out)):
             raise TypeError(
