@@ -29,7 +29,6 @@ outputs in the same order, where
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import re
@@ -39,6 +38,8 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import notebook_kernel  # scripts/notebook_kernel.py, beside this file
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "examples" / "notebooks"
@@ -67,7 +68,7 @@ def execute(path: Path, kernels: Path | None = None) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="chainrule-nb-") as scratch:
         if kernels is None:
-            kernels = _script("notebook_kernel").write_kernelspec(
+            kernels = notebook_kernel.write_kernelspec(
                 Path(scratch) / "kernels", KERNEL_NAME, "chainrule (this interpreter)"
             )
         nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
@@ -199,15 +200,6 @@ def _same(a: tuple[str, str], b: tuple[str, str]) -> bool:
 def _first_line(cell: dict[str, Any]) -> str:
     source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
     return source.strip().splitlines()[0][:60] if source.strip() else "empty"
-
-
-def _script(name: str) -> Any:
-    """The module scripts/<name>.py (this file runs as a script, not from a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write(path: Path, nb: dict[str, Any]) -> None:

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import run  # benchmarks/run.py
+import workloads  # benchmarks/workloads.py
 
 from chainrule import Value, compile
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-sys.path.insert(0, str(BENCH))
-
-import run  # noqa: E402  (benchmarks/run.py)
-import workloads  # noqa: E402  (benchmarks/workloads.py)
 
 TOL = 1e-12
 

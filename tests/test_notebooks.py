@@ -26,6 +26,8 @@ nbclient = pytest.importorskip("nbclient", reason="needs the dev extra (nbclient
 pytest.importorskip("ipykernel", reason="needs the dev extra (ipykernel)")
 pytest.importorskip("matplotlib", reason="notebooks plot with the examples extra (matplotlib)")
 
+import execute_notebooks  # noqa: E402  (scripts/execute_notebooks.py)
+import notebook_kernel  # noqa: E402  (scripts/notebook_kernel.py)
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 from jupyter_client.manager import KernelManager  # noqa: E402
 
@@ -42,9 +44,7 @@ CELL_TIMEOUT_S = 120  # a hang fails the run instead of stalling CI; notebooks t
 def kernel_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A kernelspec that runs ipykernel on this very interpreter."""
     root = tmp_path_factory.mktemp("kernels")
-    path: Path = _script("notebook_kernel").write_kernelspec(
-        root, KERNEL_NAME, "chainrule (test interpreter)"
-    )
+    path: Path = notebook_kernel.write_kernelspec(root, KERNEL_NAME, "chainrule (test interpreter)")
     return path
 
 
@@ -85,16 +85,7 @@ def test_the_tutorial_notebooks_are_all_there() -> None:
     assert {"00", "01", "02", "03", "04", "05", "06", "07"} <= prefixes, [p.name for p in NOTEBOOKS]
 
 
-def _script(name: str) -> Any:
-    """The module scripts/<name>.py."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECK = _script("execute_notebooks")
+CHECK = execute_notebooks
 
 
 def _stored(path: Path) -> dict[str, Any]:

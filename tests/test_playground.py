@@ -10,17 +10,15 @@ what chainrule computes in this process, and no request may leave localhost.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import re
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import playground  # scripts/playground.py
 import pytest
 from browser import SCREENSHOT_DIR, WatchedPage, axe_violations, browser_page, serve
 
@@ -29,7 +27,6 @@ from chainrule.viz import STYLE, to_dot
 from chainrule.viz.trace import format_number
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "scripts"
 START_TIMEOUT_MS = 180_000  # Pyodide's first start in a busy CI machine: generous, never a sleep
 RUN_TIMEOUT_MS = 60_000
 
@@ -42,18 +39,6 @@ b = Value(6.8813735870195432, label="b")
 y = (x*w + b).tanh()
 y.backward()
 """
-
-
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # as an import would: dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-playground = _load("playground")
 
 
 def run_here(code: str) -> tuple[dict[str, Any], str]:
@@ -245,7 +230,8 @@ def test_deep_graphs_are_drawn_top_to_bottom_unless_asked_otherwise() -> None:
 
 def test_the_site_ships_exactly_chainrules_source() -> None:
     pytest.importorskip("mkdocs", reason="the docs extra (mkdocs) is not installed")
-    site = _load("playground_site")
+    import playground_site as site  # scripts/playground_site.py
+
     data = site.source_zip()
     assert data == site.source_zip()  # the same bytes for the same source
     names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())

@@ -13,24 +13,15 @@ import re
 import sys
 import sysconfig
 from pathlib import Path
-from typing import Any
 
 import pytest
+import pythons  # scripts/pythons.py
 
 import chainrule
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = f"{sys.version_info[0]}.{sys.version_info[1]}"
 CLASSIFIER = re.compile(r"Programming Language :: Python :: (3\.\d+)$")
-
-
-def _pythons() -> Any:
-    """The module scripts/pythons.py."""
-    spec = importlib.util.spec_from_file_location("pythons", ROOT / "scripts" / "pythons.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _claimed(classifiers: list[str]) -> tuple[str, ...]:
@@ -40,7 +31,7 @@ def _claimed(classifiers: list[str]) -> tuple[str, ...]:
 def test_the_classifiers_claim_exactly_the_tested_versions() -> None:
     tomllib = pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    tested = _pythons().TESTED
+    tested = pythons.TESTED
     assert _claimed(project["project"]["classifiers"]) == tested
     assert project["project"]["requires-python"] == f">={tested[0]}"
     assert project["tool"]["ruff"]["target-version"] == "py" + tested[0].replace(".", "")
@@ -48,7 +39,7 @@ def test_the_classifiers_claim_exactly_the_tested_versions() -> None:
 
 
 def test_the_readme_and_installation_page_name_the_tested_versions() -> None:
-    tested = _pythons().TESTED
+    tested = pythons.TESTED
     sentence = ", ".join(tested[:-1]) + f" and {tested[-1]}"
     for page in (ROOT / "README.md", ROOT / "docs" / "installation.md"):
         named = sentence in " ".join(page.read_text().split())
@@ -63,9 +54,9 @@ def test_under_nox_the_tests_import_the_installed_wheel() -> None:
     assert package == site_packages / "chainrule", f"chainrule imported from {package}"
     assert (package / "py.typed").is_file(), "the wheel leaves out py.typed"
     assert _claimed(importlib.metadata.metadata("chainrule").get_all("Classifier") or []) == (
-        _pythons().TESTED
+        pythons.TESTED
     )
-    assert HERE in _pythons().VERSIONS
+    assert HERE in pythons.VERSIONS
 
 
 def _shim(path: Path, body: str) -> Path:
@@ -79,7 +70,6 @@ def _shim(path: Path, body: str) -> Path:
 def test_an_interpreter_is_found_on_path_or_in_pyenv_and_must_report_its_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pythons = _pythons()
     bin_dir, pyenv = tmp_path / "bin", tmp_path / "pyenv"
     # On PATH, a pyenv shim for a version pyenv has not selected: it fails when run.
     _shim(bin_dir / f"python{HERE}", "echo 'pyenv: command not found' >&2; exit 127")

@@ -349,16 +349,11 @@ def test_backward_frames_are_what_render_backward_draws(tmp_path: Path) -> None:
 def test_the_docs_page_shows_each_frames_caption_as_render_backward_writes_it() -> None:
     """docs/concepts/graphs.md shows the frames of docs/img/graphs/walkthrough/, each under
     its caption, written out as text: they must be the captions of that walkthrough."""
-    import importlib.util
     import re
 
+    import make_graph_docs  # scripts/make_graph_docs.py
+
     root = Path(__file__).resolve().parent.parent
-    spec = importlib.util.spec_from_file_location(
-        "make_graph_docs", root / "scripts" / "make_graph_docs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    make_graph_docs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_graph_docs)
     _, w, b, y = make_graph_docs.expression()
     y.backward()
     captions = [f.caption for f in backward_frames(y, params=[w, b])]
