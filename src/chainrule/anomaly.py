@@ -15,6 +15,8 @@ import math
 import os
 import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from chainrule.engine import NODE_HOOKS, PASS_HOOKS, Value, Visit
@@ -62,6 +64,23 @@ class _AnomalyState:
                 _watch(self.active)
         if not on:
             here.sites.clear()
+
+    def carried(self) -> AbstractContextManager[None]:
+        """This thread's detection, to turn on in another thread (a re-entrant backward's
+        fresh one): on there with the same recorded sites while the block runs, or nothing."""
+        here = self.here  # a thread-local: read its fields in this thread, now
+        return self._joined(here.sites) if here.on else nullcontext()
+
+    @contextmanager
+    def _joined(self, sites: dict[int, tuple[Value, str]]) -> Iterator[None]:
+        here = self.here
+        own, here.sites = here.sites, sites  # shared: sites recorded there show here too
+        self.switch(True)
+        try:
+            yield
+        finally:
+            here.sites = own  # before switching off, which clears this thread's sites
+            self.switch(False)
 
     def record(self, node: Value, *_: object) -> None:
         """Remember where ``node`` was created: the first frame outside chainrule."""

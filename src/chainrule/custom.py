@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chainrule import anomaly
 from chainrule.dual import Dual
 from chainrule.engine import Value, constant
 from chainrule.grad_mode import is_grad_enabled, no_grad, set_grad_enabled
@@ -427,9 +428,9 @@ def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[A
     """``backward(*args)``, which may itself run a reverse pass (a re-entrant backward).
 
     Every ``_THREAD_EVERY`` levels of such nesting the call runs in a fresh thread, with
-    this thread's grad mode, and this one waits for it: each thread starts with an empty
-    Python stack, so nesting is bounded by memory, not by the recursion limit (PyTorch's
-    engine does the same).
+    this thread's grad mode and anomaly detection, and this one waits for it: each thread
+    starts with an empty Python stack, so nesting is bounded by memory, not by the recursion
+    limit (PyTorch's engine does the same).
     """
     here = _DEPTH
     depth = getattr(here, "depth", 0)  # 0 in a thread that has run none
@@ -439,12 +440,12 @@ def _reentrant(backward: Callable[..., Sequence[Any]], *args: Any) -> Sequence[A
             return backward(*args)
         finally:
             here.depth = depth
-    mode = is_grad_enabled()
+    mode, detection = is_grad_enabled(), anomaly.STATE.carried()
     result: list[Any] = []
 
     def run() -> None:
         try:
-            with set_grad_enabled(mode):
+            with set_grad_enabled(mode), detection:
                 result.append(_reentrant(backward, *args))
         except BaseException as err:  # raised again in the waiting thread
             result.append(err)
