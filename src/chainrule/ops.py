@@ -35,8 +35,11 @@ __all__ = [
     "NotANumber",
     "Op",
     "evaluate",
+    "is_node",
     "is_real",
+    "number",
     "register",
+    "tangent_sum",
 ]
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
