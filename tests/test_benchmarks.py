@@ -236,8 +236,10 @@ def test_ab_versions_loads_a_revision_as_a_package_of_its_own(tmp_path: Path) ->
         pytest.skip("not a git checkout")
     sys.path.insert(0, str(tmp_path))
     try:
-        value = ab_versions.extract("HEAD", "chainrule_ab_test", tmp_path)
+        package = ab_versions.extract("HEAD", "chainrule_ab_test", tmp_path)
     finally:
         sys.path.remove(str(tmp_path))
+    value = package.Value
+    assert package.compile.__module__ == "chainrule_ab_test.compiler"
     assert value.__module__ == "chainrule_ab_test.engine" and value is not Value
     assert workloads.train(value, steps=1) == workloads.train(Value, steps=1)
