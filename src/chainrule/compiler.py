@@ -339,7 +339,7 @@ def _arguments(xs: tuple[object, ...]) -> tuple[float, ...]:
 
 def _record(f: Callable[..., Any], xs: tuple[float, ...]) -> Tape:
     """Run ``f`` on fresh leaves, watching the engine's hooks."""
-    with recording([Value(x) for x in xs]) as tape, enable_grad(), collector_paused():
+    with collector_paused(), recording([Value(x) for x in xs]) as tape, enable_grad():
         tape.outputs, tape.aux = outputs_of(f(*tape.inputs), "compile")
     return tape
 
