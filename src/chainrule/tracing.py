@@ -254,9 +254,11 @@ class TracedGraph:
                 live.update(parents[node])
         self.live = live
         self.order = [node for node in made if node in live]
-        used = chain(self.inputs, chain.from_iterable(parents[n] for n in self.order), roots)
-        for leaf in used:  # in the order f first used them
-            if leaf not in made and leaf not in self.leaf_kind and leaf in live:
+        used = [leaf for leaf in self.inputs if leaf in live]
+        for node in self.order:
+            used += parents[node]
+        for leaf in chain(used, roots):  # in the order f first used them
+            if leaf not in made and leaf not in self.leaf_kind:
                 kind = self._kind_of(leaf)
                 self.check_leaf(leaf, kind)
                 self.leaf_kind[leaf] = kind
