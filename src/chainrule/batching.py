@@ -14,8 +14,8 @@
 batch of every parameter's gradient to its ``.grad``, so ``optimizer.step()`` follows as in
 the per-example training loop. ``f`` is the function one would write for one example, as for
 :func:`~chainrule.compile`: its arguments are one example's numbers (a Value, or nested lists
-of Values for an example that is an array); the Values it reaches but did not make are the
-shared parameters, read on every call.
+of Values for an example that is an array); the Values it reaches but did not make (or made
+and something else keeps) are the shared parameters, read on every call.
 
 ``in_axes`` says, as ``jax.vmap`` does, which arguments are batched (``0``: along their first
 axis; any int: along that axis) and which are the same for every example (``None``).
