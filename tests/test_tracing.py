@@ -14,8 +14,6 @@ from chainrule.checkpointing import checkpoint
 from chainrule.compiler import compile
 from chainrule.tracing import Tape, TracedGraph, outputs_of, recording
 
-np = pytest.importorskip("numpy")
-
 
 class _Graph(TracedGraph):
     CANNOT = "this test cannot use"
@@ -100,6 +98,7 @@ def _lazy_parameter() -> tuple[Callable[[Value], Value], list[Value]]:
 
 
 def test_a_leaf_made_in_f_and_held_outside_is_read_per_call_by_both() -> None:
+    np = pytest.importorskip("numpy")
     f, kept = _lazy_parameter()
     cf = compile(f)
     assert cf(1.5) == (3.0, (2.0,))
@@ -114,6 +113,7 @@ def test_a_leaf_made_in_f_and_held_outside_is_read_per_call_by_both() -> None:
 
 
 def test_a_node_computed_before_f_is_refused_by_each_in_its_own_words() -> None:
+    np = pytest.importorskip("numpy")
     h = Value(0.5) * 3.0
     f = lambda x: x * h
     with pytest.raises(ValueError, match=r"^compile cannot compile .* computed before f"):
@@ -123,6 +123,7 @@ def test_a_node_computed_before_f_is_refused_by_each_in_its_own_words() -> None:
 
 
 def test_hooks_functions_and_checkpoints_are_refused_by_batched() -> None:
+    np = pytest.importorskip("numpy")
     w = Value(0.5)
     w.register_hook(lambda g: g)
     with pytest.raises(ValueError, match=r"batched does not support hooks .* found on Value"):
