@@ -2,9 +2,8 @@
 
 :mod:`chainrule.batching` calls this module; what happens here:
 
-* :func:`tracing` records, while the function runs on one example, every node ``apply`` makes
-  (:data:`chainrule.engine.NODE_HOOKS`) and every read of an input-dependent number
-  (:data:`chainrule.engine.READ_HOOKS`, the one door from a Value to a Python value);
+* :func:`run_on` records, while the function runs on one example, every node ``apply`` makes
+  and every read of a number (:func:`chainrule.tracing.recording`, as ``compile`` records);
 * :class:`Program` writes the record as Python over arrays: the forward pass from each op's
   array form (:data:`chainrule.array_ops.ARRAY_FORMS`), a :class:`Guard` after each read, and
   the reverse pass written by the engine's own :func:`~chainrule.engine.adjoints` with a
@@ -15,12 +14,9 @@ from __future__ import annotations
 
 import operator
 import re
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from itertools import chain
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,11 +27,10 @@ from chainrule.custom import HandWrittenOp
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import MASKED, Op
+from chainrule.tracing import Read, Tape, TracedGraph, name_of, outputs_of, recording
 
-__all__ = ["MAX_BRANCHES", "BranchError", "Buffers", "Guard", "Program", "Split", "name_of",
-           "outputs_of", "run_on", "tracing"]  # fmt: skip
+__all__ = ["MAX_BRANCHES", "BranchError", "Buffers", "Guard", "Program", "Split", "run_on"]
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 _ATOM, _UNARY, _MUL, _ADD = 4, 3, 2, 1  # precedence, to parenthesize only where Python needs
 _MAX_DEPTH = 60  # deepest expression on one line (Python's compiler recurses)
 
@@ -47,127 +42,17 @@ class BranchError(ValueError):
     """Examples of one batch take different branches of ``f``'s Python control flow."""
 
 
-class _Read(NamedTuple):
-    """One read of a node's number while tracing: ``how`` (``"data"``, ``"bool"``, ``"<"``,
-    ...), the other operand of a comparison, what the read gave, and the user's line."""
-
-    node: Value
-    how: str
-    other: Any
-    result: Any
-    where: str
-
-
-def name_of(f: Callable[..., Any]) -> str:
-    return getattr(f, "__qualname__", None) or repr(f)
-
-
-class _Tape:
-    """What one run of ``f`` did: every node made, every detach, every leaf created, every
-    read of an input-dependent number."""
-
-    def __init__(self, inputs: list[Value]) -> None:
-        self.made: dict[Value, tuple[Value, ...]] = {}  # node -> its parents, in making order
-        self.op_of: dict[Value, Op] = {}
-        self.detached: dict[Value, Value] = {}  # x.detach() -> x
-        self.created: set[Value] = set()  # leaves made by Value(...) during the run
-        self.varying: set[Value] = set(inputs)  # nodes whose number depends on the inputs
-        self.reads: list[_Read] = []
-        self.outputs: list[Value] = []  # the root, then f's extra outputs
-
-    def varies(self, x: object) -> bool:
-        """Whether ``x`` is a node whose number can differ between examples or calls: one
-        computed from the inputs, or a leaf ``f`` did not make (a parameter)."""
-        if not isinstance(x, Value):
-            return False
-        return x in self.varying or (x not in self.made and x not in self.created)
-
-
-def _where() -> str:
-    """file:line of the innermost caller outside chainrule (the user's line)."""
-    frame = sys._getframe(2)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-@contextmanager
-def tracing(inputs: list[Value]) -> Iterator[_Tape]:
-    """Record, while ``f`` runs, the nodes ``apply`` makes (:data:`~chainrule.engine.NODE_HOOKS`),
-    every read of an input-dependent number (:data:`~chainrule.engine.READ_HOOKS`: the door
-    from a Value to a Python value, ``detach`` included) and the leaves ``Value(...)`` makes.
-
-    Swaps ``Value.__init__`` for the duration: not thread-safe, so do not build graphs in
-    other threads while a function is traced.
-    """
-    tape = _Tape(inputs)
-    init = Value.__init__
-
-    def made(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
-        tape.made[out] = parents
-        tape.op_of[out] = op
-        if any(tape.varies(p) for p in parents):
-            tape.varying.add(out)
-
-    def read(node: Value, how: str, other: object, result: object) -> None:
-        if how == "detach":  # a new leaf with the node's number: the number, recomputed
-            assert isinstance(result, Value)
-            tape.created.discard(result)
-            tape.detached[result] = node
-            if tape.varies(node):
-                tape.varying.add(result)
-        elif how in _GUARDS and (tape.varies(node) or tape.varies(other)):
-            tape.reads.append(_Read(node, how, other, result, _where()))
-
-    def new_init(self: Value, *args: Any, **kwargs: Any) -> None:
-        init(self, *args, **kwargs)
-        tape.created.add(self)
-
-    Value.__init__ = new_init  # type: ignore[method-assign]
-    engine.NODE_HOOKS.append(made)
-    engine.READ_HOOKS.append(read)
-    try:
-        yield tape
-    finally:
-        engine.READ_HOOKS.remove(read)
-        engine.NODE_HOOKS.remove(made)
-        Value.__init__ = init  # type: ignore[method-assign]
-
-
-def run_on(f: Callable[..., Any], examples: list[Any], tape: _Tape) -> Any:
-    """Run ``f`` on the first example; return how its extra outputs are shaped (None if none)."""
-    try:
-        with enable_grad():
-            result = f(*examples)
-    except (ValueError, ArithmeticError) as error:
-        if hasattr(error, "example"):  # named already (by a batched function inside f)
-            raise
-        raise at_example(error, 0) from error
-    tape.outputs, aux = outputs_of(result)
-    return aux
-
-
-def outputs_of(result: Any) -> tuple[list[Value], Any]:
-    """What ``f`` returned as a list of Values (the root first) and how the extras are shaped:
-    None (a Value), ``"value"`` or ``"list"`` (a Value and extras), ``"rows"`` (a list)."""
-    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
-        root, extra = result
-        extras = extra if isinstance(extra, list) else [extra]
-        for e in extras:
-            if not isinstance(e, Value):
-                raise TypeError(
-                    f"batched: f's second output must be a Value or a list of Values, "
-                    f"got {type(e).__name__} {e!r}"
-                )
-        return [root, *extras], "list" if isinstance(extra, list) else "value"
-    if isinstance(result, Value):
-        return [result], None
-    if isinstance(result, list) and result and all(isinstance(r, Value) for r in result):
-        return result, "rows"  # a model's outputs, to evaluate (no gradient: no one root)
-    raise TypeError(
-        f"batched needs f to return a Value, a Value and a list of Values, or a list of "
-        f"Values (forward only), got {type(result).__name__}"
-    )
+def run_on(f: Callable[..., Any], inputs: list[Value], examples: list[Any]) -> Tape:
+    """Run ``f`` on the first example (``examples``, made of ``inputs``), recording it."""
+    with recording(inputs) as tape:
+        try:
+            with enable_grad():
+                tape.outputs, tape.aux = outputs_of(f(*examples), "batched", rows=True)
+        except (ValueError, ArithmeticError) as error:
+            if hasattr(error, "example"):  # named already (by a batched function inside f)
+                raise
+            raise at_example(error, 0) from error
+    return tape
 
 
 # --- the generated program ---
@@ -215,7 +100,7 @@ class Split(Exception):
 class Guard:
     """One read of the trace, evaluated again over the batch on every call."""
 
-    def __init__(self, read: _Read, name: str) -> None:
+    def __init__(self, read: Read, name: str) -> None:
         self.how, self.result, self.where, self.name = read.how, read.result, read.where, name
         self.traced = read.node._data  # the number the traced example gave
 
@@ -252,41 +137,27 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 }  # fmt: skip
 _SYMBOL = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _NUMBER = ("data", "item", "format", "repr")  # reads that hand out the number itself
-_GUARDS = {*_COMPARE, *_NUMBER, "bool"}  # the refused conversions raise: nothing to guard
 
 
-class Program:
+class Program(TracedGraph):
     """A traced run of ``f`` as an array program: inputs, parameters, literals, operations.
 
     Nodes are taken in the order ``f`` made them, keeping those the outputs and the guarded
-    reads depend on. A node *varies* when it depends on an input or on a leaf made outside
-    ``f`` (a parameter, read on every call); the others are literals. A node is *batched*
-    (an array with one number per example) when it depends on a batched input.
+    reads depend on (see :class:`~chainrule.tracing.TracedGraph`); the nodes that do not vary
+    are literals. A node is *batched* (an array with one number per example) when it depends
+    on a batched input.
     """
 
-    def __init__(self, tape: _Tape, inputs: list[Value], batched_inputs: set[Value],
-                 backward: bool = True, fuse: bool = True) -> None:  # fmt: skip
-        self.tape = tape
+    CANNOT = "batched cannot use"
+
+    def __init__(self, tape: Tape, batched_inputs: set[Value], backward: bool = True,
+                 fuse: bool = True) -> None:  # fmt: skip
+        super().__init__(tape)
         self.backward = backward
-        self.inputs = {leaf: i for i, leaf in enumerate(inputs)}
-        made, source_of = tape.made, self.source_of
-        self.parents = {n: tuple(source_of(p) for p in ps) for n, ps in made.items()}
-        self.outputs = [source_of(o) for o in tape.outputs]
-        self.reads = tape.reads
-        live = set(self.outputs)
-        for r in self.reads:
-            live.update(source_of(x) for x in (r.node, r.other) if isinstance(x, Value))
-        for node in reversed(made):
-            if node in live:
-                live.update(self.parents[node])
-        self.order = [node for node in made if node in live]  # the nodes to compute, in order
-        self.externals: list[Value] = []
-        self.kind: dict[Value, str] = {}  # a leaf's kind: "input", "literal" or "external"
-        self.varies: set[Value] = set(self.inputs)
+        source_of = self.source_of
+        self.select([source_of(x) for r in self.reads for x in (r.node, r.other)
+                     if isinstance(x, Value)])  # fmt: skip
         self.batched: set[Value] = set(batched_inputs)
-        for leaf in chain(inputs, chain.from_iterable(self.parents[n] for n in self.order), live):
-            if leaf not in made and leaf not in self.kind and leaf in live:
-                self._classify(leaf)  # in the order f first used them: p0, p1, ...
         self._check_nodes()
         wanted = [*self.inputs, *self.externals] if backward else []
         self.wants = {leaf for leaf in wanted if leaf.requires_grad}  # a gradient reaches them
@@ -304,39 +175,15 @@ class Program:
             for x in set(layer.inputs):
                 self.fed.setdefault(x, []).append(k)
 
-    def source_of(self, node: Value) -> Value:
-        """``node`` with detach() seen through: a detached copy is its source's number."""
-        while node in self.tape.detached:
-            node = self.tape.detached[node]
-        return node
-
-    def _classify(self, leaf: Value) -> None:
-        """A node ``f`` did not make: an argument, a literal, or a leaf read on every call."""
+    def check_leaf(self, leaf: Value, kind: str) -> None:
+        """The array program runs no hook: a leaf with hooks is refused, whatever its kind."""
         if leaf._hooks:
             raise ValueError(f"batched does not support hooks (register_hook), found on {leaf!r}")
-        if leaf in self.inputs:
-            kind = "input"
-        elif leaf.grad_fn is not None:
-            raise ValueError(
-                f"batched cannot use {leaf!r} (made by {leaf.grad_fn!r}): f uses a node "
-                "computed before f was called; compute it inside f, from its arguments and "
-                "leaf parameters"
-            )
-        elif leaf in self.tape.created:
-            kind = "literal"
-        else:
-            kind = "external"
-            self.externals.append(leaf)
-            self.varies.add(leaf)
-        self.kind[leaf] = kind
 
     def _check_nodes(self) -> None:
-        """Which nodes vary or are batched; refuse what one array program cannot compute."""
+        """Which nodes are batched; refuse what one array program cannot compute."""
         for node in self.order:
-            parents = self.parents[node]
-            if not self.varies.isdisjoint(parents):
-                self.varies.add(node)
-            if not self.batched.isdisjoint(parents):
+            if not self.batched.isdisjoint(self.parents[node]):
                 self.batched.add(node)
             op = self.tape.op_of[node]
             if node._hooks:
@@ -367,7 +214,7 @@ class Program:
             self.expr[leaf] = _E(f"x{i}", batched=leaf in self.batched)
         for k, leaf in enumerate(self.externals):
             self.expr[leaf] = _E(f"p{k}")
-        for leaf, kind in self.kind.items():
+        for leaf, kind in self.leaf_kind.items():
             if kind == "literal":
                 self.expr[leaf] = _literal(leaf._data)
         args = ["n", *[f"x{i}" for i in self.inputs.values()], "p", *(["buf"] * bool(self.layers))]
@@ -460,8 +307,6 @@ class Program:
             node = self.source_of(r.node)
             other = self.source_of(r.other) if isinstance(r.other, Value) else r.other
             operands = [x for x in (node, other) if isinstance(x, Value)]
-            if not any(x in self.varies for x in operands):
-                continue
             self.namespace[f"check{k}"] = Guard(r, name)
             at = max(position.get(x, -1) for x in operands)
             specs.setdefault(at, []).append(
@@ -669,7 +514,7 @@ def _affine(program: Program, z: Value, uses: Counter[Value], keep: set[Value]) 
         ws.append(term[0])
         xs.append(term[1])
         interior.append(m)
-        if program.kind.get(a) == "external":
+        if program.leaf_kind.get(a) == "external":
             return (a, ws[::-1], xs[::-1], interior) if len(xs) > 1 else None
         if a not in program.tape.made or uses[a] != 1 or a in keep:
             return None
@@ -686,7 +531,7 @@ def _term(program: Program, m: Value, uses: Counter[Value], keep: set[Value]) ->
     if not _untouched(m, program) or len(parents) != 2:
         return None
     for w, x in (parents, parents[::-1]):
-        if program.kind.get(w) == "external" and x in program.batched and x is not w:
+        if program.leaf_kind.get(w) == "external" and x in program.batched and x is not w:
             return w, x
     return None
 

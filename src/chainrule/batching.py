@@ -14,8 +14,8 @@
 batch of every parameter's gradient to its ``.grad``, so ``optimizer.step()`` follows as in
 the per-example training loop. ``f`` is the function one would write for one example, as for
 :func:`~chainrule.compile`: its arguments are one example's numbers (a Value, or nested lists
-of Values for an example that is an array); the Values it reaches but did not make are the
-shared parameters, read on every call.
+of Values for an example that is an array); the Values it reaches but did not make (or made
+and something else keeps) are the shared parameters, read on every call.
 
 ``in_axes`` says, as ``jax.vmap`` does, which arguments are batched (``0``: along their first
 axis; any int: along that axis) and which are the same for every example (``None``).
@@ -55,7 +55,6 @@ where an array holds 0.0 for it (and 0.0 times an inf is nan).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -69,13 +68,11 @@ from chainrule.array_program import (
     Guard,
     Program,
     Split,
-    name_of,
-    outputs_of,
     run_on,
-    tracing,
 )
 from chainrule.engine import Value, adjoints
 from chainrule.grad_mode import enable_grad
+from chainrule.tracing import collector_paused, name_of, outputs_of
 
 __all__ = ["BatchedFunction", "BranchError", "batched"]
 
@@ -215,7 +212,7 @@ class BatchedFunction:
             examples.append(_nest(leaves, row.shape))
         try:
             with enable_grad():
-                outputs, kind = outputs_of(self.f(*examples))
+                outputs, kind = outputs_of(self.f(*examples), "batched", rows=True)
             root = outputs[0]
             grads = adjoints(root) if kind != "rows" and root.requires_grad else {}
         except (ValueError, ArithmeticError) as error:
@@ -320,22 +317,16 @@ class BatchedFunction:
             inputs.extend(leaves)
             examples.append(_nest(leaves, first.shape))
         batched_inputs = {leaf for leaf, b in zip(inputs, _flags(arrays, axes)) if b}
-        was_enabled = gc.isenabled()
-        gc.disable()  # a trace holds many objects and no cycles: the collector would only walk
-        try:
-            with tracing(inputs) as tape:
-                aux = run_on(self.f, examples, tape)
-            if aux == "rows" and self.argnums:
+        with collector_paused():
+            tape = run_on(self.f, inputs, examples)
+            if tape.aux == "rows" and self.argnums:
                 raise TypeError("argnums needs f to return one Value (a loss), got a list")
-            program = Program(tape, inputs, batched_inputs, backward=aux != "rows", fuse=self.fuse)
+            program = Program(tape, batched_inputs, backward=tape.aux != "rows", fuse=self.fuse)
             source, namespace = program.generate(self.f)
-        finally:
-            if was_enabled:
-                gc.enable()
         exec(compile(source, f"<chainrule.batched {name_of(self.f)}>", "exec"), namespace)
         learned = list(program.learned)
         fused = bool(program.layers)
-        return _Variant(namespace["program"], source, program.externals, learned, aux, fused)
+        return _Variant(namespace["program"], source, program.externals, learned, tape.aux, fused)
 
 
 def _not_finite(parts: list[tuple[Any, list[Value], Any]], arrays: list[Any],

@@ -91,20 +91,13 @@ are recorded but feed no output, and their reads are ignored.
 from __future__ import annotations
 
 import builtins
-import gc
 import inspect
 import keyword
 import math
 import operator
 import re
-import sys
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import chain
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from chainrule import anomaly, engine, ops
@@ -112,11 +105,10 @@ from chainrule.custom import HandWrittenOp
 from chainrule.engine import Value
 from chainrule.grad_mode import enable_grad
 from chainrule.ops import Op
+from chainrule.tracing import Tape, TracedGraph, collector_paused, name_of, outputs_of, recording
 from chainrule.value_base import as_float
 
 __all__ = ["CompiledFunction", "CompiledLoss", "TraceChangedError", "compile"]
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
 
 # Precedence of a generated expression, to parenthesize only where Python needs it.
 _ATOM, _UNARY, _MUL, _ADD, _COND = 4, 3, 2, 1, 0
@@ -230,10 +222,10 @@ class CompiledFunction:
         engine.store(dict(zip(trace.learned, learned_grads)))  # as backward() stores
         return _result(args, value, grads, extras, trace.aux)
 
-    def _compiled(self, xs: tuple[float, ...]) -> tuple[_Trace, tuple[Any, ...]] | _Tape | None:
+    def _compiled(self, xs: tuple[float, ...]) -> tuple[_Trace, tuple[Any, ...]] | Tape | None:
         """The trace that fits this call and what its code returned; else the engine answers
         (given the run of ``f`` at ``xs`` made here, if one was)."""
-        tape: _Tape | None = None  # f run again, for the traces whose graph must be checked
+        tape: Tape | None = None  # f run again, for the traces whose graph must be checked
         missed: list[str] = []  # where the reads that decided otherwise were made
         for trace in self._cache:
             if trace.arity != len(xs):
@@ -265,25 +257,25 @@ class CompiledFunction:
             return tape
         out = trace.code(*xs, *map(_DATA, trace.externals))
         if type(out) is int:
-            raise RuntimeError(f"{_name(self.f)} decided differently on one input, twice")
+            raise RuntimeError(f"{name_of(self.f)} decided differently on one input, twice")
         return (trace, out) if _no_nan(out) else tape
 
     def _changed(self, xs: tuple[float, ...], missed: list[str]) -> TraceChangedError:
         shown = ", ".join(map(repr, xs[:4])) + (", ..." if len(xs) > 4 else "")
         where = ", ".join(sorted(set(missed))) or "no read: another number of arguments"
         return TraceChangedError(
-            f"{_name(self.f)} takes a path for inputs ({shown}) that none of its "
+            f"{name_of(self.f)} takes a path for inputs ({shown}) that none of its "
             f"{len(self._cache)} traces covers (cache_limit={self.cache_limit}): the number "
             f"read at {where} decided otherwise. Use an operation for the branch (relu, abs, "
             "maximum, clamp, ...), or compile with a larger cache_limit."
         )
 
-    def _trace(self, xs: tuple[float, ...], tape: _Tape) -> _Trace:
-        with _collector_paused():
+    def _trace(self, xs: tuple[float, ...], tape: Tape) -> _Trace:
+        with collector_paused():
             program = _Program(tape)
             source, used = program.generate(_input_names(self.f, len(xs)))
         namespace: dict[str, Any] = {"__builtins__": {"float": float}, **used}
-        exec(builtins.compile(source, f"<chainrule.compile {_name(self.f)}>", "exec"),
+        exec(builtins.compile(source, f"<chainrule.compile {name_of(self.f)}>", "exec"),
              namespace)  # fmt: skip
         ext = program.externals
         return _Trace(
@@ -299,13 +291,13 @@ class CompiledFunction:
             signature=program.signature if program.numbers else None,
         )
 
-    def _by_engine(self, xs: tuple[float, ...], run: _Tape | None) -> Any:
+    def _by_engine(self, xs: tuple[float, ...], run: Tape | None) -> Any:
         """This call on the engine: ``f`` on Values (unless ``run`` did it), then
         ``backward()``."""
         if run is None:
-            run = _Tape(inputs=[Value(x) for x in xs])
+            run = Tape(inputs=[Value(x) for x in xs])
             with enable_grad():
-                run.outputs, run.aux = _outputs(self.f(*run.inputs))
+                run.outputs, run.aux = outputs_of(self.f(*run.inputs), "compile")
         root = run.outputs[0]
         if root.requires_grad:
             root.backward()
@@ -346,141 +338,11 @@ def _arguments(xs: tuple[object, ...]) -> tuple[float, ...]:
     return tuple(floats)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a trace is built and turned into code: they hold no
-    cycles, only many objects, and the collector would walk them all again and again."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _name(f: Callable[..., Any]) -> str:
-    return getattr(f, "__qualname__", None) or repr(f)
-
-
-@dataclass
-class _Read:
-    """A number ``f`` read: ``node``'s, compared with ``other`` (a comparison) or not."""
-
-    at: int  # how many nodes f had made when it read
-    node: Value
-    how: str
-    other: object
-    result: object
-    where: str  # file:line of the read, the first frame outside chainrule
-
-
-@dataclass
-class _Tape:
-    """What one run of ``f`` did: every node made, every detach, every number read."""
-
-    made: dict[Value, tuple[Value, ...]] = field(default_factory=dict)  # node -> its parents
-    op_of: dict[Value, Op] = field(default_factory=dict)
-    detached: dict[Value, Value] = field(default_factory=dict)  # x.detach() -> x
-    reads: list[_Read] = field(default_factory=list)
-    inputs: list[Value] = field(default_factory=list)
-    outputs: list[Value] = field(default_factory=list)  # the root, then f's extra outputs
-    aux: Any = None
-    uses: Counter[Value] = field(default_factory=Counter)  # how often each node is a parent
-    literals: set[Value] = field(default_factory=set)  # leaves only the run itself holds
-    held: set[Value] = field(default_factory=set)  # leaves held elsewhere too: they may change
-
-
-def _record(f: Callable[..., Any], xs: tuple[float, ...]) -> _Tape:
+def _record(f: Callable[..., Any], xs: tuple[float, ...]) -> Tape:
     """Run ``f`` on fresh leaves, watching the engine's hooks."""
-    tape = _Tape()
-    made, op_of, detached, reads = tape.made, tape.op_of, tape.detached, tape.reads
-    me = threading.get_ident()
-
-    def on_node(out: Value, op: Op, parents: tuple[Value, ...]) -> None:
-        made[out] = parents  # another thread's nodes are recorded too, but no output uses them
-        op_of[out] = op
-
-    def on_read(node: Value, how: str, other: object, result: object) -> None:
-        if threading.get_ident() != me or isinstance(result, BaseException):
-            return  # another thread's, or a refused conversion (f raises)
-        if how == "detach":
-            detached[result] = node  # type: ignore[index]
-        elif how != "repr":
-            reads.append(_Read(len(made), node, how, other, result, _site()))
-
-    engine.NODE_HOOKS.append(on_node)
-    engine.READ_HOOKS.append(on_read)
-    try:
-        tape.inputs = [Value(x) for x in xs]
-        with enable_grad(), _collector_paused():
-            tape.outputs, tape.aux = _outputs(f(*tape.inputs))
-    finally:
-        engine.NODE_HOOKS.remove(on_node)
-        engine.READ_HOOKS.remove(on_read)
-    tape.literals, tape.held = _held_by_the_run_only(tape)
+    with collector_paused(), recording([Value(x) for x in xs]) as tape, enable_grad():
+        tape.outputs, tape.aux = outputs_of(f(*tape.inputs), "compile")
     return tape
-
-
-def _site() -> str:
-    """file:line of the code that read the number: the first frame outside chainrule."""
-    frame = sys._getframe(2)
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
-
-
-def _held_by_the_run_only(tape: _Tape) -> tuple[set[Value], set[Value]]:
-    """The leaves no one but the recorded run holds (``Value(2.0)`` in ``f``, the constant a
-    number becomes in ``x * 2.0``): no code can change them, so they are literals of the trace.
-    A leaf held anywhere else (a model, a closure) is read on every call.
-
-    Each leaf's references are counted: those the record holds, plus a fixed number that a
-    fresh probe, held the same way, shows. Returns the literals and the other leaves.
-    """
-    uses = tape.uses = Counter(chain.from_iterable(tape.made.values()))  # the forward's too
-    others = [
-        *tape.outputs,
-        *chain.from_iterable(tape.detached.items()),
-        *(r.node for r in tape.reads),
-        *(r.other for r in tape.reads if isinstance(r.other, Value)),
-    ]
-    more = Counter(map(id, others))  # by id: the count holds no reference itself
-    probe = Value(0.0)
-    uses.update(dict.fromkeys([*others, probe], 0))  # a key (count 0), as every leaf is
-    del others
-    inputs = set(tape.inputs)
-    leaves = dict.fromkeys(
-        p for p in chain([probe], uses) if p not in tape.made and p not in inputs
-    )
-    del probe
-    extra = [sys.getrefcount(leaf) - uses[leaf] - more[id(leaf)] for leaf in leaves]
-    literals = {leaf for leaf, n in zip(leaves, extra) if n == extra[0]}
-    held = set(leaves) - literals
-    probe = next(iter(leaves))
-    literals.discard(probe)
-    del uses[probe]
-    return literals, held
-
-
-def _outputs(result: Any) -> tuple[list[Value], Any]:
-    """f's root and extra outputs, and how the extras are shaped (None if none)."""
-    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Value):
-        root, extra = result
-        extras = extra if isinstance(extra, list) else [extra]
-        for e in extras:
-            if not isinstance(e, Value):
-                raise TypeError(
-                    f"compile: f's second output must be a Value or a list of Values, "
-                    f"got {type(e).__name__} {e!r}"
-                )
-        return [root, *extras], "list" if isinstance(extra, list) else "value"
-    if isinstance(result, Value):
-        return [result], None
-    raise TypeError(
-        f"compile needs f to return a Value (or a Value and a list of Values), "
-        f"got {type(result).__name__}"
-    )
 
 
 def _input_names(f: Callable[..., Any], n: int) -> list[str]:
@@ -572,76 +434,51 @@ class _Guard:
     where: str
 
 
-class _Program:
+class _Program(TracedGraph):
     """A traced run of ``f`` as a program: inputs, leaves read per call, literals, operations,
     guards.
 
     Nodes are taken in the order ``f`` made them (parents always come first), keeping those
-    the outputs and the guards depend on. A node *varies* when it depends on an argument or on
-    a leaf made outside ``f`` (read on every call); the others are written as literals.
+    the outputs and the guards depend on (see :class:`~chainrule.tracing.TracedGraph`); the
+    nodes that do not vary are written as literals.
     """
 
-    def __init__(self, tape: _Tape) -> None:
-        self.tape = tape
-        self.inputs = {leaf: i for i, leaf in enumerate(tape.inputs)}
-        made, detached = tape.made, tape.detached
-        self.parents: dict[Value, tuple[Value, ...]] = made
-        if detached:
-            self.parents = {n: tuple(self.source_of(p) for p in ps) for n, ps in made.items()}
-        self.outputs = [self.source_of(o) for o in tape.outputs]
-        self.varies: set[Value] = set(self.inputs) | tape.held
-        varies = self.varies
-        for node, parents in self.parents.items():
-            if not varies.isdisjoint(parents):
-                varies.add(node)
+    # A repr is for people (a printout, an error message): compile neither guards it nor runs
+    # f again on every call for it (batched, which checks every read over the batch, does).
+    IGNORED_READS = frozenset({"repr"})
+    CANNOT = "compile cannot compile"
+
+    def __init__(self, tape: Tape) -> None:
+        super().__init__(tape)
         self.guards, self.numbers = self._reads()
-        live = set(self.outputs)
-        live.update(o for g in self.guards for o in g.operands if isinstance(o, Value))
-        for node in reversed(made):
-            if node in live:
-                live.update(self.parents[node])
-        self.live = live
-        self.order = [node for node in made if node in live]  # the nodes to compute, in order
-        self.externals: list[Value] = []
-        self.leaf_kind: dict[Value, str] = {}
-        self._check_and_classify()
-
-    def source_of(self, node: Value) -> Value:
-        """``node`` with detach() seen through: a detached copy is its source's number."""
-        detached = self.tape.detached
-        while node in detached:
-            node = detached[node]
-        return node
-
-    def _varying(self, x: object) -> bool:
-        return isinstance(x, Value) and self.source_of(x) in self.varies
+        self.select([o for g in self.guards for o in g.operands if isinstance(o, Value)])
+        self._check_nodes()
 
     def _reads(self) -> tuple[list[_Guard], list[str]]:
         """The comparisons to re-check, and where numbers were read that could go anywhere."""
         guards: list[_Guard] = []
         numbers: list[str] = []
-        for r in self.tape.reads:
-            if not (self._varying(r.node) or self._varying(r.other)):
-                continue  # a constant's number: the same on every call
+        for r in self.reads:
             symbol = _COMPARE.get(r.how)
             if symbol is None:
                 numbers.append(r.where)
                 continue
             other = 0.0 if r.how == "bool" else r.other
             operands = tuple(
-                self.source_of(x) if isinstance(x, Value) else float(x)  # type: ignore[arg-type]
-                for x in (r.node, other)
+                self.source_of(x) if isinstance(x, Value) else float(x) for x in (r.node, other)
             )
             guards.append(_Guard(r.at, operands, symbol, bool(r.result), r.where))  # type: ignore[arg-type]
         return guards, numbers
 
-    def _check_and_classify(self) -> None:
-        """Sort the leaves the program uses; refuse what compiled code cannot honour."""
-        parents = self.parents
+    def check_leaf(self, leaf: Value, kind: str) -> None:
+        """A parameter's hooks run: a call that finds them runs on the engine. A hook
+        registered inside ``f`` would not (the compiled code does not run ``f`` again)."""
+        if leaf._hooks and kind != "external":
+            raise ValueError(_HOOKS_INSIDE.format(node=leaf))
+
+    def _check_nodes(self) -> None:
+        """Refuse the nodes compiled code cannot honour."""
         for node in self.order:
-            for p in parents[node]:
-                if p not in self.tape.made and p not in self.leaf_kind:
-                    self._classify(p)
             op = self.tape.op_of[node]
             if isinstance(op, HandWrittenOp) and (node in self.varies or node.requires_grad):
                 raise ValueError(
@@ -652,29 +489,6 @@ class _Program:
                 )
             if node._hooks:
                 raise ValueError(_HOOKS_INSIDE.format(node=node))
-        for leaf in chain(self.outputs, (o for g in self.guards for o in g.operands)):
-            known = not isinstance(leaf, Value) or leaf in self.tape.made
-            if not known and leaf not in self.leaf_kind:
-                self._classify(leaf)  # type: ignore[arg-type]
-
-    def _classify(self, leaf: Value) -> None:
-        """A node ``f`` did not make: an argument, a literal, or a leaf read on every call."""
-        if leaf in self.inputs:
-            kind = "input"
-        elif leaf.grad_fn is not None:
-            raise ValueError(
-                f"compile cannot compile {leaf!r} (made by {leaf.grad_fn!r}): f uses a node "
-                "computed before f was called; compute it inside f, from its arguments and "
-                "leaf parameters"
-            )
-        elif leaf in self.tape.literals:
-            kind = "literal"
-        else:
-            kind = "external"
-            self.externals.append(leaf)
-        if leaf._hooks and kind != "external":
-            raise ValueError(_HOOKS_INSIDE.format(node=leaf))
-        self.leaf_kind[leaf] = kind
 
     @property
     def signature(self) -> tuple[object, ...]:
