@@ -103,31 +103,3 @@ def test_detect_anomaly_names_the_op_and_line() -> None:
         z = (nan * 2).tanh()
         with pytest.raises(cr.AnomalyError, match="forward produced nan"):
             z.backward()
-
-
-class _DeepInf(cr.Function):
-    """A Function whose backward runs a backward of its own, ``depth`` levels deep; the
-    deepest pass meets an inf slope (sqrt at 0). Past 32 levels the nested passes run in
-    fresh threads."""
-
-    @staticmethod
-    def forward(ctx: object, x: float, depth: int) -> float:
-        ctx.depth = depth  # type: ignore[attr-defined]
-        return x
-
-    @staticmethod
-    def backward(ctx: object, g: float) -> tuple[float, None]:
-        depth = ctx.depth  # type: ignore[attr-defined]
-        if depth > 0:
-            _DeepInf.apply(Value(1.0), depth - 1).backward()
-        else:
-            _sqrt_at_zero()[1].backward()
-        return g, None
-
-
-@pytest.mark.parametrize("depth", [5, 40, 100])
-def test_detection_reaches_the_passes_of_a_deep_re_entrant_backward(depth: int) -> None:
-    with cr.detect_anomaly(), pytest.raises(cr.AnomalyError, match=r"test_anomaly\.py"):
-        _DeepInf.apply(Value(1.0), depth).backward()
-    assert not anomaly.STATE.active and not anomaly.STATE.here.sites  # all threads switched off
-    _DeepInf.apply(Value(1.0), depth).backward()  # without detection the inf just flows

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from oracle import assert_close, central_difference, reals, reverse_mode
 
 import chainrule as cr
-from chainrule import Value, autograd, ops
+from chainrule import Value, anomaly, autograd, ops
 from chainrule.engine import adjoints, apply, topological_order
 from chainrule.ops import Op
 
@@ -503,21 +503,25 @@ def test_a_hook_on_a_node_only_masked_edges_reach_is_called_with_zero() -> None:
 
 class _Deep(cr.Function):
     """A Function whose backward runs a whole backward of its own (PyTorch's deep re-entrant
-    test): ``depth`` levels of nested passes."""
+    test): ``depth`` levels of nested passes; the deepest calls ``bottom()`` when given."""
 
     @staticmethod
-    def forward(ctx: object, x: float, depth: int) -> float:
-        ctx.depth = depth  # type: ignore[attr-defined]
+    def forward(
+        ctx: object, x: float, depth: int, bottom: Callable[[], None] | None = None
+    ) -> float:
+        ctx.depth, ctx.bottom = depth, bottom  # type: ignore[attr-defined]
         return x
 
     @staticmethod
-    def backward(ctx: object, g: float) -> tuple[float, None]:
-        depth = ctx.depth  # type: ignore[attr-defined]
+    def backward(ctx: object, g: float) -> tuple[float, None, None]:
+        depth, bottom = ctx.depth, ctx.bottom  # type: ignore[attr-defined]
         if depth > 0:
             inner = Value(1.0)
-            _Deep.apply(inner, depth - 1).backward()
+            _Deep.apply(inner, depth - 1, bottom).backward()
             assert inner.grad == 2.0
-        return g * 2.0, None
+        elif bottom is not None:
+            bottom()
+        return g * 2.0, None, None
 
 
 def test_re_entrant_backward_runs_two_thousand_levels_deep() -> None:
@@ -526,19 +530,27 @@ def test_re_entrant_backward_runs_two_thousand_levels_deep() -> None:
     assert x.grad == 3.0
 
 
-def test_an_error_deep_in_a_re_entrant_backward_reaches_the_caller() -> None:
-    class Failing(_Deep):
-        @staticmethod
-        def backward(ctx: object, g: float) -> tuple[float, None]:
-            depth = ctx.depth  # type: ignore[attr-defined]
-            if depth == 0:
-                raise ArithmeticError("the deepest level failed")
-            Failing.apply(Value(1.0), depth - 1).backward()
-            return g, None
+def _inf_slope() -> None:
+    """A pass that meets an inf slope: d sqrt(x)/dx at x = 0."""
+    (Value(0.0).sqrt() * 2).backward()
 
+
+@pytest.mark.parametrize("depth", [5, 40, 100])  # past 32 levels the passes run in new threads
+def test_anomaly_detection_reaches_the_passes_of_a_deep_re_entrant_backward(depth: int) -> None:
+    with cr.detect_anomaly(), pytest.raises(cr.AnomalyError, match=r"test_engine\.py"):
+        _Deep.apply(Value(1.0), depth, _inf_slope).backward()
+    assert not anomaly.STATE.active and not anomaly.STATE.here.sites  # all threads switched off
+    _Deep.apply(Value(1.0), depth, _inf_slope).backward()  # without detection the inf just flows
+
+
+def _fail() -> None:
+    raise ArithmeticError("the deepest level failed")
+
+
+def test_an_error_deep_in_a_re_entrant_backward_reaches_the_caller() -> None:
     x = Value(1.0)
     with pytest.raises(ArithmeticError, match=r"deepest level failed"):
-        Failing.apply(x, 100).backward()
+        _Deep.apply(x, 100, _fail).backward()
     assert x.grad == 0.0
 
 
