@@ -90,6 +90,22 @@ def _positions(argnums: ArgNums, nargs: int, who: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+class _ArgNums:
+    """A transform's ``argnums``: its positions for a call of ``nargs`` arguments, checked
+    (:func:`_positions`) at the first call with that many and remembered for the next."""
+
+    def __init__(self, argnums: ArgNums, who: str) -> None:
+        self.argnums, self.who = argnums, who
+        self.many = not isinstance(argnums, int)  # a tuple of results, not one
+        self._known: dict[int, tuple[int, ...]] = {}
+
+    def positions(self, nargs: int) -> tuple[int, ...]:
+        found = self._known.get(nargs)
+        if found is None:
+            found = self._known[nargs] = _positions(self.argnums, nargs, self.who)
+        return found
+
+
 def _innermost(x: Any) -> Any:
     """The number (or Value) at the bottom of a dual: what the derivative is taken at."""
     while isinstance(x, Dual):
@@ -137,6 +153,7 @@ class _Running(threading.local):
 
 
 _RUNNING = _Running()
+_GRAD_ON = enable_grad()  # one switch for every trace: it is re-entrant, and per thread
 
 
 class _Trace:
@@ -159,36 +176,31 @@ class _Trace:
     """
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                 argnums: ArgNums, who: str, has_aux: bool = False) -> None:  # fmt: skip
-        self.positions = _positions(argnums, len(args), who)
-        self.many = not isinstance(argnums, int)
+                 positions: tuple[int, ...], many: bool, who: str,
+                 has_aux: bool = False) -> None:  # fmt: skip
+        self.positions, self.many, self.has_aux = positions, many, has_aux
         call_args = list(args)
         inputs: list[Value] = []
         self.trees: list[TreeDef] = []  # the structure of each differentiated argument
-        self.values_out = False  # a differentiated argument is a Value: results are Values
-        self.nested = False  # ... that requires grad: results are differentiable in it
-        for i in self.positions:
-            nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
+        for i in positions:
             leaves, tree = flatten(args[i])
-            call_args[i] = unflatten(
-                tree, [_replace_innermost(a, n) for a, n in zip(leaves, nodes)]
-            )
+            nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
+            call_args[i] = unflatten(tree, list(map(_replace_innermost, leaves, nodes)))
             self.trees.append(tree)
-            inputs.extend(nodes)
-        for a in args:  # an argument not differentiated may be a Value to differentiate in
-            for leaf in flatten(a)[0]:
-                self.values_out = self.values_out or isinstance(_innermost(leaf), Value)
-                self.nested = self.nested or Value._varies(_innermost(leaf))
+            inputs += nodes
+        # an argument not differentiated may be a Value to differentiate in, too
+        bases = [_innermost(leaf) for a in args for leaf in flatten(a)[0]]
+        self.values_out = any(isinstance(b, Value) for b in bases)  # so results are Values
+        self.nested = any(map(Value._varies, bases))  # ... differentiable in it
         self.inputs: tuple[Value, ...] = tuple(inputs)
         self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
         self._keeps: dict[int, bool] = {}
-        _RUNNING.stack.append(set(self.inputs))
+        _RUNNING.stack.append(set(inputs))
         try:
-            with enable_grad():
+            with _GRAD_ON:
                 out = f(*call_args, **kwargs)
         finally:
             _RUNNING.stack.pop()
-        self.has_aux = has_aux
         self.out: Any
         self.aux: Any
         self.out, self.aux = split_aux(out, who) if has_aux else (out, None)
@@ -196,14 +208,16 @@ class _Trace:
     def _node(self, leaf: Any, f: Callable[..., Any], i: int, where: str, who: str) -> Value:
         """The graph node for one number of argument ``i``, at ``where`` inside it."""
         base = _innermost(leaf)
-        if isinstance(base, Value) and base.requires_grad:
-            with enable_grad():
-                return base + 0.0
-        if isinstance(base, Value) or is_real(base):
-            return Value(
-                float(base.data if isinstance(base, Value) else base), label=f"arg{i}{where}"
-            )
-        raise _bad_leaf(who, _arg_name(f, i) + where, base, _DIFFERENTIABLE)
+        if isinstance(base, Value):
+            if base.requires_grad:
+                with _GRAD_ON:
+                    return base + 0.0
+            number = base.data
+        elif type(base) is float or is_real(base):
+            number = float(base)
+        else:
+            raise _bad_leaf(who, _arg_name(f, i) + where, base, _DIFFERENTIABLE)
+        return Value(number, label=f"arg{i}{where}")
 
     def keeps(self, v: Value) -> bool:
         """Whether results about ``v`` must stay differentiable: see the class docstring."""
@@ -238,6 +252,8 @@ class _Trace:
         """A gradient as the caller gets it: a Value that requires grad when an argument was
         a Value (so ``.backward()`` works on it at every point), else a float (a MASKED zero
         is a plain 0.0 either way)."""
+        if type(g) is float:  # the common case first
+            return Value(g) if self.values_out else g
         if isinstance(g, Dual) or (isinstance(g, Value) and g.requires_grad):
             return g
         number = g.data if isinstance(g, Value) else float(g)
@@ -311,9 +327,10 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     (12.0, {'b': 3.0, 'w': 4.0})
     """
     _check_callable(f, "value_and_grad")
+    nums = _ArgNums(argnums, "grad")
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        trace = _Trace(f, args, kwargs, argnums, "grad", has_aux)
+        trace = _Trace(f, args, kwargs, nums.positions(len(args)), nums.many, "grad", has_aux)
         grads = trace.pack(trace.gradients(trace.out, 1.0, "grad"))
         return trace.result(trace.primal(trace.out)), grads
 
@@ -362,7 +379,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
     _check_callable(f, "vjp")
     if not primals:
         raise TypeError("vjp needs at least one primal: vjp(f, x, ...)")
-    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "vjp", has_aux)
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), True, "vjp", has_aux)
     outs, tree = _scalar_leaves(trace.out, "vjp", "a Value or a number")
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
@@ -417,9 +434,11 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, *,
     [(3.0, 2.0), (1.0, 1.0)]
     """
     _check_callable(f, "jacobian")
+    nums = _ArgNums(argnums, "jacobian")
 
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
-        trace = _Trace(f, args, kwargs, argnums, "jacobian", has_aux)
+        positions = nums.positions(len(args))
+        trace = _Trace(f, args, kwargs, positions, nums.many, "jacobian", has_aux)
         outs, tree = _scalar_leaves(trace.out, "jacobian", "a Value or a number")
         rows = [trace.pack(trace.gradients(o, 1.0, "jacobian")) for o in outs]
         return trace.result(unflatten(tree, rows))
@@ -442,10 +461,10 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0, *,
     [(3.0, 2.0), (1.0, 1.0)]
     """
     _check_callable(f, "jacfwd")
+    nums = _ArgNums(argnums, "jacfwd")
 
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
-        positions = _positions(argnums, len(args), "jacfwd")
-        many = not isinstance(argnums, int)
+        positions, many = nums.positions(len(args)), nums.many
         for i in positions:  # the leaves' types, checked once with their paths
             for where, leaf in leaf_paths(args[i]):
                 if not _is_scalar(leaf):
@@ -542,7 +561,7 @@ def linearize(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tu
     leaves, tree = flatten(primals)
     if _RUNNING.stack or not all(is_real(x) for x in leaves):
         return _linearize_by_jvp(f, primals, has_aux)
-    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "linearize", has_aux)
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), True, "linearize", has_aux)
     outs, out_tree = _scalar_leaves(trace.out, "linearize", "a Value or a number")
     if any(isinstance(o, Dual) for o in outs):  # f closes over an enclosing jvp's dual
         return _linearize_by_jvp(f, primals, has_aux)
