@@ -6,7 +6,7 @@ on every call; with a two-argument ``f`` that bookkeeping is most of the time. T
 loads ``src/chainrule`` at each revision given as a package of its own
 (:func:`ab_versions.extract`), checks they all compute the same numbers, then times each
 case on each revision in turn, alternating the order every round, and prints the least
-time per call (microseconds) of each.
+CPU time per call (microseconds) of each.
 
     python benchmarks/transforms_overhead.py ba3263d main HEAD
     python benchmarks/transforms_overhead.py main HEAD --rounds 9 --calls 20000
@@ -56,14 +56,15 @@ def cases(package: str) -> dict[str, Case]:
 
 
 def per_call(case: Case, calls: int) -> float:
-    """Seconds per call of ``case``, over ``calls`` calls with the collector off."""
+    """CPU seconds per call of ``case`` (so other jobs on the machine count less), over
+    ``calls`` calls with the collector off."""
     gc.collect()
     gc.disable()
     try:
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         for _ in range(calls):
             case()
-        return (time.perf_counter() - t0) / calls
+        return (time.process_time() - t0) / calls
     finally:
         gc.enable()
 
