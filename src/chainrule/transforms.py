@@ -179,19 +179,23 @@ class _Trace:
                  positions: tuple[int, ...], many: bool, who: str,
                  has_aux: bool = False) -> None:  # fmt: skip
         self.positions, self.many, self.has_aux = positions, many, has_aux
+        flat = [flatten(a) for a in args]
         call_args = list(args)
         inputs: list[Value] = []
         self.trees: list[TreeDef] = []  # the structure of each differentiated argument
         for i in positions:
-            leaves, tree = flatten(args[i])
+            leaves, tree = flat[i]
             nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
             call_args[i] = unflatten(tree, list(map(_replace_innermost, leaves, nodes)))
             self.trees.append(tree)
             inputs += nodes
         # an argument not differentiated may be a Value to differentiate in, too
-        bases = [_innermost(leaf) for a in args for leaf in flatten(a)[0]]
-        self.values_out = any(isinstance(b, Value) for b in bases)  # so results are Values
-        self.nested = any(map(Value._varies, bases))  # ... differentiable in it
+        self.values_out = self.nested = False
+        for leaves, _ in flat:
+            for base in map(_innermost, leaves):
+                if isinstance(base, Value):
+                    self.values_out = True  # so results are Values
+                    self.nested = self.nested or base.requires_grad  # ... differentiable in it
         self.inputs: tuple[Value, ...] = tuple(inputs)
         self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
         self._keeps: dict[int, bool] = {}
@@ -221,11 +225,11 @@ class _Trace:
 
     def keeps(self, v: Value) -> bool:
         """Whether results about ``v`` must stay differentiable: see the class docstring."""
-        if self.nested:
-            return True
+        if self.nested or not self.outer:  # no enclosing trace: nothing to stay connected to
+            return self.nested
         if id(v) not in self._keeps:
             outer = self.outer
-            self._keeps[id(v)] = bool(outer) and any(n in outer for n in topological_order(v))
+            self._keeps[id(v)] = any(n in outer for n in topological_order(v))
         return self._keeps[id(v)]
 
     def gradients(self, out: object, seed: Any, who: str) -> list[Any]:
