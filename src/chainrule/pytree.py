@@ -19,6 +19,7 @@ anything else (a number, a ``Value``, a ``Dual``, a string) is a leaf.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -103,8 +104,8 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
         return [tree], _LEAF
     kind, keys, children = entries
     if all(map(_is_leaf, children)):  # one container of numbers (a jvp's primals, say)
-        n = len(children)
-        return children, TreeDef(((kind, keys, n), *[_LEAF_NODE] * n), n)
+        one_level = _one_level_remembered if keys is None else _one_level
+        return children, one_level(kind, keys, len(children))
     leaves: list[Any] = []
     nodes: list[tuple[str, Any, int]] = []
     stack = [tree]
@@ -119,6 +120,15 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
             nodes.append((kind, keys, len(children)))
             stack.extend(reversed(children))
     return leaves, TreeDef(tuple(nodes), len(leaves))
+
+
+def _one_level(kind: str, keys: Any, n: int) -> TreeDef:
+    """The structure of one container of ``n`` leaves."""
+    return TreeDef(((kind, keys, n), *[_LEAF_NODE] * n), n)
+
+
+# a tuple's or a list's (no keys) is made once for each length
+_one_level_remembered = functools.lru_cache(maxsize=64)(_one_level)
 
 
 def leaf_paths(tree: Any, root: str = "") -> list[tuple[str, Any]]:

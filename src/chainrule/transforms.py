@@ -131,7 +131,7 @@ def _arg_name(f: Callable[..., Any], i: int) -> str:
 
 
 def _is_scalar(x: object) -> bool:
-    return isinstance(x, (Value, Dual)) or is_real(x)
+    return type(x) is float or isinstance(x, (Value, Dual)) or is_real(x)
 
 
 def _bad_leaf(who: str, where: str, leaf: object, expected: str) -> TypeError:
@@ -180,15 +180,6 @@ class _Trace:
                  has_aux: bool = False) -> None:  # fmt: skip
         self.positions, self.many, self.has_aux = positions, many, has_aux
         flat = [flatten(a) for a in args]
-        call_args = list(args)
-        inputs: list[Value] = []
-        self.trees: list[TreeDef] = []  # the structure of each differentiated argument
-        for i in positions:
-            leaves, tree = flat[i]
-            nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
-            call_args[i] = unflatten(tree, list(map(_replace_innermost, leaves, nodes)))
-            self.trees.append(tree)
-            inputs += nodes
         # an argument not differentiated may be a Value to differentiate in, too
         self.values_out = self.nested = False
         for leaves, _ in flat:
@@ -196,26 +187,35 @@ class _Trace:
                 if isinstance(base, Value):
                     self.values_out = True  # so results are Values
                     self.nested = self.nested or base.requires_grad  # ... differentiable in it
-        self.inputs: tuple[Value, ...] = tuple(inputs)
         self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
         self._keeps: dict[int, bool] = {}
-        _RUNNING.stack.append(set(inputs))
-        try:
-            with _GRAD_ON:
+        call_args = list(args)
+        inputs: list[Value] = []
+        self.trees: list[TreeDef] = []  # the structure of each differentiated argument
+        with _GRAD_ON:  # the nodes for Values that require grad are built on the graph too
+            for i in positions:
+                leaves, tree = flat[i]
+                nodes = [self._node(x, f, i, where, who) for where, x in leaf_paths(args[i])]
+                call_args[i] = unflatten(tree, list(map(_replace_innermost, leaves, nodes)))
+                self.trees.append(tree)
+                inputs += nodes
+            self.inputs: tuple[Value, ...] = tuple(inputs)
+            _RUNNING.stack.append(set(inputs))
+            try:
                 out = f(*call_args, **kwargs)
-        finally:
-            _RUNNING.stack.pop()
+            finally:
+                _RUNNING.stack.pop()
         self.out: Any
         self.aux: Any
         self.out, self.aux = split_aux(out, who) if has_aux else (out, None)
 
     def _node(self, leaf: Any, f: Callable[..., Any], i: int, where: str, who: str) -> Value:
-        """The graph node for one number of argument ``i``, at ``where`` inside it."""
+        """The graph node for one number of argument ``i``, at ``where`` inside it (grad
+        mode on)."""
         base = _innermost(leaf)
         if isinstance(base, Value):
             if base.requires_grad:
-                with _GRAD_ON:
-                    return base + 0.0
+                return base + 0.0
             number = base.data
         elif type(base) is float or is_real(base):
             number = float(base)
@@ -297,10 +297,16 @@ def _describe(x: object) -> str:
 
 def _scalar_leaves(out: Any, who: str, expected: str) -> tuple[list[Any], TreeDef]:
     """The leaves of an output structure, each a number, a Value or a Dual."""
-    for where, leaf in leaf_paths(out, "output"):
-        if not _is_scalar(leaf):
-            raise _bad_leaf(who, where, leaf, expected)
-    return flatten(out)
+    leaves, tree = flatten(out)
+    if not all(map(_is_scalar, leaves)):
+        raise _bad_leaf(who, *_first_bad(out, "output"), expected)
+    return leaves, tree
+
+
+def _first_bad(tree: Any, root: str = "") -> tuple[str, Any]:
+    """The path from ``root`` and the value of the first leaf of ``tree`` that is no number,
+    Value or Dual: paths are written only for an error, once a check has failed."""
+    return next((where, leaf) for where, leaf in leaf_paths(tree, root) if not _is_scalar(leaf))
 
 
 def _check_callable(f: object, who: str) -> None:
@@ -469,10 +475,10 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0, *,
 
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
         positions, many = nums.positions(len(args)), nums.many
-        for i in positions:  # the leaves' types, checked once with their paths
-            for where, leaf in leaf_paths(args[i]):
-                if not _is_scalar(leaf):
-                    raise _bad_leaf("jacfwd", _arg_name(f, i) + where, leaf, _DIFFERENTIABLE)
+        for i in positions:  # the leaves' types, checked once here, not in each jvp
+            if not all(map(_is_scalar, flatten(args[i])[0])):
+                where, leaf = _first_bad(args[i])
+                raise _bad_leaf("jacfwd", _arg_name(f, i) + where, leaf, _DIFFERENTIABLE)
 
         def along(*xs: Any) -> Any:  # f of the differentiated arguments
             call = list(args)
