@@ -340,8 +340,7 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     nums = _ArgNums(argnums, "grad")
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        trace = _Trace(f, args, kwargs, nums.positions(len(args)), nums.many, "grad", has_aux)
-        grads = trace.pack(trace.gradients(trace.out, 1.0, "grad"))
+        trace, grads = _gradient(f, nums, args, kwargs, has_aux)
         return trace.result(trace.primal(trace.out)), grads
 
     value_and_grad_f.__name__ = _name("value_and_grad", f)
@@ -363,14 +362,21 @@ def grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     [5.0, 2.0]
     """
     _check_callable(f, "grad")
-    vg = value_and_grad(f, argnums, has_aux=has_aux)
+    nums = _ArgNums(argnums, "grad")
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
-        value, g = vg(*args, **kwargs)
-        return (g, value[1]) if has_aux else g
+        trace, g = _gradient(f, nums, args, kwargs, has_aux)
+        return (g, trace.primal(trace.aux)) if has_aux else g
 
     grad_f.__name__ = _name("grad", f)
     return grad_f
+
+
+def _gradient(f: Callable[..., Any], nums: _ArgNums, args: tuple[Any, ...],
+              kwargs: dict[str, Any], has_aux: bool) -> tuple[_Trace, Any]:  # fmt: skip
+    """One call of ``f`` on graph nodes, and its gradient in the arguments ``nums`` names."""
+    trace = _Trace(f, args, kwargs, nums.positions(len(args)), nums.many, "grad", has_aux)
+    return trace, trace.pack(trace.gradients(trace.out, 1.0, "grad"))
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -404,7 +410,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
                 raise TypeError(
                     f"vjp_fn: cotangents must be numbers, Values or Duals, got {_describe(u)}"
                 )
-            if not (is_real(u) and u == 0.0):
+            if isinstance(u, (Value, Dual)) or u != 0.0:  # a zero number adds nothing
                 shares = _pullback(trace, o, u)
                 totals = [s if type(t) is float and t == 0.0 else t + s
                           for t, s in zip(totals, shares)]  # fmt: skip
