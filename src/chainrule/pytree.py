@@ -50,8 +50,8 @@ _LEAF_NODE = ("leaf", None, 0)
 _LEAF = TreeDef((_LEAF_NODE,), 1)
 
 
-# the containers by exact type (a subclass of list or dict is a leaf, as in JAX); a namedtuple
-# is any tuple whose class has _fields. One dict lookup tells a leaf from these.
+# the containers by exact type (a subclass of list or dict is a leaf, as in JAX), so telling a
+# number from them takes one lookup; a namedtuple is any tuple whose class has _fields
 _KINDS = {tuple: "tuple", list: "list", type(None): "none", dict: "dict",
           OrderedDict: "OrderedDict", defaultdict: "defaultdict"}  # fmt: skip
 
@@ -60,7 +60,7 @@ def _entries(x: Any) -> tuple[str, Any, list[Any]] | None:
     """A container's kind, its keys and its children, in order; None for a leaf."""
     kind = _KINDS.get(type(x))
     if kind is None:
-        return ("namedtuple", type(x), list(x)) if _is_namedtuple(x) else None
+        return None if _is_leaf(x) else ("namedtuple", type(x), list(x))
     if kind == "none":
         return kind, None, []
     if kind in ("tuple", "list"):
@@ -72,13 +72,10 @@ def _entries(x: Any) -> tuple[str, Any, list[Any]] | None:
     return (kind, keys, children) if kind == "dict" else (kind, (x.default_factory, keys), children)
 
 
-def _is_namedtuple(x: Any) -> bool:
-    return isinstance(x, tuple) and hasattr(type(x), "_fields")
-
-
 def _is_leaf(x: Any) -> bool:
-    """Whether :func:`_entries` sees a leaf in ``x``, without listing any children."""
-    return type(x) not in _KINDS and not _is_namedtuple(x)
+    """Whether ``x`` is a leaf: no container of ``_KINDS`` and no namedtuple (a tuple whose
+    class has ``_fields``), told without listing any children."""
+    return type(x) not in _KINDS and not (isinstance(x, tuple) and hasattr(type(x), "_fields"))
 
 
 def _steps(kind: str, keys: Any, n: int) -> list[str]:
