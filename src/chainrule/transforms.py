@@ -179,8 +179,8 @@ class _Trace:
                  positions: tuple[int, ...], many: bool, who: str,
                  has_aux: bool = False) -> None:  # fmt: skip
         self.positions, self.many, self.has_aux = positions, many, has_aux
-        flat = [flatten(a) for a in args]
-        # an argument not differentiated may be a Value to differentiate in, too
+        flat = [flatten(a) for a in args]  # each argument's leaves and structure, once
+        # every argument counts here, differentiated or not: a Value makes the results Values
         self.values_out = self.nested = False
         for leaves, _ in flat:
             for base in map(_innermost, leaves):
