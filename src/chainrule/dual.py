@@ -49,7 +49,7 @@ _TAGS = itertools.count(1)  # every jvp call takes the next tag; Dual() made by 
 
 def _component(x: object, what: str, error: type[TypeError] = TypeError) -> Any:
     """x as a float, or a Value or Dual as is; ``error`` naming anything else."""
-    if isinstance(x, (Value, Dual)):
+    if type(x) is float or isinstance(x, (Value, Dual)):  # a float first: the common case
         return x
     if not is_real(x):
         raise error(f"{what} needs a real number, a Value or a Dual, got {type(x).__name__} {x!r}")

@@ -19,6 +19,7 @@ anything else (a number, a ``Value``, a ``Dual``, a string) is a leaf.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -49,23 +50,32 @@ _LEAF_NODE = ("leaf", None, 0)
 _LEAF = TreeDef((_LEAF_NODE,), 1)
 
 
+# the containers by exact type (a subclass of list or dict is a leaf, as in JAX), so telling a
+# number from them takes one lookup; a namedtuple is any tuple whose class has _fields
+_KINDS = {tuple: "tuple", list: "list", type(None): "none", dict: "dict",
+          OrderedDict: "OrderedDict", defaultdict: "defaultdict"}  # fmt: skip
+
+
 def _entries(x: Any) -> tuple[str, Any, list[Any]] | None:
     """A container's kind, its keys and its children, in order; None for a leaf."""
-    if type(x) in (tuple, list):
-        return type(x).__name__, None, list(x)
-    if x is None:
-        return "none", None, []
-    if type(x) is dict:
-        keys = _sorted_keys(x)
-        return "dict", keys, [x[k] for k in keys]
-    if type(x) is OrderedDict:  # its order is part of it, as in JAX
-        return "OrderedDict", tuple(x), list(x.values())
-    if type(x) is defaultdict:
-        keys = _sorted_keys(x)
-        return "defaultdict", (x.default_factory, keys), [x[k] for k in keys]
-    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
-        return "namedtuple", type(x), list(x)
-    return None
+    kind = _KINDS.get(type(x))
+    if kind is None:
+        return None if _is_leaf(x) else ("namedtuple", type(x), list(x))
+    if kind == "none":
+        return kind, None, []
+    if kind in ("tuple", "list"):
+        return kind, None, list(x)
+    if kind == "OrderedDict":  # its order is part of it, as in JAX
+        return kind, tuple(x), list(x.values())
+    keys = _sorted_keys(x)
+    children = [x[k] for k in keys]
+    return (kind, keys, children) if kind == "dict" else (kind, (x.default_factory, keys), children)
+
+
+def _is_leaf(x: Any) -> bool:
+    """Whether ``x`` is a leaf: no container of ``_KINDS`` and no namedtuple (a tuple whose
+    class has ``_fields``), told without listing any children."""
+    return type(x) not in _KINDS and not (isinstance(x, tuple) and hasattr(type(x), "_fields"))
 
 
 def _steps(kind: str, keys: Any, n: int) -> list[str]:
@@ -86,8 +96,13 @@ def _sorted_keys(d: dict[Any, Any]) -> tuple[Any, ...]:
 
 def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     """The leaves of ``tree`` in order, and its structure (iterative: any depth works)."""
-    if _entries(tree) is None:  # a lone number, the common case
+    entries = _entries(tree)
+    if entries is None:  # a lone number, the common case
         return [tree], _LEAF
+    kind, keys, children = entries
+    if all(map(_is_leaf, children)):  # one container of numbers (a jvp's primals, say)
+        one_level = _one_level_remembered if keys is None else _one_level
+        return children, one_level(kind, keys, len(children))
     leaves: list[Any] = []
     nodes: list[tuple[str, Any, int]] = []
     stack = [tree]
@@ -104,10 +119,19 @@ def flatten(tree: Any) -> tuple[list[Any], TreeDef]:
     return leaves, TreeDef(tuple(nodes), len(leaves))
 
 
+def _one_level(kind: str, keys: Any, n: int) -> TreeDef:
+    """The structure of one container of ``n`` leaves."""
+    return TreeDef(((kind, keys, n), *[_LEAF_NODE] * n), n)
+
+
+# a tuple's or a list's (no keys) is made once for each length
+_one_level_remembered = functools.lru_cache(maxsize=64)(_one_level)
+
+
 def leaf_paths(tree: Any, root: str = "") -> list[tuple[str, Any]]:
     """``(path, leaf)`` for each leaf, the path written as Python would index it from
     ``root``: ``params['w'][3]``, ``state.mean``."""
-    if _entries(tree) is None:
+    if _is_leaf(tree):
         return [(root, tree)]
     found = []
     stack: list[tuple[str, Any]] = [(root, tree)]
@@ -131,6 +155,9 @@ def unflatten(tdef: TreeDef, leaves: Sequence[Any]) -> Any:
         )
     if tdef.nodes == (_LEAF_NODE,):  # a lone number
         return leaves[0]
+    if len(tdef.nodes) == tdef.num_leaves + 1:  # one container (its root) of numbers
+        kind, keys, _ = tdef.nodes[0]
+        return _build(kind, keys, list(leaves))
     it = iter(leaves)
     open_: list[tuple[str, Any, int, list[Any]]] = []  # containers still missing children
     done: Any = None
@@ -168,6 +195,8 @@ def _build(kind: str, keys: Any, kids: list[Any]) -> Any:
 def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     """``tree`` with ``f`` applied to each leaf; with more trees of the same structure,
     ``f`` takes one leaf of each (``tree_map(lambda p, g: p - 0.1 * g, params, grads)``)."""
+    if not rest and _is_leaf(tree):  # a lone number: f of it
+        return f(tree)
     leaves, tdef = flatten(tree)
     others = [flatten(t) for t in rest]
     for k, (_, other) in enumerate(others, start=1):

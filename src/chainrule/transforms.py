@@ -90,6 +90,22 @@ def _positions(argnums: ArgNums, nargs: int, who: str) -> tuple[int, ...]:
     return tuple(out)
 
 
+class _ArgNums:
+    """A transform's ``argnums``: its positions for a call of ``nargs`` arguments, checked
+    (:func:`_positions`) at the first call with that many and remembered for the next."""
+
+    def __init__(self, argnums: ArgNums, who: str) -> None:
+        self.argnums, self.who = argnums, who
+        self.many = not isinstance(argnums, int)  # a tuple of results, not one
+        self._known: dict[int, tuple[int, ...]] = {}
+
+    def positions(self, nargs: int) -> tuple[int, ...]:
+        found = self._known.get(nargs)
+        if found is None:
+            found = self._known[nargs] = _positions(self.argnums, nargs, self.who)
+        return found
+
+
 def _innermost(x: Any) -> Any:
     """The number (or Value) at the bottom of a dual: what the derivative is taken at."""
     while isinstance(x, Dual):
@@ -115,7 +131,7 @@ def _arg_name(f: Callable[..., Any], i: int) -> str:
 
 
 def _is_scalar(x: object) -> bool:
-    return isinstance(x, (Value, Dual)) or is_real(x)
+    return type(x) is float or isinstance(x, (Value, Dual)) or is_real(x)
 
 
 def _bad_leaf(who: str, where: str, leaf: object, expected: str) -> TypeError:
@@ -137,6 +153,7 @@ class _Running(threading.local):
 
 
 _RUNNING = _Running()
+_GRAD_ON = enable_grad()  # one switch for every trace: it is re-entrant, and per thread
 
 
 class _Trace:
@@ -159,59 +176,60 @@ class _Trace:
     """
 
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                 argnums: ArgNums, who: str, has_aux: bool = False) -> None:  # fmt: skip
-        self.positions = _positions(argnums, len(args), who)
-        self.many = not isinstance(argnums, int)
+                 positions: tuple[int, ...], many: bool, who: str,
+                 has_aux: bool = False) -> None:  # fmt: skip
+        self.positions, self.many, self.has_aux = positions, many, has_aux
+        flat = [flatten(a) for a in args]  # each argument's leaves and structure, once
+        # every argument counts here, differentiated or not: a Value makes the results Values
+        self.values_out = self.nested = False
+        for leaves, _ in flat:
+            for base in map(_innermost, leaves):
+                if isinstance(base, Value):
+                    self.values_out = True  # so results are Values
+                    self.nested = self.nested or base.requires_grad  # ... differentiable in it
+        self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
+        self._keeps: dict[int, bool] = {}
         call_args = list(args)
         inputs: list[Value] = []
         self.trees: list[TreeDef] = []  # the structure of each differentiated argument
-        self.values_out = False  # a differentiated argument is a Value: results are Values
-        self.nested = False  # ... that requires grad: results are differentiable in it
-        for i in self.positions:
-            nodes = [self._node(leaf, f, i, where, who) for where, leaf in leaf_paths(args[i])]
-            leaves, tree = flatten(args[i])
-            call_args[i] = unflatten(
-                tree, [_replace_innermost(a, n) for a, n in zip(leaves, nodes)]
-            )
-            self.trees.append(tree)
-            inputs.extend(nodes)
-        for a in args:  # an argument not differentiated may be a Value to differentiate in
-            for leaf in flatten(a)[0]:
-                self.values_out = self.values_out or isinstance(_innermost(leaf), Value)
-                self.nested = self.nested or Value._varies(_innermost(leaf))
-        self.inputs: tuple[Value, ...] = tuple(inputs)
-        self.outer: set[Value] = set().union(*_RUNNING.stack)  # enclosing traces' inputs
-        self._keeps: dict[int, bool] = {}
-        _RUNNING.stack.append(set(self.inputs))
-        try:
-            with enable_grad():
+        with _GRAD_ON:  # the nodes for Values that require grad are built on the graph too
+            for i in positions:
+                leaves, tree = flat[i]
+                nodes = [self._node(x, f, i, where, who) for where, x in leaf_paths(args[i])]
+                call_args[i] = unflatten(tree, list(map(_replace_innermost, leaves, nodes)))
+                self.trees.append(tree)
+                inputs += nodes
+            self.inputs: tuple[Value, ...] = tuple(inputs)
+            _RUNNING.stack.append(set(inputs))
+            try:
                 out = f(*call_args, **kwargs)
-        finally:
-            _RUNNING.stack.pop()
-        self.has_aux = has_aux
+            finally:
+                _RUNNING.stack.pop()
         self.out: Any
         self.aux: Any
         self.out, self.aux = split_aux(out, who) if has_aux else (out, None)
 
     def _node(self, leaf: Any, f: Callable[..., Any], i: int, where: str, who: str) -> Value:
-        """The graph node for one number of argument ``i``, at ``where`` inside it."""
+        """The graph node for one number of argument ``i``, at ``where`` inside it (grad
+        mode on)."""
         base = _innermost(leaf)
-        if isinstance(base, Value) and base.requires_grad:
-            with enable_grad():
+        if isinstance(base, Value):
+            if base.requires_grad:
                 return base + 0.0
-        if isinstance(base, Value) or is_real(base):
-            return Value(
-                float(base.data if isinstance(base, Value) else base), label=f"arg{i}{where}"
-            )
-        raise _bad_leaf(who, _arg_name(f, i) + where, base, _DIFFERENTIABLE)
+            number = base.data
+        elif type(base) is float or is_real(base):
+            number = float(base)
+        else:
+            raise _bad_leaf(who, _arg_name(f, i) + where, base, _DIFFERENTIABLE)
+        return Value(number, label=f"arg{i}{where}")
 
     def keeps(self, v: Value) -> bool:
         """Whether results about ``v`` must stay differentiable: see the class docstring."""
-        if self.nested:
-            return True
+        if self.nested or not self.outer:  # no enclosing trace: nothing to stay connected to
+            return self.nested
         if id(v) not in self._keeps:
             outer = self.outer
-            self._keeps[id(v)] = bool(outer) and any(n in outer for n in topological_order(v))
+            self._keeps[id(v)] = any(n in outer for n in topological_order(v))
         return self._keeps[id(v)]
 
     def gradients(self, out: object, seed: Any, who: str) -> list[Any]:
@@ -238,6 +256,8 @@ class _Trace:
         """A gradient as the caller gets it: a Value that requires grad when an argument was
         a Value (so ``.backward()`` works on it at every point), else a float (a MASKED zero
         is a plain 0.0 either way)."""
+        if type(g) is float:  # the common case first
+            return Value(g) if self.values_out else g
         if isinstance(g, Dual) or (isinstance(g, Value) and g.requires_grad):
             return g
         number = g.data if isinstance(g, Value) else float(g)
@@ -277,10 +297,16 @@ def _describe(x: object) -> str:
 
 def _scalar_leaves(out: Any, who: str, expected: str) -> tuple[list[Any], TreeDef]:
     """The leaves of an output structure, each a number, a Value or a Dual."""
-    for where, leaf in leaf_paths(out, "output"):
-        if not _is_scalar(leaf):
-            raise _bad_leaf(who, where, leaf, expected)
-    return flatten(out)
+    leaves, tree = flatten(out)
+    if not all(map(_is_scalar, leaves)):
+        raise _bad_leaf(who, *_first_bad(out, "output"), expected)
+    return leaves, tree
+
+
+def _first_bad(tree: Any, root: str = "") -> tuple[str, Any]:
+    """The path from ``root`` and the value of the first leaf of ``tree`` that is no number,
+    Value or Dual: paths are written only for an error, once a check has failed."""
+    return next((where, leaf) for where, leaf in leaf_paths(tree, root) if not _is_scalar(leaf))
 
 
 def _check_callable(f: object, who: str) -> None:
@@ -311,10 +337,10 @@ def value_and_grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     (12.0, {'b': 3.0, 'w': 4.0})
     """
     _check_callable(f, "value_and_grad")
+    nums = _ArgNums(argnums, "grad")
 
     def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        trace = _Trace(f, args, kwargs, argnums, "grad", has_aux)
-        grads = trace.pack(trace.gradients(trace.out, 1.0, "grad"))
+        trace, grads = _gradient(f, nums, args, kwargs, has_aux)
         return trace.result(trace.primal(trace.out)), grads
 
     value_and_grad_f.__name__ = _name("value_and_grad", f)
@@ -336,14 +362,21 @@ def grad(f: Callable[..., Any], argnums: ArgNums = 0, *,
     [5.0, 2.0]
     """
     _check_callable(f, "grad")
-    vg = value_and_grad(f, argnums, has_aux=has_aux)
+    nums = _ArgNums(argnums, "grad")
 
     def grad_f(*args: Any, **kwargs: Any) -> Any:
-        value, g = vg(*args, **kwargs)
-        return (g, value[1]) if has_aux else g
+        trace, g = _gradient(f, nums, args, kwargs, has_aux)
+        return (g, trace.primal(trace.aux)) if has_aux else g
 
     grad_f.__name__ = _name("grad", f)
     return grad_f
+
+
+def _gradient(f: Callable[..., Any], nums: _ArgNums, args: tuple[Any, ...],
+              kwargs: dict[str, Any], has_aux: bool) -> tuple[_Trace, Any]:  # fmt: skip
+    """One call of ``f`` on graph nodes, and its gradient in the arguments ``nums`` names."""
+    trace = _Trace(f, args, kwargs, nums.positions(len(args)), nums.many, "grad", has_aux)
+    return trace, trace.pack(trace.gradients(trace.out, 1.0, "grad"))
 
 
 def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[Any, ...]:
@@ -362,7 +395,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
     _check_callable(f, "vjp")
     if not primals:
         raise TypeError("vjp needs at least one primal: vjp(f, x, ...)")
-    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "vjp", has_aux)
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), True, "vjp", has_aux)
     outs, tree = _scalar_leaves(trace.out, "vjp", "a Value or a number")
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
@@ -377,7 +410,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple[An
                 raise TypeError(
                     f"vjp_fn: cotangents must be numbers, Values or Duals, got {_describe(u)}"
                 )
-            if not (is_real(u) and u == 0.0):
+            if isinstance(u, (Value, Dual)) or u != 0.0:  # a zero number adds nothing
                 shares = _pullback(trace, o, u)
                 totals = [s if type(t) is float and t == 0.0 else t + s
                           for t, s in zip(totals, shares)]  # fmt: skip
@@ -417,9 +450,11 @@ def jacobian(f: Callable[..., Any], argnums: ArgNums = 0, *,
     [(3.0, 2.0), (1.0, 1.0)]
     """
     _check_callable(f, "jacobian")
+    nums = _ArgNums(argnums, "jacobian")
 
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
-        trace = _Trace(f, args, kwargs, argnums, "jacobian", has_aux)
+        positions = nums.positions(len(args))
+        trace = _Trace(f, args, kwargs, positions, nums.many, "jacobian", has_aux)
         outs, tree = _scalar_leaves(trace.out, "jacobian", "a Value or a number")
         rows = [trace.pack(trace.gradients(o, 1.0, "jacobian")) for o in outs]
         return trace.result(unflatten(tree, rows))
@@ -442,14 +477,14 @@ def jacfwd(f: Callable[..., Any], argnums: ArgNums = 0, *,
     [(3.0, 2.0), (1.0, 1.0)]
     """
     _check_callable(f, "jacfwd")
+    nums = _ArgNums(argnums, "jacfwd")
 
     def jacfwd_f(*args: Any, **kwargs: Any) -> Any:
-        positions = _positions(argnums, len(args), "jacfwd")
-        many = not isinstance(argnums, int)
-        for i in positions:  # the leaves' types, checked once with their paths
-            for where, leaf in leaf_paths(args[i]):
-                if not _is_scalar(leaf):
-                    raise _bad_leaf("jacfwd", _arg_name(f, i) + where, leaf, _DIFFERENTIABLE)
+        positions, many = nums.positions(len(args)), nums.many
+        for i in positions:  # the leaves' types, checked once here, not in each jvp
+            if not all(map(_is_scalar, flatten(args[i])[0])):
+                where, leaf = _first_bad(args[i])
+                raise _bad_leaf("jacfwd", _arg_name(f, i) + where, leaf, _DIFFERENTIABLE)
 
         def along(*xs: Any) -> Any:  # f of the differentiated arguments
             call = list(args)
@@ -542,7 +577,7 @@ def linearize(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tu
     leaves, tree = flatten(primals)
     if _RUNNING.stack or not all(is_real(x) for x in leaves):
         return _linearize_by_jvp(f, primals, has_aux)
-    trace = _Trace(f, primals, {}, tuple(range(len(primals))), "linearize", has_aux)
+    trace = _Trace(f, primals, {}, tuple(range(len(primals))), True, "linearize", has_aux)
     outs, out_tree = _scalar_leaves(trace.out, "linearize", "a Value or a number")
     if any(isinstance(o, Dual) for o in outs):  # f closes over an enclosing jvp's dual
         return _linearize_by_jvp(f, primals, has_aux)
