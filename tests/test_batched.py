@@ -20,8 +20,10 @@ import pytest
 
 np = pytest.importorskip("numpy")
 
+from graphs import WOBBLE, random_graph  # noqa: E402
+
 import chainrule  # noqa: E402
-from chainrule import Value, apply, custom_op, no_grad  # noqa: E402
+from chainrule import Value, apply, custom_op  # noqa: E402
 from chainrule.array_ops import ARRAY_FORMS, define  # noqa: E402
 from chainrule.batching import BranchError  # noqa: E402
 from chainrule.losses import (  # noqa: E402
@@ -157,61 +159,7 @@ def test_each_op_with_inf_and_nan_inputs(op: str) -> None:
 
 # --- random graphs: batched == engine, per example, and the summed parameter gradients ---
 
-_WOBBLE = custom_op(lambda x: 1.0 + 0.5 * math.cos(x), name="wobble(x)")(
-    lambda x: x + 0.5 * math.sin(x)
-)
-define(_WOBBLE.op, lambda x: x + 0.5 * np.sin(x), lambda x, out: (1.0 + 0.5 * np.cos(x),))
-_UNARY: list[Callable[[Value], Value]] = [
-    lambda v: v.tanh(),
-    lambda v: v.sin(),
-    lambda v: v.relu(),
-    lambda v: v.leaky_relu(0.1),
-    lambda v: v.sigmoid(),
-    lambda v: (v * 0.3).exp(),
-    lambda v: -v,
-    lambda v: abs(v),
-    lambda v: _WOBBLE(v),
-    lambda v: v.detach() * 0.5,
-    lambda v: v.maximum(0.25),
-    lambda v: v.clamp(-0.5, 0.5),
-]
-_BINARY: list[Callable[[Value, Value], Value]] = [
-    lambda a, b: a + b,
-    lambda a, b: a * b - a,
-    lambda a, b: a / (1.0 + b * b),
-    lambda a, b: a.hypot(b),
-    lambda a, b: a.atan2(b),
-    lambda a, b: a.minimum(b),
-    lambda a, b: (a * a + 0.5) ** (b.tanh()),
-]
-
-
-def _random_graph(seed: int, weights: list[Value]) -> Callable[..., Value]:
-    """A function of 3 inputs building a random DAG (shared nodes, detach, no_grad,
-    closed-over weights, a custom op), the same graph for every example."""
-    rng = random.Random(seed)
-    plan = [
-        (rng.randrange(5), rng.random(), rng.random(), rng.randrange(12), rng.randrange(7))
-        for _ in range(rng.randint(5, 40))
-    ]
-
-    def f(*xs: Value) -> Value:
-        nodes: list[Value] = [*xs, *weights]
-        for kind, u, v, k, m in plan:
-            a, b = nodes[int(u * len(nodes))], nodes[int(v * len(nodes))]
-            if kind in (0, 1):
-                nodes.append(_BINARY[m](a, b))
-            elif kind == 2:
-                nodes.append(_UNARY[k](a))
-            elif kind == 3:
-                with no_grad():
-                    c = _UNARY[k](a + b)
-                nodes.append(b * c)
-            else:
-                nodes.append(a * 0.5 + (b * 2.0 + 1.0))
-        return sum(nodes[len(xs) :], nodes[0])
-
-    return f
+define(WOBBLE.op, lambda x: x + 0.5 * np.sin(x), lambda x, out: (1.0 + 0.5 * np.cos(x),))
 
 
 def _engine_sums(
@@ -233,7 +181,7 @@ def _engine_sums(
 def test_random_graphs_match_the_engine(seed: int) -> None:
     rng = np.random.default_rng(seed)
     weights = [Value(float(w)) for w in rng.uniform(-1, 1, size=2)]
-    f = _random_graph(seed, weights)
+    f = random_graph(seed, weights)
     bf = chainrule.batched(f, argnums=(0, 1, 2), reduction="sum")
     for _ in range(3):  # new inputs and new weights, the same program
         X = rng.uniform(-2, 2, size=(17, 3))

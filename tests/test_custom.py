@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+from graphs import Cube
 from hypothesis import given
 from oracle import assert_close, assert_matches_central_difference, reals
 from test_docs import DOCS, python_blocks
@@ -16,21 +17,6 @@ from chainrule.custom import Function, FunctionCtx, custom_op
 from chainrule.dual import Dual, jvp
 from chainrule.ops import OPS
 from chainrule.transforms import grad
-
-
-class Cube(Function):
-    """x³;  d/dx = 3x²"""
-
-    @staticmethod
-    def forward(ctx: FunctionCtx, x: float) -> float:
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx: FunctionCtx, grad_out: float) -> float:
-        x: float
-        (x,) = ctx.saved_values
-        return grad_out * 3.0 * x * x
 
 
 class ScaledHypot(Function):

@@ -8,6 +8,7 @@ from collections import namedtuple
 from typing import Any, NamedTuple
 
 import pytest
+from graphs import Cube
 from test_second_order_routes import program
 
 import chainrule
@@ -291,18 +292,7 @@ def test_linearize_inside_other_transforms_stays_differentiable() -> None:
 
 def test_linearize_through_custom_ops_functions_and_checkpoints_matches_jvp() -> None:
     from chainrule import checkpoint
-    from chainrule.custom import Function, FunctionCtx, custom_op
-
-    class Cube(Function):
-        @staticmethod
-        def forward(ctx: FunctionCtx, x: float) -> float:
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx: FunctionCtx, g: float) -> Any:
-            (x,) = ctx.saved_values
-            return g * 3.0 * x * x
+    from chainrule.custom import custom_op
 
     @custom_op(derivative=lambda x, y: (y * chainrule.cos(x * y), x * chainrule.cos(x * y)))
     def sin_xy(x: float, y: float) -> float:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pytest
+from graphs import Cube
 from hypothesis import given
 from oracle import assert_close, reals
 from test_docs import DOCS, python_blocks
@@ -264,18 +265,6 @@ def test_the_docs_page_runs() -> None:
 # --- one type whatever the value; first order through Functions ---
 
 
-class CubeF(Function):
-    @staticmethod
-    def forward(ctx: Any, x: float) -> float:
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx: Any, g: float) -> float:
-        (x,) = ctx.saved_values
-        return float(g * 3 * x**2)
-
-
 @pytest.mark.parametrize(
     "f, at",
     [
@@ -300,13 +289,13 @@ def test_transforms_return_one_type_whatever_the_value(f: Any, at: float) -> Non
 
 def test_first_order_transforms_of_functions_work_everywhere() -> None:
     w = Value(5.0)
-    assert grad(lambda x: CubeF.apply(x) * w)(2.0) == 60.0  # closes over a Value
-    assert grad(lambda x: value_and_grad(CubeF.apply)(x)[0])(1.0) == 3.0  # JAX's invariance
-    assert grad(lambda x: CubeF.apply(x))(Value(2.0)).data == 12.0  # a Value argument
+    assert grad(lambda x: Cube.apply(x) * w)(2.0) == 60.0  # closes over a Value
+    assert grad(lambda x: value_and_grad(Cube.apply)(x)[0])(1.0) == 3.0  # JAX's invariance
+    assert grad(lambda x: Cube.apply(x))(Value(2.0)).data == 12.0  # a Value argument
     with pytest.raises(RuntimeError, match=r"cannot be differentiated twice"):
-        grad(grad(CubeF.apply))(2.0)  # a genuinely nested derivative is refused
+        grad(grad(Cube.apply))(2.0)  # a genuinely nested derivative is refused
     with pytest.raises(RuntimeError, match=r"cannot be differentiated twice"):
-        hessian(CubeF.apply)(2.0)
+        hessian(Cube.apply)(2.0)
 
 
 def test_a_saliency_map_through_an_mlp_with_a_function() -> None:
@@ -316,7 +305,7 @@ def test_a_saliency_map_through_an_mlp_with_a_function() -> None:
 
     def score(a: Any, b: Any) -> Any:
         out = model([a, b])
-        return CubeF.apply(out) if not isinstance(out, list) else CubeF.apply(out[0])
+        return Cube.apply(out) if not isinstance(out, list) else Cube.apply(out[0])
 
     saliency = grad(score, (0, 1))(0.3, -0.2)
     plain = grad(lambda a, b: (lambda o: o * o * o)(model([a, b])), (0, 1))(0.3, -0.2)
