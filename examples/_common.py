@@ -230,7 +230,7 @@ def plot_history(
         ax2.set_ylim(0, 102)
     ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_decision_boundary(
@@ -283,7 +283,7 @@ def plot_decision_boundary(
     ax.set_ylim(gy[0], gy[-1])
     ax.set_aspect("equal")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _margins(grid: list[list[float | Sequence[float]]]) -> list[list[list[float]]]:
@@ -304,7 +304,8 @@ def _linspace(a: float, b: float, n: int) -> list[float]:
     return [a + (b - a) * i / (n - 1) for i in range(n)]
 
 
-def _save(fig: Any, path: Path) -> Path:
+def save_figure(fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` (its folder made as needed), close it, and return the path."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)

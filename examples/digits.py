@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import CLASS_COLORS, Progress, fewer_gc_passes, report
+from _common import CLASS_COLORS, Progress, fewer_gc_passes, report, save_figure
 from matplotlib import pyplot as plt
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -211,7 +211,7 @@ def plot_training(history: dict[str, list[float]], path: Path) -> Path:
     ax2.legend(loc="center right")
     ax.set_title("64-32-10 MLP on scikit-learn's 8x8 digits, batched")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_misclassified(X: Any, y: Any, predicted: Any, path: Path, limit: int = 24) -> Path:
@@ -230,14 +230,7 @@ def plot_misclassified(X: Any, y: Any, predicted: Any, path: Path, limit: int = 
     total = int(np.sum(predicted != y))
     fig.suptitle(f"misclassified test digits: {total} of {len(y)} (label as guess)")
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

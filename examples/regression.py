@@ -28,6 +28,7 @@ from _common import (
     finish,
     make_parser,
     plot_history,
+    save_figure,
     steps_for,
 )
 
@@ -123,10 +124,7 @@ def plot_fit(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 if __name__ == "__main__":

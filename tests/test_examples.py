@@ -155,7 +155,7 @@ def test_plots_name_their_loss_and_label_the_input_axes(
         figures.append(fig)
         return path
 
-    monkeypatch.setattr(common, "_save", keep)
+    monkeypatch.setattr(common, "save_figure", keep)
     history = {"loss": [0.9, 0.5, 0.2], "accuracy": [0.5, 0.7, 0.9]}
     common.plot_history(history, tmp_path / "h.png", "moons", loss="mean hinge loss")
     common.plot_decision_boundary(lambda p: p[0] - p[1], [[0.0, 1.0], [1.0, 0.0]], [0, 1],
